@@ -1,0 +1,168 @@
+"""The one scheduler of the running bot: APScheduler 3's AsyncIOScheduler behind a small, testable facade.
+
+Why a facade: APScheduler 3 reads the wall clock inline (`datetime.now()` in `_process_jobs`), so tests
+would have to patch time globally — which also moves the clocks of discord.py, aiohttp and the fake Discord.
+Instead every decision here reads one injectable `now()`: tests hand in a clock they move by hand, then
+`await scheduler.wakeup()` runs whatever became due and waits for it. Nothing sleeps to wait.
+
+This is the only module that imports `apscheduler` (tests/test_layering.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+JobFunc = Callable[[], Awaitable[None]]
+
+
+def utc_now() -> dt.datetime:
+    """Return the current time as an aware UTC datetime (the production clock)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class _JoinableExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """AsyncIOExecutor whose in-flight job tasks can be awaited (for `Scheduler.wakeup`)."""
+
+    async def join(self) -> None:
+        """Wait until every job task started so far (and any they started) has finished."""
+        # `_pending_futures` is AsyncIOExecutor's own bookkeeping (APScheduler 3.x); the done-callback
+        # removes each future, so we loop until the set stays empty.
+        while pending := [f for f in self._pending_futures if not f.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+class _ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """AsyncIOScheduler that asks `clock()` instead of the wall clock when deciding what is due."""
+
+    def __init__(self, clock: Clock, **options: Any) -> None:
+        self._clock = clock
+        super().__init__(**options)
+
+    def _process_jobs(self) -> float | None:
+        # BaseScheduler._process_jobs calls `datetime.now(self.timezone)` itself. Rather than copying that
+        # method, we let it run against a datetime class whose now() is our clock, only for this call.
+        # The scheduler runs on the event loop thread only, so the swap cannot race with another thread.
+        import apscheduler.schedulers.base as base  # type: ignore[import-untyped]
+
+        clock = self._clock
+
+        class _Now(dt.datetime):
+            @classmethod
+            def now(cls, tz: dt.tzinfo | None = None) -> _Now:
+                value = clock()
+                return value.astimezone(tz) if tz is not None else value  # type: ignore[return-value]
+
+        real = base.datetime
+        base.datetime = _Now
+        try:
+            result: float | None = super()._process_jobs()
+        finally:
+            base.datetime = real
+        return result
+
+    def process_now(self) -> None:
+        """Run due jobs synchronously on the loop thread, then re-arm the timer (wakeup() defers)."""
+        self._stop_timer()
+        self._start_timer(self._process_jobs())
+
+
+class Scheduler:
+    """Owns the APScheduler instance: cron jobs in UTC, digest jobs in local time, one injectable clock."""
+
+    def __init__(self, now: Clock = utc_now) -> None:
+        self.now = now
+        self._executor = _JoinableExecutor()
+        self._aps = _ClockedScheduler(
+            now,
+            timezone=dt.UTC,
+            executors={"default": self._executor},
+            # coalesce: a bot that slept through several firings runs a job once, not once per firing.
+            # misfire_grace_time=None: a late job still runs; the job itself decides whether work is owed
+            # (the digest's owed-post rule), which is more precise than a fixed misfire window.
+            # max_instances=1: a slow post must not overlap the next run of the same job.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether start() has been called and shutdown() has not."""
+        return bool(self._aps.running)
+
+    def start(self) -> None:
+        """Start processing jobs; must be called with the event loop running."""
+        if not self._aps.running:
+            self._aps.start()
+
+    def shutdown(self) -> None:
+        """Stop the scheduler now, cancelling job tasks still running (records make that safe)."""
+        if self._aps.running:
+            # AsyncIOScheduler.shutdown defers itself with call_soon_threadsafe; we are on the loop thread,
+            # so stop synchronously: a restart right after shutdown must not find a half-stopped scheduler.
+            BaseScheduler.shutdown(self._aps, wait=False)
+            self._aps._stop_timer()
+
+    def add_cron_job(self, job_id: str, cron: str, func: JobFunc) -> None:
+        """Add (or replace) `func` to run on a 5-field UTC crontab, e.g. ``*/30 * * * *``."""
+        trigger = CronTrigger.from_crontab(cron, timezone=dt.UTC)
+        self._add(job_id, trigger, func)
+
+    def add_trigger_job(self, job_id: str, trigger: BaseTrigger, func: JobFunc) -> None:
+        """Add (or replace) `func` on an arbitrary APScheduler trigger (used by the digest jobs)."""
+        self._add(job_id, trigger, func)
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove a job if it exists."""
+        if self._aps.get_job(job_id) is not None:
+            self._aps.remove_job(job_id)
+
+    def job_ids(self) -> list[str]:
+        """Ids of the scheduled jobs."""
+        return [job.id for job in self._aps.get_jobs()]
+
+    def next_run(self, job_id: str) -> dt.datetime | None:
+        """When the job will next run (UTC), or None if unknown/not scheduled."""
+        job = self._aps.get_job(job_id)
+        when = getattr(job, "next_run_time", None) if job is not None else None
+        return when.astimezone(dt.UTC) if when is not None else None
+
+    async def wakeup(self) -> None:
+        """Run every job due at now() and wait for those runs to finish (tests: move clock, call this)."""
+        if not self._aps.running:
+            return
+        self._aps.process_now()
+        await self._executor.join()
+
+    def _add(self, job_id: str, trigger: BaseTrigger, func: JobFunc) -> None:
+        guarded = _guarded(job_id, func)
+        # next_run_time computed from our clock, not the wall clock APScheduler would read in add_job().
+        first = trigger.get_next_fire_time(None, self.now().astimezone(dt.UTC))
+        self._aps.add_job(
+            guarded, trigger=trigger, id=job_id, name=job_id, replace_existing=True, next_run_time=first
+        )
+
+
+def _guarded(job_id: str, func: JobFunc) -> JobFunc:
+    """Wrap a job so an exception is logged with its job id and never kills the scheduler."""
+
+    async def run() -> None:
+        try:
+            await func()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("scheduled job %s failed", job_id)
+
+    return run
