@@ -149,9 +149,7 @@ class Scheduler:
         guarded = _guarded(job_id, func)
         # next_run_time computed from our clock, not the wall clock APScheduler would read in add_job().
         first = trigger.get_next_fire_time(None, self.now().astimezone(dt.UTC))
-        self._aps.add_job(
-            guarded, trigger=trigger, id=job_id, name=job_id, replace_existing=True, next_run_time=first
-        )
+        self._aps.add_job(guarded, trigger=trigger, id=job_id, name=job_id, replace_existing=True, next_run_time=first)
 
 
 def _guarded(job_id: str, func: JobFunc) -> JobFunc:
