@@ -324,8 +324,9 @@ class Catalogue:
         )
         if rows:
             return paper_from_row(rows[0])
+        # A best match must contain every word: an any-word hit for a title would be a different paper.
         results = await self.search(text, limit=1)
-        return results.papers[0] if results.papers else None
+        return results.papers[0] if results.matched == "all" and results.papers else None
 
     async def search(
         self, query: str, *, limit: int = 10, offset: int = 0, sort: SortOrder = "relevance"
@@ -341,9 +342,7 @@ class Catalogue:
             candidates.append(("any", match_any(terms)))
         for mode, expression in candidates:
             try:
-                if not await self._read(
-                    "SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT 1", (expression,)
-                ):
+                if not await self._read("SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT 1", (expression,)):
                     continue
                 rows = await self._read(self._search_sql(sort), (expression, limit + 1, offset))
             except sqlite3.OperationalError:
@@ -363,9 +362,7 @@ class Catalogue:
                 "                 ORDER BY score LIMIT ? OFFSET ?) AS hits\n"
                 "JOIN papers p ON p.pk = hits.rowid ORDER BY hits.score, p.id"
             )
-        order = (
-            "coalesce(p.upvotes, -1) DESC, p.id" if sort == "upvotes" else "p.published DESC NULLS LAST, p.id"
-        )
+        order = "coalesce(p.upvotes, -1) DESC, p.id" if sort == "upvotes" else "p.published DESC NULLS LAST, p.id"
         return (
             "SELECT p.* FROM papers p WHERE p.pk IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)\n"
             f"ORDER BY {order} LIMIT ? OFFSET ?"
@@ -376,9 +373,7 @@ class Catalogue:
         limit = max(1, min(limit, 25))
         expression = autocomplete_match(text)
         if expression is None:
-            rows = await self._read(
-                "SELECT id, title FROM papers ORDER BY upvotes DESC, id LIMIT ?", (limit,)
-            )
+            rows = await self._read("SELECT id, title FROM papers ORDER BY upvotes DESC, id LIMIT ?", (limit,))
         else:
             try:
                 rows = await self._read(
@@ -417,9 +412,7 @@ class Catalogue:
             "ORDER BY coalesce(p.upvotes, 0) DESC, p.id LIMIT ?",
             (first.isoformat(), last.isoformat(), limit),
         )
-        return Trending(
-            period=period, first_day=first, last_day=last, papers=tuple(paper_from_row(r) for r in rows)
-        )
+        return Trending(period=period, first_day=first, last_day=last, papers=tuple(paper_from_row(r) for r in rows))
 
     async def stats(self) -> CatalogueStats:
         """Paper count, days covered and the on-disk size (database plus WAL)."""

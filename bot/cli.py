@@ -1,0 +1,428 @@
+"""The `paperbot` command line: one argparse tree, one place that turns errors into exit codes.
+
+Exit status: 0 success, 1 runtime failure (PaperbotError), 2 bad usage or bad configuration. Errors are one
+line each on stderr; a traceback only with `--debug`. Heavy modules (discord.py, the digest, the importer)
+are imported inside their commands so `paperbot search` stays quick and works without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import __version__
+from bot.catalogue import Catalogue
+from bot.config import Settings, load_settings, redacted
+from bot.errors import ConfigError, PaperbotError, PaperNotFound
+from bot.models import Paper
+from bot.sources import open_sources
+
+log = logging.getLogger("bot.cli")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 100, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; `--config` and `--debug` are accepted before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML config file")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="paperbot", description="Hugging Face Daily Papers in Discord.", parents=[common]
+    )
+    parser.add_argument("--version", action="version", version=f"paperbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", parents=[common], help="run the Discord bot until SIGINT/SIGTERM")
+
+    ingest = commands.add_parser("ingest", parents=[common], help="fetch Daily Papers lists into the catalogue")
+    when = ingest.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_date, help="one list date (UTC), YYYY-MM-DD")
+    when.add_argument("--since", type=_date, help="first list date of a range")
+    ingest.add_argument("--until", type=_date, help="last list date of a range (default: today, UTC)")
+
+    importer = commands.add_parser("import", parents=[common], help="bulk imports")
+    kinds = importer.add_subparsers(dest="kind", required=True, metavar="KIND")
+    snapshot = kinds.add_parser("arxiv-snapshot", parents=[common], help="stream an arXiv metadata snapshot")
+    snapshot.add_argument("file", type=Path, help="arxiv-metadata-oai-snapshot.json (or .gz)")
+
+    search = commands.add_parser("search", parents=[common], help="search the catalogue")
+    search.add_argument("query")
+    search.add_argument("--limit", type=_positive, default=10)
+    search.add_argument("--sort", choices=("relevance", "upvotes", "newest"), default="relevance")
+    search.add_argument("--json", action="store_true")
+
+    abstract = commands.add_parser("abstract", parents=[common], help="show one paper's abstract")
+    abstract.add_argument("title_or_id")
+    abstract.add_argument("--json", action="store_true")
+
+    digest = commands.add_parser("digest", parents=[common], help="render a channel's digest")
+    digest.add_argument("--dry-run", action="store_true", required=True, help="print instead of posting")
+    digest.add_argument("--date", type=_date, help="the list date (default: what would be posted now)")
+    digest.add_argument("--channel", type=int, help="a configured channel id (default: all)")
+
+    db = commands.add_parser("db", parents=[common], help="catalogue maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    stats = db_commands.add_parser("stats", parents=[common], help="paper count, days covered, size")
+    stats.add_argument("--json", action="store_true")
+
+    config = commands.add_parser("config", parents=[common], help="configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    config_commands.add_parser("check", parents=[common], help="validate and print the effective config")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `paperbot` console script."""
+    args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"paperbot: config: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from bot.log import setup_logging
+
+    token = settings.discord.token.get_secret_value()
+    setup_logging("DEBUG" if debug else settings.log.level, secrets=[token] if token else [])
+    handler = _HANDLERS[args.command]
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        print("paperbot: interrupted", file=sys.stderr)
+        return 130
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"paperbot: config: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except PaperbotError as exc:
+        if debug:
+            log.exception("failed")
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # the last line of defence: one line, traceback only on request
+        if debug:
+            log.exception("unexpected error")
+        print(
+            f"paperbot: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+        )
+        return EXIT_FAILURE
+
+
+def _run_async(work: Callable[[], Awaitable[int]]) -> int:
+    return asyncio.run(_call(work))
+
+
+async def _call(work: Callable[[], Awaitable[int]]) -> int:
+    return await work()
+
+
+# ---- commands ---------------------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import run
+
+    return run(settings)
+
+
+def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    source = getattr(settings, "_config_file", None)
+    print(f"# configuration is valid (file: {source or 'none, defaults + environment'})")
+    print(render_toml(redacted(settings)), end="")
+    return EXIT_OK
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ingest import default_days, ingest_range
+
+    if args.date:
+        since = until = args.date
+    elif args.since:
+        since, until = args.since, args.until or dt.datetime.now(dt.UTC).date()
+    else:
+        if args.until:
+            print("paperbot: --until needs --since", file=sys.stderr)
+            return EXIT_USAGE
+        since, until = default_days()
+    if since > until:
+        print(f"paperbot: --since {since} is after --until {until}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work() -> int:
+        started = asyncio.get_running_loop().time()
+        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+            with _DayProgress(since, until, enabled=sys.stderr.isatty()) as progress:
+                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance)
+            stats = await catalogue.stats()
+        elapsed = asyncio.get_running_loop().time() - started
+        landed = len(report.days) - len(report.failed)
+        print(
+            f"ingested {landed} of {(until - since).days + 1} day(s): {report.listed} listed papers, "
+            f"{report.added} new list entries in {elapsed:.1f}s; catalogue has {stats.papers} papers",
+            file=sys.stderr,
+        )
+        for failure in report.failed:
+            print(f"paperbot: {failure.day}: {failure.error}", file=sys.stderr)
+        if report.aborted:
+            print(f"paperbot: {report.aborted}", file=sys.stderr)
+        return EXIT_FAILURE if report.failed else EXIT_OK
+
+    return _run_async(work)
+
+
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.importer import import_snapshot
+
+    if not args.file.is_file():
+        print(f"paperbot: {args.file}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work() -> int:
+        async with await Catalogue.open(settings.database.path) as catalogue:
+            report = await import_snapshot(args.file, catalogue, progress=sys.stderr.isatty())
+        print(f"paperbot: {report}", file=sys.stderr)
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    async def work() -> int:
+        async with await Catalogue.open(settings.database.path) as catalogue:
+            results = await catalogue.search(args.query, limit=args.limit, sort=args.sort)
+        if args.json:
+            _print_json([paper_json(p) for p in results.papers])
+            return EXIT_OK
+        if not results.papers:
+            print(f"No papers match {args.query!r}. Try fewer or different words.")
+            return EXIT_OK
+        if results.matched == "any":
+            print("No paper has all of those words; showing papers with any of them.\n")
+        for number, paper in enumerate(results.papers, start=1):
+            _print_paper_line(number, paper, sys.stdout)
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lookup import lookup_paper
+
+    async def work() -> int:
+        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+            try:
+                paper = await lookup_paper(args.title_or_id, catalogue, sources)
+            except PaperNotFound:
+                print(f"paperbot: no paper found for {args.title_or_id!r}", file=sys.stderr)
+                return EXIT_FAILURE
+        if args.json:
+            _print_json(paper_json(paper, full=True))
+        else:
+            _print_abstract(paper, sys.stdout)
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.digest.dry_run import dry_run
+
+    async def work() -> int:
+        async with await Catalogue.open(settings.database.path) as catalogue:
+            text = await dry_run(settings, catalogue, args.date, args.channel)
+        print(text, end="" if text.endswith("\n") else "\n")
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    async def work() -> int:
+        async with await Catalogue.open(settings.database.path) as catalogue:
+            stats = await catalogue.stats()
+        data = {
+            "papers": stats.papers,
+            "days": stats.days,
+            "first_day": stats.first_day.isoformat() if stats.first_day else None,
+            "last_day": stats.last_day.isoformat() if stats.last_day else None,
+            "db_bytes": stats.db_bytes,
+        }
+        if args.json:
+            _print_json(data)
+        else:
+            span = f"{data['first_day']} to {data['last_day']}" if stats.days else "none yet"
+            print(
+                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {settings.database.path} "
+                f"({stats.db_bytes / 1_048_576:.1f} MiB)"
+            )
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "run": _cmd_run,
+    "config": _cmd_config,
+    "ingest": _cmd_ingest,
+    "import": _cmd_import,
+    "search": _cmd_search,
+    "abstract": _cmd_abstract,
+    "digest": _cmd_digest,
+    "db": _cmd_db,
+}
+
+
+# ---- output -----------------------------------------------------------------------------------------------
+
+
+def paper_json(paper: Paper, *, full: bool = False) -> dict[str, Any]:
+    """The `--json` shape of a paper (CONTRACT.md); `full` adds the abstract and every known field."""
+    data: dict[str, Any] = {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": list(paper.authors),
+        "published": paper.published.isoformat() if paper.published else None,
+        "upvotes": paper.upvotes,
+        "url": paper.url,
+        "arxiv_url": paper.arxiv_url,
+    }
+    if full:
+        data |= {
+            "abstract": paper.abstract,
+            "pdf_url": paper.pdf_url,
+            "num_comments": paper.num_comments,
+            "github_repo": paper.github_repo,
+            "github_stars": paper.github_stars,
+            "project_page": paper.project_page,
+            "organization": paper.organization,
+            "thumbnail": paper.thumbnail,
+            "ai_summary": paper.ai_summary,
+            "ai_keywords": list(paper.ai_keywords) if paper.ai_keywords is not None else None,
+            "categories": list(paper.categories) if paper.categories is not None else None,
+        }
+    else:
+        data["ai_summary"] = paper.ai_summary
+    return data
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _authors_short(authors: Sequence[str], keep: int = 3) -> str:
+    if not authors:
+        return "unknown authors"
+    return ", ".join(authors[:keep]) + (" et al." if len(authors) > keep else "")
+
+
+def _print_paper_line(number: int, paper: Paper, out: TextIO) -> None:
+    meta = [
+        paper.published.isoformat() if paper.published else None,
+        f"▲ {paper.upvotes}" if paper.upvotes is not None else None,
+    ]
+    out.write(f"{number:>2}. {paper.title}\n    {_authors_short(paper.authors)}")
+    extra = " · ".join(m for m in meta if m)
+    out.write(f" · {extra}\n" if extra else "\n")
+    out.write(f"    {paper.url}\n")
+
+
+def _print_abstract(paper: Paper, out: TextIO) -> None:
+    out.write(f"{paper.title}\n{_authors_short(paper.authors, keep=10)}\n")
+    facts = [
+        f"arXiv {paper.id}" + (f" · {paper.published.isoformat()}" if paper.published else ""),
+        f"▲ {paper.upvotes} upvotes" if paper.upvotes is not None else None,
+        paper.organization,
+        f"GitHub: {paper.github_repo}" + (f" (★ {paper.github_stars})" if paper.github_stars is not None else "")
+        if paper.github_repo
+        else None,
+        f"Project: {paper.project_page}" if paper.project_page else None,
+    ]
+    out.write("\n".join(f for f in facts if f) + "\n\n")
+    out.write((paper.abstract or "(no abstract known)") + "\n\n")
+    out.write(f"{paper.url}\n{paper.arxiv_url}\n{paper.pdf_url}\n")
+
+
+def render_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Render nested settings as TOML-style text (tables, arrays of tables) for `config check`."""
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_list(v)}
+    lines = [f"[{prefix}]"] if prefix and scalars else []
+    lines += [f"{key} = {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in scalars.items()]
+    text = "\n".join(lines) + ("\n\n" if lines else "")
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            text += render_toml(value, name)
+        elif _is_table_list(value):
+            for item in value:
+                text += (
+                    f"[[{name}]]\n"
+                    + "".join(f"{k} = {json.dumps(v, ensure_ascii=False, default=str)}\n" for k, v in item.items())
+                    + "\n"
+                )
+    return text
+
+
+def _is_table_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+class _DayProgress:
+    """A rich progress bar over the days of a range, shown only on a terminal."""
+
+    def __init__(self, since: dt.date, until: dt.date, *, enabled: bool) -> None:
+        self._total = (until - since).days + 1
+        self._enabled = enabled and self._total > 1
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _DayProgress:
+        if self._enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("ingest {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=self._total)
+        return self
+
+    def advance(self, report: Any) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, description=str(report.day))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
