@@ -1,0 +1,665 @@
+"""Configuration: file < environment < overrides, the token's sources, and one clear line per bad value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from bot.config import (
+    REDACTED,
+    DigestChannelSettings,
+    Settings,
+    load_settings,
+    redacted,
+    validate_cron,
+)
+from bot.errors import ConfigError
+from bot.models import Subscription
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.secret-token-value_0123456789abcdefghijk"
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path | None, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ=environ or {})
+    assert info.value.problems, "ConfigError without problems"
+    for line in info.value.problems:
+        assert "\n" not in line
+    return info.value.problems
+
+
+# ------------------------------------------------------------------------------------------ file location
+
+
+def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={})
+    assert settings.config_file is None
+    assert settings == Settings()
+    assert settings.database.path == Path("data/papers.db")
+    assert settings.discord.token.get_secret_value() == ""
+    assert settings.discord.api_base_url == "https://discord.com/api/v10"
+    assert settings.discord.guild_ids == []
+    assert settings.sources.huggingface.enabled and settings.sources.arxiv.enabled
+    assert settings.sources.huggingface.base_url == "https://huggingface.co"
+    assert settings.sources.arxiv.base_url == "https://export.arxiv.org"
+    assert settings.sources.arxiv.min_interval_s == 3.0
+    assert settings.ingest.cron == "*/30 * * * *"
+    assert settings.log.level == "INFO"
+    digest = settings.digest
+    assert (digest.time, digest.timezone, digest.top_n, digest.min_upvotes) == (dt.time(9, 0), "UTC", 10, 0)
+    assert (digest.empty_days, digest.grace_hours, digest.keywords, digest.channels) == ("note", 6.0, [], [])
+
+
+def test_default_file_in_working_directory_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "[digest]\ntop_n = 3\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={})
+    assert settings.digest.top_n == 3
+    assert settings.config_file == Path("config.toml")
+
+
+def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    assert problems_of(missing) == [f"{missing}: config file not found"]
+
+
+def test_paperbot_config_env_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "[log]\nlevel = 'debug'\n", name="elsewhere.toml")
+    assert load_settings(environ={"PAPERBOT_CONFIG": str(path)}).log.level == "DEBUG"
+    # A file named by the variable was asked for explicitly: its absence is an error, not a silent default.
+    missing = tmp_path / "missing.toml"
+    assert problems_of(None, {"PAPERBOT_CONFIG": str(missing)}) == [f"{missing}: config file not found"]
+
+
+def test_explicit_path_beats_paperbot_config(tmp_path: Path) -> None:
+    chosen = write(tmp_path, "[digest]\ntop_n = 4\n", name="a.toml")
+    other = write(tmp_path, "[digest]\ntop_n = 5\n", name="b.toml")
+    assert load_settings(chosen, environ={"PAPERBOT_CONFIG": str(other)}).digest.top_n == 4
+
+
+def test_directory_and_non_utf8_files_are_one_line_errors(tmp_path: Path) -> None:
+    assert problems_of(tmp_path) == [f"{tmp_path}: is a directory, expected a TOML file"]
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[digest]\ntimezone = "Europe/Z\xfcrich"\n')
+    (line,) = problems_of(path)
+    assert line.startswith(f"{path}: not UTF-8 text")
+
+
+def test_toml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, '[discord]\napi_base_url = "https://x.org"\nguild_ids = [1, 2\n')
+    (line,) = problems_of(path)
+    assert line.startswith(f"{path}: line 3, column ")
+    assert "invalid TOML" in line
+    path = write(tmp_path, "[log]\nlevel = \n")
+    assert problems_of(path) == [f"{path}: line 2, column 9: invalid TOML (Invalid value)"]
+
+
+# ------------------------------------------------------------------------------------------ precedence
+
+
+FILE = """
+[discord]
+token = "from-file-token"
+guild_ids = [111]
+
+[database]
+path = "file.db"
+
+[sources.huggingface]
+base_url = "https://hf.file.example"
+
+[digest]
+top_n = 7
+timezone = "Europe/Berlin"
+"""
+
+
+def test_file_values_are_used(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FILE), environ={})
+    assert settings.discord.token.get_secret_value() == "from-file-token"
+    assert settings.discord.guild_ids == [111]
+    assert settings.database.path == Path("file.db")
+    assert settings.sources.huggingface.base_url == "https://hf.file.example"
+    assert (settings.digest.top_n, settings.digest.timezone) == (7, "Europe/Berlin")
+
+
+def test_environment_beats_file(tmp_path: Path) -> None:
+    env = {
+        "PAPERBOT_DATABASE__PATH": "/data/env.db",
+        "PAPERBOT_SOURCES__HUGGINGFACE__BASE_URL": "http://127.0.0.1:8080/",
+        "PAPERBOT_DIGEST__TOP_N": "12",
+        "PAPERBOT_SOURCES__ARXIV__ENABLED": "false",
+        "PAPERBOT_LOG__LEVEL": "warning",
+    }
+    settings = load_settings(write(tmp_path, FILE), environ=env)
+    assert settings.database.path == Path("/data/env.db")
+    assert settings.sources.huggingface.base_url == "http://127.0.0.1:8080"
+    assert settings.digest.top_n == 12
+    assert settings.digest.timezone == "Europe/Berlin"  # untouched keys of the same table keep the file's
+    assert settings.sources.arxiv.enabled is False
+    assert settings.log.level == "WARNING"
+
+
+def test_overrides_beat_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, FILE),
+        environ={"PAPERBOT_DIGEST__TOP_N": "12"},
+        overrides={"digest": {"top_n": 2}, "database": {"path": tmp_path / "o.db"}},
+    )
+    assert settings.digest.top_n == 2
+    assert settings.database.path == tmp_path / "o.db"
+    assert settings.digest.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("[1, 2]", [1, 2]), ("1,2", [1, 2]), (" 3 , 4 ,", [3, 4]), ("[]", []), ('["5"]', [5])],
+)
+def test_guild_ids_from_environment(tmp_path: Path, value: str, expected: list[int]) -> None:
+    settings = load_settings(write(tmp_path, FILE), environ={"PAPERBOT_DISCORD__GUILD_IDS": value})
+    assert settings.discord.guild_ids == expected
+
+
+def test_keywords_from_environment(tmp_path: Path) -> None:
+    env = {"PAPERBOT_DIGEST__KEYWORDS": "diffusion, large language models"}
+    assert load_settings(None, environ=env).digest.keywords == ["diffusion", "large language models"]
+
+
+def test_environment_names_are_case_insensitive(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""), environ={"paperbot_digest__top_n": "3"})
+    assert settings.digest.top_n == 3
+
+
+def test_empty_environment_variable_means_unset(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, FILE), environ={"PAPERBOT_DIGEST__TOP_N": "", "PAPERBOT_DISCORD__TOKEN": " "}
+    )
+    assert settings.digest.top_n == 7
+    assert settings.discord.token.get_secret_value() == "from-file-token"
+
+
+def test_settings_constructor_reads_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("PAPERBOT_DIGEST__TOP_N", "3")
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "[digest]\ntop_n = 4\n")
+    settings = Settings()
+    assert settings.discord.token.get_secret_value() == ""
+    assert settings.digest.top_n == 10
+
+
+def test_load_settings_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAPERBOT_DIGEST__TOP_N", "3")
+    monkeypatch.delenv("PAPERBOT_CONFIG", raising=False)
+    assert load_settings().digest.top_n == 3
+
+
+def test_importing_config_reads_nothing(tmp_path: Path) -> None:
+    broken = write(tmp_path, "this is [not toml")
+    env = {**os.environ, "PAPERBOT_CONFIG": str(broken), "PAPERBOT_DIGEST__TOP_N": "oops"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import bot.config, bot.log; print('ok')"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "ok", "")
+
+
+# ------------------------------------------------------------------------------------------ the token
+
+
+def test_discord_token_env_beats_file(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FILE), environ={"DISCORD_TOKEN": TOKEN})
+    assert settings.discord.token.get_secret_value() == TOKEN
+
+
+def test_paperbot_token_env_beats_discord_token(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "the-fallback-token", "PAPERBOT_DISCORD__TOKEN": TOKEN}
+    assert load_settings(write(tmp_path, FILE), environ=env).discord.token.get_secret_value() == TOKEN
+
+
+def test_token_whitespace_is_stripped(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={"DISCORD_TOKEN": f"  {TOKEN}\n", "PAPERBOT_CONFIG": ""})
+    assert settings.discord.token.get_secret_value() == TOKEN
+    assert settings.secrets() == [TOKEN]
+    assert Settings().secrets() == []
+
+
+def test_token_never_in_repr_str_or_dump(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FILE), environ={"DISCORD_TOKEN": TOKEN})
+    for text in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.discord)):
+        assert TOKEN not in text
+    assert TOKEN not in json.dumps(redacted(settings))
+
+
+def test_redacted_masks_token_and_is_json(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FILE), environ={"DISCORD_TOKEN": TOKEN})
+    view = redacted(settings)
+    assert view["discord"]["token"] == REDACTED == "**********"
+    assert TOKEN not in json.dumps(view)
+    assert view["digest"]["time"] == "09:00"
+    assert view["database"]["path"] == "file.db"
+    assert set(view) == {"discord", "database", "sources", "ingest", "log", "digest"}
+    assert redacted(Settings())["discord"]["token"] == ""
+
+
+def test_bad_token_value_is_not_echoed(tmp_path: Path) -> None:
+    path = write(tmp_path, "[discord]\ntoken = 12345678901234567890\n")
+    assert problems_of(path) == [f"{path}: discord.token: expected a string"]
+
+
+def test_misspelt_token_key_does_not_echo_its_value(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[discord]\ntokn = "{TOKEN}"\n')
+    (line,) = problems_of(path)
+    assert TOKEN not in line
+    assert line == (
+        f'{path}: discord.tokn: unknown key (expected one of: api_base_url, guild_ids, token); did you mean "token"?'
+    )
+
+
+# ------------------------------------------------------------------------------------------ unknown keys
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[discrod]\n", "discrod"),
+        ("top_n = 3\n", "top_n"),
+        ("[discord]\nguilds = [1]\n", "discord.guilds"),
+        ("[database]\nfile = 'x.db'\n", "database.file"),
+        ("[sources.hugingface]\n", "sources.hugingface"),
+        ("[sources.arxiv]\nmin_interval = 1\n", "sources.arxiv.min_interval"),
+        ("[sources.huggingface]\nurl = 'https://x.org'\n", "sources.huggingface.url"),
+        ("[ingest]\nschedule = '* * * * *'\n", "ingest.schedule"),
+        ("[log]\nlevell = 'INFO'\n", "log.levell"),
+        ("[digest]\ntopn = 3\n", "digest.topn"),
+        (
+            "[[digest.channels]]\nchannel_id = 1\n[[digest.channels]]\nchannel_id = 2\ntopn = 3\n",
+            "digest.channels[1].topn",
+        ),
+        ("[[digest.channel]]\nchannel_id = 1\n", "digest.channel"),
+    ],
+)
+def test_unknown_key_is_an_error_naming_it(tmp_path: Path, text: str, key: str) -> None:
+    path = write(tmp_path, text)
+    (line,) = problems_of(path)
+    assert line.startswith(f"{path}: {key}: unknown key (expected one of: ")
+
+
+def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[digest.channels]]\nchannel_id = 1\ntopn = 3\n")
+    assert problems_of(path) == [
+        f"{path}: digest.channels[0].topn: unknown key (expected one of: channel_id, empty_days, "
+        'grace_hours, keywords, min_upvotes, time, timezone, top_n); did you mean "top_n"?'
+    ]
+
+
+def test_unknown_paperbot_variable_names_it(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, ""), {"PAPERBOT_DIGEST__TOPN": "3", "PAPERBOT_CONFIGX": "ignored"})
+    assert problems == [
+        "environment variable PAPERBOT_DIGEST__TOPN: unknown setting 'topn' in digest (expected one of: "
+        'channels, empty_days, grace_hours, keywords, min_upvotes, time, timezone, top_n); did you mean "top_n"?'
+    ]
+
+
+def test_variable_below_a_leaf_is_an_error(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, ""), {"PAPERBOT_LOG__LEVEL__X": "3"})
+    assert problems == ["environment variable PAPERBOT_LOG__LEVEL__X: log.level has no sub-keys"]
+
+
+# ------------------------------------------------------------------------------------------ bad values
+
+BAD_VALUES = [
+    ('[digest]\ntime = "25:00"', 'digest.time: expected a time as "HH:MM" (24-hour clock), like "09:00", got "25:00"'),
+    ('[digest]\ntime = "9am"', 'digest.time: expected a time as "HH:MM" (24-hour clock), like "09:00", got "9am"'),
+    (
+        "[digest]\ntime = 09:00:30",
+        'digest.time: expected a local time as "HH:MM" (no seconds, no offset), got 09:00:30',
+    ),
+    (
+        '[digest]\ntimezone = "Mars/Olympus"',
+        'digest.timezone: expected an IANA timezone name like "Europe/Berlin", got "Mars/Olympus"',
+    ),
+    (
+        '[digest]\ntimezone = "../../etc/passwd"',
+        'digest.timezone: expected an IANA timezone name like "Europe/Berlin", got "../../etc/passwd"',
+    ),
+    ('[digest]\nempty_days = "never"', 'digest.empty_days: expected one of "skip", "note" or "week", got "never"'),
+    ("[digest]\ntop_n = 0", "digest.top_n: expected an integer from 1 to 25, got 0"),
+    ("[digest]\ntop_n = 26", "digest.top_n: expected an integer from 1 to 25, got 26"),
+    ('[digest]\ntop_n = "ten"', 'digest.top_n: expected an integer, got "ten"'),
+    ("[digest]\ntop_n = 2.5", "digest.top_n: expected a whole number, got 2.5"),
+    ("[digest]\ntop_n = true", "digest.top_n: expected a number, not true/false, got true"),
+    ("[digest]\nmin_upvotes = -1", "digest.min_upvotes: expected an integer ≥ 0, got -1"),
+    ("[digest]\ngrace_hours = 25", "digest.grace_hours: expected a number of hours from 0 to 24, got 25"),
+    ("[digest]\ngrace_hours = -0.5", "digest.grace_hours: expected a number of hours from 0 to 24, got -0.5"),
+    ("[digest]\ngrace_hours = nan", "digest.grace_hours: expected a number of hours from 0 to 24, got NaN"),
+    ('[digest]\nkeywords = "ai"', 'digest.keywords: expected a list of strings like ["diffusion", "agents"], got "ai"'),
+    ('[log]\nlevel = "verbose"', 'log.level: expected one of "DEBUG", "INFO", "WARNING", "ERROR", got "verbose"'),
+    (
+        '[discord]\napi_base_url = "ftp://discord.com"',
+        'discord.api_base_url: expected an http(s) URL like "https://example.org", got "ftp://discord.com"',
+    ),
+    (
+        '[sources.huggingface]\nbase_url = "huggingface.co"',
+        'sources.huggingface.base_url: expected an http(s) URL like "https://example.org", got "huggingface.co"',
+    ),
+    (
+        "[sources.arxiv]\nmin_interval_s = -1",
+        "sources.arxiv.min_interval_s: expected a number of seconds from 0 to 600, got -1",
+    ),
+    ('[sources.arxiv]\nenabled = "sometimes"', 'sources.arxiv.enabled: expected true or false, got "sometimes"'),
+    (
+        '[ingest]\ncron = "0 24 * * *"',
+        'ingest.cron: expected a 5-field crontab like "*/30 * * * *" (hour: 24 is outside 0-23), got "0 24 * * *"',
+    ),
+    (
+        '[ingest]\ncron = "@hourly"',
+        'ingest.cron: expected a 5-field crontab like "*/30 * * * *" (expected 5 fields (minute hour '
+        'day-of-month month day-of-week), got 1), got "@hourly"',
+    ),
+    (
+        "[discord]\nguild_ids = [0]",
+        "discord.guild_ids[0]: expected a Discord id (a positive integer like 123456789012345678), got 0",
+    ),
+    (
+        "[discord]\nguild_ids = [1, -5]",
+        "discord.guild_ids[1]: expected a Discord id (a positive integer like 123456789012345678), got -5",
+    ),
+    ("[discord]\nguild_ids = 5", "discord.guild_ids: expected a list, got 5"),
+    ("[database]\npath = 5", 'database.path: expected a file path like "data/papers.db", got 5'),
+    ('[digest]\nchannels = "1"', 'digest.channels: expected a list, got "1"'),
+    ("discord = 3", "discord: expected a table, got 3"),
+    ("[[digest.channels]]\ntop_n = 3", "digest.channels[0].channel_id: required key is missing"),
+    (
+        '[[digest.channels]]\nchannel_id = 1\n[[digest.channels]]\nchannel_id = 2\ntimezone = "Mars/Olympus"',
+        'digest.channels[1].timezone: expected an IANA timezone name like "Europe/Berlin", got "Mars/Olympus"',
+    ),
+    (
+        "[[digest.channels]]\nchannel_id = 1\ntop_n = 99",
+        "digest.channels[0].top_n: expected an integer from 1 to 25, got 99",
+    ),
+    (
+        '[[digest.channels]]\nchannel_id = "general"',
+        "digest.channels[0].channel_id: expected a Discord id (a positive integer like 123456789012345678), "
+        'got "general"',
+    ),
+    (
+        "[[digest.channels]]\nchannel_id = 7\n[[digest.channels]]\nchannel_id = 8\n[[digest.channels]]\nchannel_id = 7",
+        "digest.channels: expected each channel_id once, but 7 is in channels[0] and channels[2], "
+        'got [{"channel_id": 7}, {"channel_id": 8}, {"channel_id": 7}]',
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_VALUES, ids=[e.split(":")[0] for _, e in BAD_VALUES])
+def test_bad_value_message(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text + "\n")
+    assert problems_of(path) == [f"{path}: {expected}"]
+
+
+def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[digest]\ntimezone = "Nowhere"\ntop_n = 0\n[log]\nlevel = "loud"\n[extra]\n'
+        '[[digest.channels]]\nchannel_id = 1\nempty_days = "x"\n',
+    )
+    problems = problems_of(path)
+    assert len(problems) == 5
+    assert all(line.startswith(f"{path}: ") for line in problems)
+    assert {line.split(": ")[1] for line in problems} == {
+        "digest.timezone",
+        "digest.top_n",
+        "log.level",
+        "extra",
+        "digest.channels[0].empty_days",
+    }
+
+
+def test_environment_problem_names_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, '[digest]\ntimezone = "Nowhere"\n')
+    problems = problems_of(
+        path,
+        {"PAPERBOT_DIGEST__TOP_N": "lots", "PAPERBOT_DISCORD__GUILD_IDS": "1,x", "DISCORD_TOKEN": TOKEN},
+    )
+    assert problems == [
+        "environment variable PAPERBOT_DISCORD__GUILD_IDS: discord.guild_ids[1]: expected a Discord id "
+        '(a positive integer like 123456789012345678), got "x"',
+        f'{path}: digest.timezone: expected an IANA timezone name like "Europe/Berlin", got "Nowhere"',
+        'environment variable PAPERBOT_DIGEST__TOP_N: digest.top_n: expected an integer, got "lots"',
+    ]
+
+
+def test_environment_list_that_is_not_a_list(tmp_path: Path) -> None:
+    assert problems_of(write(tmp_path, ""), {"PAPERBOT_DISCORD__GUILD_IDS": "[1, 2"}) == [
+        "environment variable PAPERBOT_DISCORD__GUILD_IDS: discord.guild_ids: expected a JSON list like "
+        "[1, 2] or a comma-separated list"
+    ]
+
+
+def test_long_bad_values_are_shortened(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[digest]\ntimezone = "{"x" * 500}"\n')
+    (line,) = problems_of(path)
+    assert len(line.split(", got ")[1]) == 80
+    assert line.endswith('got "' + "x" * 76 + "...")
+
+
+# ------------------------------------------------------------------------------------------ good values
+
+
+def test_accepted_forms(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[discord]
+api_base_url = "http://127.0.0.1:5000/api/v10/"
+guild_ids = [123456789012345678]
+
+[digest]
+time = 07:30:00
+timezone = "America/New_York"
+grace_hours = 0
+keywords = [" diffusion ", "", "agents"]
+
+[log]
+level = "debug"
+
+[ingest]
+cron = "  0  */2 * * 1-5 "
+""",
+    )
+    settings = load_settings(path, environ={})
+    assert settings.discord.api_base_url == "http://127.0.0.1:5000/api/v10"
+    assert not settings.discord.default_api and Settings().discord.default_api
+    assert settings.digest.time == dt.time(7, 30)
+    assert settings.digest.keywords == ["diffusion", "agents"]
+    assert settings.digest.grace_hours == 0.0
+    assert settings.log.level == "DEBUG"
+    assert settings.ingest.cron == "0 */2 * * mon,tue,wed,thu,fri"
+
+
+def test_assignment_is_validated() -> None:
+    settings = Settings()
+    with pytest.raises(ValueError, match="IANA"):
+        settings.digest.timezone = "Nowhere"
+    settings.database.path = Path("x.db")
+    assert settings.database.path == Path("x.db")
+
+
+def test_subscriptions_merge_channel_overrides_with_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[digest]
+time = "08:15"
+timezone = "Asia/Tokyo"
+top_n = 8
+min_upvotes = 2
+empty_days = "week"
+grace_hours = 3
+keywords = ["llm"]
+
+[[digest.channels]]
+channel_id = 111111111111111111
+
+[[digest.channels]]
+channel_id = 222222222222222222
+time = "18:00"
+timezone = "Europe/Berlin"
+top_n = 5
+min_upvotes = 0
+keywords = []
+empty_days = "skip"
+grace_hours = 1.5
+""",
+    )
+    digest = load_settings(path, environ={}).digest
+    assert digest.subscriptions() == [
+        Subscription(
+            channel_id=111111111111111111,
+            time=dt.time(8, 15),
+            timezone="Asia/Tokyo",
+            top_n=8,
+            min_upvotes=2,
+            keywords=("llm",),
+            empty_days="week",
+            source="config",
+        ),
+        Subscription(
+            channel_id=222222222222222222,
+            time=dt.time(18, 0),
+            timezone="Europe/Berlin",
+            top_n=5,
+            min_upvotes=0,
+            keywords=(),
+            empty_days="skip",
+            source="config",
+        ),
+    ]
+    assert digest.grace_hours_for(111111111111111111) == 3.0
+    assert digest.grace_hours_for(222222222222222222) == 1.5
+    assert digest.grace_hours_for(333) == 3.0
+    assert redacted(load_settings(path, environ={}))["digest"]["channels"][1]["time"] == "18:00"
+
+
+def test_channels_from_environment_json(tmp_path: Path) -> None:
+    env = {"PAPERBOT_DIGEST__CHANNELS": '[{"channel_id": 42, "top_n": 3}]'}
+    (sub,) = load_settings(write(tmp_path, ""), environ=env).digest.subscriptions()
+    assert (sub.channel_id, sub.top_n, sub.source) == (42, 3, "config")
+    assert DigestChannelSettings(channel_id=42).top_n is None
+
+
+# ------------------------------------------------------------------------------------------ example file
+
+
+def test_example_config_loads_and_equals_the_defaults() -> None:
+    settings = load_settings(REPO / "config.example.toml", environ={})
+    assert redacted(settings) == redacted(Settings())
+
+
+def test_example_config_lists_every_key() -> None:
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+
+    def keys(model: type, prefix: str = "") -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+            sub = field.annotation
+            if isinstance(sub, type) and hasattr(sub, "model_fields"):
+                out += keys(sub, f"{prefix}{name}.")
+            else:
+                out.append(f"{prefix}{name}")
+        return out
+
+    assert "\n# [[digest.channels]]\n" in text
+    channel_keys = [f"digest.channels.{k}" for k in DigestChannelSettings.model_fields]
+    for key in [k for k in keys(Settings) if k != "digest.channels"] + channel_keys:
+        leaf = key.rsplit(".", 1)[-1]
+        assert f"\n{leaf} = " in text or f"\n# {leaf} = " in text, f"{key} missing from config.example.toml"
+
+
+def test_secret_str_token_accepted_in_overrides() -> None:
+    settings = load_settings(Path(os.devnull), environ={}, overrides={"discord": {"token": SecretStr(f" {TOKEN} ")}})
+    assert settings.discord.token.get_secret_value() == TOKEN
+
+
+# ------------------------------------------------------------------------------------------ cron
+
+
+@pytest.mark.parametrize(
+    ("expression", "normalised"),
+    [
+        ("*/30 * * * *", "*/30 * * * *"),
+        ("0 9 * * 7", "0 9 * * sun"),
+        ("0 9 * * 0", "0 9 * * sun"),
+        ("0 9 * * 1-5", "0 9 * * mon,tue,wed,thu,fri"),
+        ("0 9 * * 0-6", "0 9 * * *"),
+        ("0 9 * * sat,SUN", "0 9 * * sat,sun"),
+        ("5/15 1-3,6 1 jan-mar *", "5/15 1-3,6 1 jan-mar *"),
+    ],
+)
+def test_cron_normalisation(expression: str, normalised: str) -> None:
+    assert validate_cron(expression) == normalised
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("* * * *", "expected 5 fields"),
+        ("60 * * * *", "minute: 60 is outside 0-59"),
+        ("* * 0 * *", "day of month: 0 is outside 1-31"),
+        ("* * * 13 *", "month: 13 is outside 1-12"),
+        ("* * * * 8", "day of week: 8 is outside 0-7"),
+        ("*/0 * * * *", "minute: step '0' must be a positive number"),
+        ("5-1 * * * *", "minute: range '5-1' runs backwards"),
+        ("1- * * * *", "minute: '1-' is incomplete"),
+        ("x * * * *", "minute: 'x' is not a number"),
+        ("* * * foo *", "month: 'foo' is not a number or a name"),
+        ("0 0 1 * 1", "restrict day of month or day of week, not both"),
+    ],
+)
+def test_cron_rejections(expression: str, reason: str) -> None:
+    with pytest.raises(ValueError, match="^" + reason.replace("*", r"\*")):
+        validate_cron(expression)
+
+
+_CRON_ATOM = st.one_of(
+    st.just("*"),
+    st.integers(0, 70).map(str),
+    st.tuples(st.integers(0, 70), st.integers(0, 70)).map(lambda t: f"{t[0]}-{t[1]}"),
+    st.sampled_from(["mon", "fri", "jan", "dec", "sun-sat", "mon-fri", "x", ""]),
+)
+_CRON_ITEM = st.tuples(_CRON_ATOM, st.one_of(st.just(""), st.integers(0, 20).map(lambda n: f"/{n}")))
+_CRON_FIELD = st.lists(_CRON_ITEM.map("".join), min_size=1, max_size=3).map(",".join)
+
+
+@given(st.lists(_CRON_FIELD, min_size=5, max_size=5).map(" ".join))
+def test_accepted_cron_is_accepted_by_apscheduler(expression: str) -> None:
+    """Whatever passes `config check` must also start the scheduler (which reads APScheduler's crontab)."""
+    try:
+        normalised = validate_cron(expression)
+    except ValueError:
+        return
+    CronTrigger.from_crontab(normalised, timezone="UTC")
