@@ -1,0 +1,102 @@
+"""`PaperBot`: the discord.py client that carries paperbot's services and syncs its slash commands.
+
+The bot does not build its dependencies: the composition root (`bot.runtime`) opens the catalogue, the
+sources and the scheduler and hands them in, so tests can run the very same class against a loopback
+Discord with a temporary catalogue. Only non-privileged intents are requested: slash commands need none,
+and a bot that asks for message content or members needs extra approval from Discord for no benefit here.
+
+Command sync is deliberate: to the configured guilds (instant, meant for development and small
+deployments) or globally (can take up to an hour to appear), once per start in `setup_hook`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from bot.discord_ui.cogs import EXTENSIONS
+from bot.discord_ui.tree import PaperTree
+
+if TYPE_CHECKING:
+    from bot.catalogue import Catalogue
+    from bot.config import Settings
+    from bot.digest.schedule import Scheduler
+    from bot.sources import Sources
+
+__all__ = ["PaperBot"]
+
+log = logging.getLogger(__name__)
+
+
+class PaperBot(commands.Bot):
+    """A `commands.Bot` with default intents, `PaperTree`, and the catalogue/sources/scheduler it serves."""
+
+    tree: PaperTree  # narrowed from CommandTree: tree_cls=PaperTree below
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalogue: Catalogue,
+        sources: Sources | None,
+        scheduler: Scheduler | None = None,
+        extensions: Sequence[str] = EXTENSIONS,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            # Prefix commands are unused (no message-content intent); a mention prefix keeps Bot happy.
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=discord.Intents.default(),
+            tree_cls=PaperTree,
+            # Default for every message; paper-data replies also pass it explicitly.
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.catalogue = catalogue
+        self.sources = sources
+        self.scheduler = scheduler
+        self.extensions_to_load = tuple(extensions)
+        self.synced: dict[int | None, list[discord.app_commands.AppCommand]] = {}
+
+    async def setup_hook(self) -> None:
+        """Load the extensions, then sync the command tree (guilds from the config, else globally)."""
+        for extension in self.extensions_to_load:
+            await self.load_extension(extension)
+        await self.sync_commands(self.settings.discord.guild_ids)
+
+    async def sync_commands(self, guild_ids: Sequence[int]) -> None:
+        """Sync slash commands to each guild in `guild_ids`, or globally when it is empty.
+
+        A guild the bot cannot reach (not invited, or invited without the `applications.commands` scope)
+        is logged with the fix and skipped: one bad id in the config must not keep the bot from serving
+        the other guilds.
+        """
+        if not guild_ids:
+            self.synced[None] = await self.tree.sync()
+            log.info("Synced %d global command(s); they can take up to an hour to appear", len(self.synced[None]))
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                self.synced[guild_id] = await self.tree.sync(guild=guild)
+            except discord.Forbidden as exc:
+                log.error(
+                    "Cannot sync commands to guild %s (%s): invite the bot to it with the "
+                    "'bot applications.commands' scopes, or remove the id from [discord] guild_ids",
+                    guild_id,
+                    exc.text or exc.status,
+                )
+                continue
+            log.info("Synced %d command(s) to guild %s", len(self.synced[guild_id]), guild_id)
+
+    async def on_ready(self) -> None:
+        """Log who we are once connected (useful to confirm the token belongs to the intended bot)."""
+        user = self.user
+        log.info("Connected as %s (id %s) in %d guild(s)", user, user.id if user else "?", len(self.guilds))

@@ -1,0 +1,170 @@
+"""The `/paper` slash command group: search, abstract (with title autocomplete) and trending.
+
+Handlers only translate, in the same four steps: acknowledge the interaction (defer — Discord allows 3 s
+and the catalogue or an upstream fetch may take longer), call the use case (`Catalogue`, `lookup_paper`),
+build embeds with the pure builders in `embeds`, reply with `AllowedMentions.none()`. Failures are raised,
+not handled here: `PaperTree.on_error` turns them into the user's message. The `/paper digest` subgroup is
+built by the digest feature (`bot.discord_ui.digest_commands`) and attached in `PaperCog.__init__`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_ui._replies import NO_MENTIONS, send_followups
+from bot.discord_ui.embeds import (
+    SEARCH_PAGE_SIZE,
+    abstract_messages,
+    escape_text,
+    one_line,
+    trending_embed,
+    truncate,
+)
+from bot.discord_ui.views import ResultsPaginator
+from bot.errors import UserInputError
+from bot.lookup import MAX_QUERY_CHARS, lookup_paper
+
+if TYPE_CHECKING:
+    from bot.discord_ui.client import PaperBot
+
+__all__ = ["MAX_QUERY_CHARS", "PaperCog", "setup"]
+
+log = logging.getLogger(__name__)
+
+
+AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
+CHOICE_LIMIT = 100
+
+
+def _clean_query(text: str, what: str) -> str:
+    """Collapse whitespace and enforce the length Discord was told about; raise UserInputError otherwise."""
+    query = one_line(text)
+    if not query:
+        raise UserInputError(f"Please type a {what}.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise UserInputError(f"That {what} is {len(query)} characters long; please keep it under {MAX_QUERY_CHARS}.")
+    return query
+
+
+def _digest_group(bot: PaperBot) -> app_commands.Group | None:
+    """The `/paper digest` subgroup from the digest feature, or None while that module does not exist.
+
+    Hook for the digest feature: `bot.discord_ui.digest_commands.DigestGroup(bot)` must return an
+    `app_commands.Group` named "digest"; it is nested under `/paper` here.
+    """
+    try:
+        module = importlib.import_module("bot.discord_ui.digest_commands")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.discord_ui.digest_commands":
+            raise  # the module exists but is broken: fail loudly at start-up, not silently
+        log.info("bot.discord_ui.digest_commands is not available; /paper digest is not registered")
+        return None
+    group = module.DigestGroup(bot)
+    if not isinstance(group, app_commands.Group):
+        raise TypeError(f"DigestGroup(bot) returned {type(group).__name__}, expected an app_commands.Group")
+    return group
+
+
+class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging Face Daily Papers"):
+    """`/paper search|abstract|trending` (+ the `digest` subgroup when present)."""
+
+    def __init__(self, bot: PaperBot, *, paginator_timeout: float | None = None) -> None:
+        super().__init__()
+        self.bot = bot
+        self.paginator_timeout = paginator_timeout
+        digest = _digest_group(bot)
+        if digest is not None:
+            group = self.app_command
+            assert group is not None  # a GroupCog always has its group
+            group.add_command(digest)
+
+    @app_commands.command(name="search", description="Search the paper catalogue")
+    @app_commands.describe(
+        query='Words that must all appear; "quoted phrases" work too',
+        sort="How to order the results (default: relevance)",
+    )
+    async def search(
+        self,
+        interaction: discord.Interaction[Any],
+        query: app_commands.Range[str, 1, MAX_QUERY_CHARS],
+        sort: Literal["relevance", "upvotes", "newest"] = "relevance",
+    ) -> None:
+        """Show the first page of results with Previous/Next buttons and an abstract picker."""
+        text = _clean_query(query, "search query")
+        await interaction.response.defer(thinking=True)
+        results = await self.bot.catalogue.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
+        if not results.papers:
+            shown = truncate(escape_text(text), 200)
+            await interaction.followup.send(
+                f"No papers match “{shown}”. Try fewer or broader words, check the spelling, or use "
+                "`/paper abstract` with an arXiv id or URL to fetch a paper that isn't stored yet.",
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        kwargs: dict[str, Any] = {} if self.paginator_timeout is None else {"timeout": self.paginator_timeout}
+        view = ResultsPaginator(self.bot.catalogue, results, owner_id=interaction.user.id, **kwargs)
+        view.message = await interaction.followup.send(
+            embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS, wait=True
+        )
+
+    @app_commands.command(name="abstract", description="Show a paper's abstract and links")
+    @app_commands.describe(title="A title (pick from the suggestions), an arXiv id, or an arXiv / Hugging Face URL")
+    async def abstract(
+        self, interaction: discord.Interaction[Any], title: app_commands.Range[str, 1, MAX_QUERY_CHARS]
+    ) -> None:
+        """Look the paper up (fetching and storing it when the catalogue lacks it) and show its abstract."""
+        text = _clean_query(title, "title or id")
+        await interaction.response.defer(thinking=True)
+        paper = await lookup_paper(text, self.bot.catalogue, self.bot.sources)
+        await send_followups(interaction, abstract_messages(paper))
+
+    @abstract.autocomplete("title")
+    async def abstract_title_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Suggest up to 25 stored titles for what has been typed; local DB only, never raises."""
+        try:
+            hits = await asyncio.wait_for(
+                self.bot.catalogue.autocomplete(current[:MAX_QUERY_CHARS], limit=25), AUTOCOMPLETE_TIMEOUT_S
+            )
+        except Exception:
+            # An autocomplete error only leaves the user without suggestions; log and answer empty.
+            log.exception("title autocomplete failed for %r", current[:100])
+            return []
+        choices: list[app_commands.Choice[str]] = []
+        for paper_id, paper_title in hits[:25]:
+            if not paper_id or len(paper_id) > CHOICE_LIMIT:
+                continue
+            name = truncate(one_line(paper_title), CHOICE_LIMIT) or paper_id
+            # The value is the id: picking a suggestion then resolves exactly, whatever the title says.
+            choices.append(app_commands.Choice(name=name, value=paper_id))
+        return choices
+
+    @app_commands.command(name="trending", description="The most upvoted papers of the latest day, week or month")
+    @app_commands.describe(
+        period="Time window ending at the latest stored list (default: week)", limit="How many papers (1–25)"
+    )
+    async def trending(
+        self,
+        interaction: discord.Interaction[Any],
+        period: Literal["day", "week", "month"] = "week",
+        limit: app_commands.Range[int, 1, 25] = 10,
+    ) -> None:
+        """Rank the window's papers by their latest upvotes."""
+        if not 1 <= limit <= 25:
+            raise UserInputError("The limit must be between 1 and 25.")
+        await interaction.response.defer(thinking=True)
+        trending = await self.bot.catalogue.trending(period, limit=limit)
+        await interaction.followup.send(embed=trending_embed(trending), allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: PaperBot) -> None:
+    """Extension entry point (`bot.load_extension`)."""
+    await bot.add_cog(PaperCog(bot))

@@ -1,0 +1,116 @@
+"""The command tree with paperbot's one error path for slash commands and component callbacks.
+
+Every failure inside an interaction ends here (`PaperTree.on_error` for commands, `report_interaction_error`
+for views, which discord.py would otherwise route to `View.on_error` and only log). The user gets one short
+ephemeral line — never a traceback, never silence — and the log gets the full traceback together with the
+command and its options, so a report like "abstract failed" can be reproduced. Expected failures
+(`UserInputError`, `PaperNotFound`, permission checks, an upstream outage) are translated to friendly text
+and logged without a traceback; anything else is a bug and is logged with one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.discord_ui.embeds import escape_text, one_line, truncate
+from bot.errors import PaperNotFound, SourceError, UserInputError
+
+__all__ = ["GENERIC_ERROR", "PaperTree", "error_message", "report_interaction_error"]
+
+log = logging.getLogger(__name__)
+
+GENERIC_ERROR = "Something went wrong on my side while handling that. It has been logged; please try again later."
+_CONTENT_LIMIT = 2000
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    """The exception the handler raised, not discord.py's CommandInvokeError/TransformerError wrapper."""
+    while isinstance(error, app_commands.CommandInvokeError) and error.original is not None:
+        error = error.original
+    return error
+
+
+def _permission_names(permissions: list[str]) -> str:
+    return ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in permissions)
+
+
+def error_message(error: BaseException) -> tuple[str, bool]:
+    """The user-facing text for `error`, and whether it is unexpected (a bug worth a logged traceback)."""
+    error = _unwrap(error)
+    if isinstance(error, UserInputError):
+        return str(error), False
+    if isinstance(error, PaperNotFound):
+        query = truncate(escape_text(one_line(error.query)), 200)
+        return (
+            f"I couldn't find a paper matching “{query}”. Try `/paper search` with a few keywords, "
+            "or give an arXiv id (2401.12345) or an arXiv / Hugging Face URL.",
+            False,
+        )
+    if isinstance(error, SourceError):
+        return (
+            "Hugging Face or arXiv did not answer properly just now, so I couldn't fetch that paper. "
+            "Please try again in a few minutes.",
+            False,
+        )
+    if isinstance(error, app_commands.MissingPermissions):
+        return f"You need the {_permission_names(error.missing_permissions)} permission to use this command.", False
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return (
+            f"I need the {_permission_names(error.missing_permissions)} permission in this channel to do that.",
+            False,
+        )
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server.", False
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} s.", False
+    if isinstance(error, app_commands.CheckFailure):
+        return "You don't have permission to use this command here.", False
+    if isinstance(error, app_commands.TransformerError):
+        return f"I couldn't understand the value “{truncate(escape_text(str(error.value)), 100)}”.", False
+    return GENERIC_ERROR, True
+
+
+def _describe(interaction: discord.Interaction[Any]) -> str:
+    """Command name and options (or component id) of an interaction, for the log line."""
+    command = interaction.command
+    name = command.qualified_name if command is not None else "?"
+    options = {key: value for key, value in interaction.namespace}
+    if interaction.type is discord.InteractionType.component and interaction.data:
+        return f"component {interaction.data.get('custom_id')!r} on /{name}"
+    return f"/{name} options={truncate(repr(options), 1000)}"
+
+
+async def report_interaction_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """Log `error` and tell the user in one ephemeral line, whether or not the interaction was answered."""
+    text, unexpected = error_message(error)
+    original = _unwrap(error)
+    where = _describe(interaction)
+    user = interaction.user.id if interaction.user else "?"
+    if unexpected:
+        log.error("Unhandled error in %s (user %s)", where, user, exc_info=original)
+    else:
+        log.info("%s in %s (user %s): %s", type(original).__name__, where, user, original)
+    text = truncate(text, _CONTENT_LIMIT)
+    try:
+        if interaction.response.is_done():
+            # After a public defer Discord turns the first followup into the deferred message, so this line
+            # replaces the "thinking…" placeholder rather than adding to it.
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        else:
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    except discord.HTTPException as exc:  # expired token, deleted channel: nothing more to tell the user
+        log.warning("Could not report an error to the user for %s: %s", where, exc)
+
+
+class PaperTree(app_commands.CommandTree[Any]):
+    """A CommandTree whose `on_error` is the single place slash-command failures become user messages."""
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+        """Answer the user with a short ephemeral message and log the failure (traceback if unexpected)."""
+        await report_interaction_error(interaction, error)

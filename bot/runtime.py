@@ -1,0 +1,189 @@
+"""The composition root of `paperbot run`: the only module that wires every layer together.
+
+Start order: catalogue → sources → Discord endpoints → bot login (extensions + command sync) → scheduler →
+gateway. Stop order is the reverse and is the same for SIGINT, SIGTERM and a lost gateway: the scheduler
+stops first (no job may start against a closing database), then the bot disconnects, then the HTTP session
+and finally the database close.
+
+**Pointing discord.py elsewhere.** `discord.api_base_url` sets `discord.http.Route.BASE`, through which all
+REST goes (interaction callbacks and followups included). The gateway is the subtle part: a plain
+`Client`/`Bot` never asks `GET /gateway/bot`; it connects to the class attribute
+`DiscordWebSocket.DEFAULT_GATEWAY` — at start *and again after an invalidated session*. So when the API base is
+not Discord's own, we ask `/gateway/bot` once after login, like `AutoShardedClient` does, and set that class
+attribute from the answer. Overriding the attribute rather than passing a URL into `connect()` is what makes
+reconnects after INVALID_SESSION go to the same server. Both are process-wide discord.py settings; this
+module is the only writer and restores them on exit, so in-process tests stay independent. With the default
+API base neither is touched (CONTRACT.md: discord.py's own default is left alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+
+import aiohttp
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bot.catalogue import Catalogue
+from bot.config import Settings
+from bot.digest.schedule import Scheduler
+from bot.discord_ui.client import PaperBot
+from bot.errors import SourceError
+from bot.ingest import default_days, ingest_day
+from bot.sources import Sources, open_sources
+
+__all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+NO_TOKEN_MESSAGE = (
+    "error: no Discord bot token: set the DISCORD_TOKEN environment variable "
+    "(or PAPERBOT_DISCORD__TOKEN, or token under [discord] in the config file)"
+)
+REJECTED_TOKEN_MESSAGE = (
+    "error: Discord rejected the token (401 Unauthorized): copy a fresh one from the Developer Portal "
+    "(Bot → Reset Token) into DISCORD_TOKEN"
+)
+INGEST_JOB_ID = "ingest"
+
+
+def _fail(line: str) -> None:
+    """Print one line to stderr: the operator-facing failure text, never a traceback."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _discord_endpoints(settings: Settings) -> Iterator[None]:
+    """Point discord.py's REST base at `api_base_url` (if not the default) and restore both endpoints after."""
+    saved_base, saved_gateway = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    if not settings.discord.default_api:
+        discord.http.Route.BASE = settings.discord.api_base_url.rstrip("/")
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved_base, saved_gateway
+
+
+async def _use_advertised_gateway(bot: PaperBot) -> None:
+    """Connect to the gateway the REST endpoint advertises (`GET /gateway/bot`), as Discord's clients should."""
+    _shards, url, _limits = await bot.http.get_bot_gateway()
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+    log.info("Using the gateway advertised by %s: %s", discord.http.Route.BASE, url)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into `stop.set()` for the duration, restoring the default handlers after."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def _request_stop(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.info("Received %s again; still shutting down", sig.name)
+        else:
+            log.info("Received %s; shutting down", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, _request_stop, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _schedule_ingest(scheduler: Scheduler, catalogue: Catalogue, sources: Sources, cron: str) -> None:
+    """Refresh yesterday's and today's lists on the configured cron (a no-op when Hugging Face is off)."""
+    if sources.huggingface is None:
+        log.info("Hugging Face source disabled: no scheduled ingest")
+        return
+
+    async def ingest_recent() -> None:
+        for day in default_days():
+            try:
+                await ingest_day(day, catalogue, sources)
+            except SourceError as exc:  # an outage is expected now and then; the next run retries
+                log.warning("Scheduled ingest of %s failed: %s", day, exc)
+
+    scheduler.add_cron_job(INGEST_JOB_ID, cron, ingest_recent)
+
+
+async def _serve(bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event) -> int:
+    """Run the gateway until `stop` is set or the connection fails for good; then stop in order."""
+    gateway = asyncio.create_task(bot.connect(reconnect=True), name="paperbot-gateway")
+    stopping = asyncio.create_task(stop.wait(), name="paperbot-stop")
+    status = EXIT_OK
+    try:
+        await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if gateway.done() and not gateway.cancelled() and (exc := gateway.exception()) is not None:
+            if isinstance(exc, discord.ConnectionClosed) and exc.code == 4004:
+                _fail(REJECTED_TOKEN_MESSAGE)
+            else:
+                _fail(f"error: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
+            status = EXIT_RUNTIME
+    finally:
+        stopping.cancel()
+        scheduler.shutdown()
+        await bot.close()
+        # close() ends connect()'s loop; wait for it so no task outlives the run.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await gateway
+    log.info("Stopped")
+    return status
+
+
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM (or `stop` is set) and return the process exit status.
+
+    0 after a clean stop, 1 when Discord rejects the token or cannot be reached, 2 without a token.
+    `stop` lets an embedding program (or a test) request the same graceful shutdown as a signal.
+    """
+    token = settings.discord.token.get_secret_value().strip()
+    if not token:
+        _fail(NO_TOKEN_MESSAGE)
+        return EXIT_USAGE
+    stop = stop if stop is not None else asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(_stop_on_signals(stop))
+        catalogue = await Catalogue.open(settings.database.path)
+        stack.push_async_callback(catalogue.close)
+        sources = await stack.enter_async_context(open_sources(settings))
+        stack.enter_context(_discord_endpoints(settings))
+        scheduler = Scheduler()
+        bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
+        try:
+            await bot.login(token)  # also runs setup_hook: extensions + command sync
+            if not settings.discord.default_api:
+                await _use_advertised_gateway(bot)
+        except discord.LoginFailure:
+            await bot.close()
+            _fail(REJECTED_TOKEN_MESSAGE)
+            return EXIT_RUNTIME
+        except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+            await bot.close()
+            _fail(f"error: could not log in to Discord at {discord.http.Route.BASE}: {exc.__class__.__name__}: {exc}")
+            return EXIT_RUNTIME
+        _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
+        scheduler.start()
+        return await _serve(bot, scheduler, stop)
+    raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
+
+
+def run(settings: Settings) -> int:
+    """Synchronous entry point for `paperbot run`: run the bot in a fresh event loop, return the exit status."""
+    try:
+        return asyncio.run(run_bot(settings))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return EXIT_OK
