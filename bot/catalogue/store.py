@@ -27,6 +27,7 @@ from typing import Any, Literal, Self
 
 import aiosqlite
 
+from bot.catalogue._digest_store import DigestStore
 from bot.catalogue._migrate import migrate
 from bot.catalogue._search import (
     autocomplete_match,
@@ -199,8 +200,8 @@ async def _connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
     return db
 
 
-class Catalogue:
-    """Papers, Daily Papers lists and search, stored in one SQLite file."""
+class Catalogue(DigestStore):
+    """Papers, Daily Papers lists and search, stored in one SQLite file (digest state via DigestStore)."""
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.path = path
