@@ -12,8 +12,10 @@ neither posts twice nor leaves a part missing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from bot.models import HF_DAY_URL, Digest, Paper
 
@@ -35,6 +37,7 @@ MARKER = "paperbot digest"
 _MARKER_RE = re.compile(r"paperbot digest (\d{4}-\d{2}-\d{2}) · (\d+)/(\d+)")
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
 _LINE_START = re.compile(r"^([#>-])", re.MULTILINE)
+_MENTION = re.compile(r"@(everyone|here|[!&]?[0-9]{17,20})")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -78,8 +81,12 @@ class Rendered:
 
 
 def escape_markdown(text: str) -> str:
-    """Escape Discord markdown so a title like `*Attention* [is] all` shows literally inside a link."""
-    return _LINE_START.sub(r"\\\1", _MARKDOWN.sub(r"\\\1", text))
+    """Escape Discord markdown and mentions so paper data like `*Attention* @everyone` shows literally.
+
+    Messages are also sent with no allowed mentions; escaping keeps the text looking right as well.
+    """
+    escaped = _LINE_START.sub(r"\\\1", _MARKDOWN.sub(r"\\\1", text))
+    return _MENTION.sub("@\u200b\\1", escaped)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -238,3 +245,22 @@ def to_text(rendered: Rendered) -> str:
                 out.append(f"    — {embed.footer}")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def messages_to_json(messages: tuple[MessageSpec, ...]) -> str:
+    """Serialise rendered messages for the 'posting' record (so a restart resends exactly these)."""
+    return json.dumps([asdict(message) for message in messages], ensure_ascii=False)
+
+
+def messages_from_json(text: str) -> tuple[MessageSpec, ...]:
+    """Inverse of `messages_to_json`."""
+    raw: list[dict[str, Any]] = json.loads(text)
+    return tuple(
+        MessageSpec(
+            embeds=tuple(EmbedSpec(**embed) for embed in item["embeds"]),
+            content=item.get("content"),
+            part=int(item.get("part", 1)),
+            parts=int(item.get("parts", 1)),
+        )
+        for item in raw
+    )

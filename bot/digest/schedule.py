@@ -22,10 +22,12 @@ from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-unt
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
+from bot.digest.timing import local_instant, zone
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-JobFunc = Callable[[], Awaitable[None]]
+JobFunc = Callable[[], Awaitable[object]]
 
 
 def utc_now() -> dt.datetime:
@@ -123,6 +125,10 @@ class Scheduler:
         """Add (or replace) `func` on an arbitrary APScheduler trigger (used by the digest jobs)."""
         self._add(job_id, trigger, func)
 
+    def add_daily_job(self, job_id: str, at: dt.time, timezone: str, func: JobFunc) -> None:
+        """Add (or replace) `func` to run daily at local time `at` in IANA `timezone` (DST-correct)."""
+        self._add(job_id, DailyTrigger(at, timezone), func)
+
     def remove_job(self, job_id: str) -> None:
         """Remove a job if it exists."""
         if self._aps.get_job(job_id) is not None:
@@ -150,6 +156,34 @@ class Scheduler:
         # next_run_time computed from our clock, not the wall clock APScheduler would read in add_job().
         first = trigger.get_next_fire_time(None, self.now().astimezone(dt.UTC))
         self._aps.add_job(guarded, trigger=trigger, id=job_id, name=job_id, replace_existing=True, next_run_time=first)
+
+
+class DailyTrigger(BaseTrigger):  # type: ignore[misc]
+    """Fires once per local day at a wall-clock time, by the contract's DST rules (see `timing.py`).
+
+    APScheduler's CronTrigger gets both DST cases wrong for us: a nonexistent 02:30 fires at 03:30 instead
+    of the next valid minute (03:00), and a repeated 02:30 fires twice. This trigger asks `local_instant`.
+    """
+
+    def __init__(self, at: dt.time, timezone: str) -> None:
+        self.at = at
+        self.tz = zone(timezone)
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+        """The first post instant after the previous firing, else the first at or after `now`."""
+        after = previous_fire_time if previous_fire_time is not None else now
+        today = after.astimezone(self.tz).date()
+        for offset in range(-1, 3):
+            instant = local_instant(today + dt.timedelta(days=offset), self.at, self.tz)
+            if instant > after or (previous_fire_time is None and instant == after):
+                return instant
+        return None  # pragma: no cover - a daily time always recurs within three days
+
+    def __str__(self) -> str:
+        return f"daily at {self.at:%H:%M} {self.tz.key}"
+
+    def __repr__(self) -> str:
+        return f"<DailyTrigger {self.at:%H:%M} {self.tz.key}>"
 
 
 def _guarded(job_id: str, func: JobFunc) -> JobFunc:
