@@ -200,12 +200,20 @@ class HttpClient:
                 break
             delay = self._delay(attempt, last)
             if self._clock() - started + delay >= policy.deadline_s:
-                _log.warning("%s: giving up on %s after %d attempt(s): %s (deadline)",
-                             source, url, attempt, last.reason)
+                _log.warning(
+                    "%s: giving up on %s after %d attempt(s): %s (deadline)", source, url, attempt, last.reason
+                )
                 message = f"{last.reason}; gave up before the {policy.deadline_s:g} s deadline"
                 raise SourceError(source, message, url=url, status=last.status, attempt=attempt)
-            _log.warning("%s: attempt %d/%d for %s failed (%s); retrying in %.1f s",
-                         source, attempt, policy.max_attempts, url, last.reason, delay)
+            _log.warning(
+                "%s: attempt %d/%d for %s failed (%s); retrying in %.1f s",
+                source,
+                attempt,
+                policy.max_attempts,
+                url,
+                last.reason,
+                delay,
+            )
             await self._sleep(delay)
         if last is None:  # unreachable: deadline_s > 0 lets the first attempt run
             raise SourceError(source, "no attempt made", url=url)

@@ -253,9 +253,7 @@ class HuggingFaceClient:
         ref = parse_paper_ref(paper_id)
         if ref is None or is_old_style(ref):
             return None
-        response = await self._http.get(
-            f"{self.base_url}/api/papers/{ref}", source=SOURCE, accept="application/json"
-        )
+        response = await self._http.get(f"{self.base_url}/api/papers/{ref}", source=SOURCE, accept="application/json")
         if response.status == 404:
             return None
         payload = self._decode(response)
