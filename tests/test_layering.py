@@ -1,0 +1,223 @@
+"""The architecture, checked: walk every module under bot/ and hold its imports to the layer diagram.
+
+    config / models / errors / log  ←  sources, catalogue  ←  ingest, lookup, importer, digest
+        ←  discord_ui  ←  runtime  ←  cli
+
+Plus the third-party rules from DESIGN.md: only `discord_ui` (and the composition root and CLI above it)
+imports `discord`; only `catalogue` touches SQLite (`aiosqlite`, `sqlite3`); only `digest/schedule.py`
+imports `apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
+`if TYPE_CHECKING:` blocks count too: a dependency is a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "bot"
+
+BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log"})
+DATA = frozenset({"bot.sources", "bot.catalogue"})
+USE_CASES = frozenset({"bot.ingest", "bot.lookup", "bot.importer", "bot.digest"})
+
+# Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
+ALLOWED: dict[str, frozenset[str]] = {
+    "bot": frozenset(),
+    "bot.errors": frozenset(),
+    "bot.models": frozenset({"bot.errors"}),
+    "bot.log": frozenset(),
+    "bot.config": frozenset({"bot.errors", "bot.models"}),
+    "bot.sources": BASE,
+    "bot.catalogue": BASE,
+    **{name: BASE | DATA | USE_CASES for name in USE_CASES},
+    "bot.discord_ui": BASE | DATA | USE_CASES,
+    "bot.runtime": BASE | DATA | USE_CASES | {"bot.discord_ui"},
+    "bot.cli": BASE | DATA | USE_CASES | {"bot.discord_ui", "bot.runtime"},
+    "bot.__main__": frozenset({"bot.cli"}),
+}
+
+# Third-party packages only some subsystems may import: package → predicate on the importing module's path.
+RESTRICTED: dict[str, tuple[str, ...]] = {
+    "discord": ("bot/discord_ui/", "bot/runtime.py", "bot/cli.py"),
+    "aiosqlite": ("bot/catalogue/",),
+    "sqlite3": ("bot/catalogue/",),
+    "apscheduler": ("bot/digest/schedule.py",),
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. "bot.digest.compose"
+    path: str  # repo-relative path of the importing file
+    target: str  # the imported module, fully qualified
+    line: int
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def subsystem(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def bot_modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def imports_of(path: Path) -> Iterator[Import]:
+    return imports_of_source(path.read_text(encoding="utf-8"), path)
+
+
+def imports_of_source(source: str, path: Path) -> Iterator[Import]:
+    module = module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    rel = path.relative_to(REPO).as_posix()
+    tree = ast.parse(source, filename=rel)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(module, rel, alias.name, node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield Import(module, rel, target, node.lineno)
+            for alias in node.names:  # `from bot import catalogue` imports the submodule bot.catalogue
+                candidate = f"{target}.{alias.name}"
+                if _is_bot_module(candidate):
+                    yield Import(module, rel, candidate, node.lineno)
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node):
+            first = node.args[0]
+            assert isinstance(first, ast.Constant) and isinstance(first.value, str)
+            yield Import(module, rel, first.value, node.lineno)
+
+
+def _is_bot_module(name: str) -> bool:
+    if not name.startswith("bot."):
+        return False
+    rel = Path(*name.split("."))
+    return (REPO / rel).with_suffix(".py").is_file() or (REPO / rel / "__init__.py").is_file()
+
+
+def _is_dynamic_import(node: ast.Call) -> bool:
+    func = node.func
+    named = (isinstance(func, ast.Name) and func.id in {"__import__", "import_module"}) or (
+        isinstance(func, ast.Attribute) and func.attr == "import_module"
+    )
+    return named and bool(node.args) and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+
+
+def all_imports() -> list[Import]:
+    return [imp for path in bot_modules() for imp in imports_of(path)]
+
+
+def describe(imp: Import) -> str:
+    return f"{imp.path}:{imp.line} imports {imp.target}"
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+def test_the_walk_sees_the_package() -> None:
+    modules = {module_name(path) for path in bot_modules()}
+    assert {"bot", "bot.config", "bot.models", "bot.errors", "bot.log"} <= modules
+    targets = {imp.target for imp in all_imports()}
+    assert "bot.errors" in targets and "pydantic" in targets
+
+
+def test_every_module_has_a_place_in_the_layers() -> None:
+    unplaced = sorted({module_name(p) for p in bot_modules() if subsystem(module_name(p)) not in ALLOWED})
+    assert not unplaced, f"add these to ALLOWED in tests/test_layering.py: {unplaced}"
+
+
+def test_imports_point_down_the_layers() -> None:
+    wrong = []
+    for imp in all_imports():
+        if not (imp.target == "bot" or imp.target.startswith("bot.")):
+            continue
+        own, theirs = subsystem(imp.module), subsystem(imp.target)
+        if theirs != own and theirs not in ALLOWED.get(own, frozenset()):
+            wrong.append(f"{describe(imp)} ({own} may only import {sorted(ALLOWED.get(own, ()))})")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", sorted(RESTRICTED))
+def test_restricted_third_party_imports(package: str) -> None:
+    allowed = RESTRICTED[package]
+    wrong = [
+        describe(imp)
+        for imp in all_imports()
+        if imp.target.split(".")[0] == package and not imp.path.startswith(allowed)
+    ]
+    assert not wrong, f"only {', '.join(allowed)} may import {package}:\n" + "\n".join(wrong)
+
+
+def test_bot_init_is_only_a_docstring_and_constants() -> None:
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        is_docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        is_constant = isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(
+            node.value, ast.Constant | ast.List | ast.Tuple
+        )
+        assert is_docstring or is_future or is_constant, f"bot/__init__.py line {node.lineno}: side effect"
+
+
+def _probe(imports: list[str]) -> dict[str, object]:
+    """Import modules in a fresh interpreter and report what that pulled in and set up."""
+    code = (
+        "import json, logging, sys\n"
+        + "".join(f"import {name}\n" for name in imports)
+        + "print(json.dumps({'modules': sorted(sys.modules), 'handlers': len(logging.getLogger().handlers),"
+        " 'level': logging.getLogger().level}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def test_importing_bot_has_no_side_effects() -> None:
+    seen = _probe(["bot"])
+    modules = set(seen["modules"])  # type: ignore[arg-type]
+    assert {m for m in modules if m.startswith("bot.")} == set()
+    assert (seen["handlers"], seen["level"]) == (0, 30)  # logging untouched: no handlers, WARNING
+
+
+def test_lower_layers_do_not_load_discord_transitively() -> None:
+    """Not even through a helper or a third-party package: everything below discord_ui runs without it."""
+    lower = sorted(module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | USE_CASES)
+    modules = set(_probe(lower)["modules"])  # type: ignore[arg-type]
+    assert "discord" not in modules
+
+
+def test_the_walk_sees_every_import_form() -> None:
+    """The checker itself: relative, aliased, nested and dynamic imports are all seen."""
+    fake = PACKAGE / "digest" / "compose.py"
+    source = (
+        "from __future__ import annotations\n"
+        "import importlib\n"
+        "from ..discord_ui import embeds\n"
+        "def f() -> None:\n"
+        "    import discord.ui as ui\n"
+        "    importlib.import_module('aiosqlite')\n"
+    )
+    # Parsed as if it lived at bot/digest/compose.py; nothing is written.
+    found = {(imp.target, imp.line) for imp in imports_of_source(source, fake)}
+    assert {("bot.discord_ui", 3), ("bot.discord_ui.embeds", 3), ("discord.ui", 5), ("aiosqlite", 6)} <= found
