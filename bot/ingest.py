@@ -77,7 +77,8 @@ async def ingest_day(day: dt.date, catalogue: Catalogue, sources: Sources) -> Da
     assert sources.huggingface is not None
     entries = await sources.huggingface.fetch_day(day)
     change = await catalogue.record_day(day, entries)
-    log.info(
+    log.log(
+        logging.INFO if change.listed else logging.DEBUG,
         "ingested %s: %d listed, %d new entries, %d papers changed",
         day,
         change.listed,
