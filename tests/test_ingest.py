@@ -13,7 +13,7 @@ from bot.catalogue import Catalogue
 from bot.config import Settings, load_settings
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.sources import RetryPolicy, Sources, open_sources
-from tests.fixture_server import Fault, FixtureServer, fixture_server  # noqa: F401
+from tests.fixture_server import Fault, FixtureServer
 
 FIRST, LAST = dt.date(2024, 3, 13), dt.date(2024, 5, 31)
 
