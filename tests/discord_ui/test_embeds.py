@@ -1,0 +1,222 @@
+"""The pure embed builders: Discord's limits hold for any paper, and paper text is escaped and complete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import discord
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.discord_ui import embeds as E
+from bot.models import Paper, SearchResults, Trending
+
+# Text that stresses escaping and splitting: markdown, mentions, backslashes, brackets, newlines, emoji.
+_nasty = st.sampled_from(
+    [
+        "*",
+        "_",
+        "`",
+        "~",
+        "|",
+        ">",
+        "\\",
+        "[",
+        "]",
+        "(",
+        ")",
+        "#",
+        "-",
+        "@everyone",
+        "@here",
+        "<@123456789012345678>",
+        "\n",
+        "\n\n",
+        " ",
+        "🤗",
+        "https://x.org/a_b_c",
+        "**bold**",
+        "[x](https://evil.example)",
+    ]
+)
+_text = st.lists(st.one_of(st.text(max_size=40), _nasty), max_size=60).map("".join)
+_long_text = st.one_of(
+    _text, st.integers(0, 20_000).map(lambda n: ("word " * n)[:n]), st.lists(_text, max_size=400).map(" ".join)
+)
+_url = st.one_of(st.none(), st.just("https://github.com/org/repo_x"), st.just("not a url"), _text)
+
+
+@st.composite
+def papers(draw: st.DrawFn, *, light: bool = False) -> Paper:
+    """Any paper; `light` ones (for lists of 25) skip the huge abstracts and author lists to keep tests fast."""
+    return Paper(
+        id=draw(st.sampled_from(["2403.07815", "hep-th/9901001", "2609.36435"])),
+        title=draw(st.one_of(_text, st.text(min_size=200, max_size=1000))),
+        abstract=draw(st.one_of(st.none(), _text if light else _long_text)),
+        authors=tuple(draw(st.lists(st.one_of(_text, st.text(max_size=300)), max_size=8 if light else 120))),
+        published=draw(st.one_of(st.none(), st.dates())),
+        upvotes=draw(st.one_of(st.none(), st.integers(0, 10**6))),
+        github_repo=draw(_url),
+        github_stars=draw(st.one_of(st.none(), st.integers(0, 10**6))),
+        project_page=draw(_url),
+        organization=draw(st.one_of(st.none(), _text)),
+        thumbnail=draw(_url),
+        ai_summary=draw(st.one_of(st.none(), _text)),
+        withdrawn=draw(st.one_of(st.none(), st.booleans())),
+    )
+
+
+def assert_embed_within_limits(embed: discord.Embed) -> None:
+    assert len(embed.title or "") <= E.TITLE_LIMIT
+    assert len(embed.description or "") <= E.DESCRIPTION_LIMIT
+    assert len(embed.fields) <= E.FIELDS_PER_EMBED
+    for field in embed.fields:
+        assert 0 < len(field.name or "") <= E.FIELD_NAME_LIMIT
+        assert 0 < len(field.value or "") <= E.FIELD_VALUE_LIMIT
+    assert len(embed.footer.text or "") <= E.FOOTER_LIMIT
+    assert len(embed.author.name or "") <= E.AUTHOR_NAME_LIMIT
+    assert len(embed) <= E.MESSAGE_TOTAL_LIMIT
+
+
+def assert_message_within_limits(embeds: list[discord.Embed]) -> None:
+    assert 1 <= len(embeds) <= E.EMBEDS_PER_MESSAGE
+    for embed in embeds:
+        assert_embed_within_limits(embed)
+    assert sum(len(e) for e in embeds) <= E.MESSAGE_TOTAL_LIMIT
+
+
+def _no_live_mentions(text: str) -> bool:
+    return re.search(r"@(everyone|here|[!&]?\d{17,20})", text) is None
+
+
+@given(papers())
+def test_abstract_messages_respect_every_limit_and_keep_the_whole_abstract(paper: Paper) -> None:
+    messages = E.abstract_messages(paper)
+    for embeds in messages:
+        assert_message_within_limits(embeds)
+    head = messages[0][0]
+    assert head.url == paper.url
+    descriptions = [e.description or "" for embeds in messages for e in embeds]
+    if paper.abstract and paper.abstract.strip():
+        # Splitting only drops whitespace at the cuts: the escaped abstract survives, word for word.
+        joined = "".join("".join(d.split()) for d in descriptions)
+        assert joined == "".join(E.escape_text(paper.abstract).split())
+    for embeds in messages:
+        for embed in embeds:
+            for text in (embed.title or "", embed.description or "", *(f.value or "" for f in embed.fields)):
+                assert _no_live_mentions(text)
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(papers(light=True), min_size=1, max_size=5), _text, st.sampled_from(["all", "any"]), st.integers(0, 10**4)
+)
+def test_search_page_is_within_limits(found: list[Paper], query: str, matched: str, offset: int) -> None:
+    results = SearchResults(query=query, papers=tuple(found), matched=matched, offset=offset, has_more=True)  # type: ignore[arg-type]
+    embed = E.search_page_embed(results)
+    assert_message_within_limits([embed])
+    assert _no_live_mentions(embed.title or "") and _no_live_mentions(embed.description or "")
+    for number, paper in enumerate(found, start=offset + 1):
+        assert paper.url in (embed.description or "")
+        assert len(E.select_label(paper, number)) <= E.SELECT_LABEL_LIMIT
+        assert len(E.select_description(paper)) <= E.SELECT_LABEL_LIMIT
+
+
+@settings(max_examples=60)
+@given(st.lists(papers(light=True), max_size=25), st.sampled_from(["day", "week", "month"]))
+def test_trending_embed_is_within_limits_for_up_to_25_papers(found: list[Paper], period: str) -> None:
+    day = dt.date(2024, 3, 20)
+    trending = Trending(period=period, first_day=day, last_day=day, papers=tuple(found))  # type: ignore[arg-type]
+    embed = E.trending_embed(trending)
+    assert_message_within_limits([embed])
+    for paper in found:
+        assert paper.url in (embed.description or "")
+
+
+def test_title_with_markdown_and_everyone_is_escaped() -> None:
+    paper = Paper(id="2403.00001", title="**Bold** @everyone _look_ [x](https://evil.example)", abstract="Hi @here.")
+    head = E.abstract_messages(paper)[0][0]
+    assert head.title is not None
+    assert "@\u200beveryone" in head.title and "\\*\\*Bold\\*\\*" in head.title and "\\_look\\_" in head.title
+    assert "@\u200bhere" in (head.description or "")
+    page = E.search_page_embed(SearchResults(query="@everyone", papers=(paper,), matched="all"))
+    assert "@\u200beveryone" in (page.title or "")
+    # In a masked link the label's brackets are escaped too, so the link cannot be hijacked.
+    assert "](https://evil.example)" not in (page.description or "").replace("\\]", "")
+
+
+def test_titles_are_cut_at_256_without_a_dangling_escape() -> None:
+    paper = Paper(id="2403.00001", title="a" * 254 + "*" * 10)
+    head = E.abstract_messages(paper)[0][0]
+    assert head.title is not None and len(head.title) <= 256 and head.title.endswith("…")
+    assert not head.title[:-1].endswith("\\") or head.title[:-1].endswith("\\\\")
+
+
+def test_long_abstract_is_split_across_embeds_and_messages() -> None:
+    abstract = " ".join(f"word{i}" for i in range(3000))  # ~26 000 characters
+    messages = E.abstract_messages(Paper(id="2403.00001", title="Long", abstract=abstract))
+    assert len(messages) >= 5  # 6000 per message caps how much of it one message carries
+    embeds = [e for m in messages for e in m]
+    assert len(embeds) >= 7
+    assert " ".join(e.description or "" for e in embeds).split() == abstract.split()
+
+
+def test_abstract_of_4097_characters_needs_two_embeds() -> None:
+    abstract = ("x" * 99 + " ") * 40 + "y" * 97  # 4097 characters
+    assert len(abstract) == 4097
+    (message, *rest) = E.abstract_messages(Paper(id="2403.00001", title="T", abstract=abstract))
+    assert len(message) + sum(len(m) for m in rest) == 2
+
+
+def test_shorten_authors() -> None:
+    assert E.shorten_authors([]) == "Unknown authors"
+    assert E.shorten_authors(["A", "B"]) == "A, B"
+    assert E.shorten_authors(["A", "B", "C"]) == "A, B, C"
+    assert E.shorten_authors(["A", "B", "C", "D"]) == "A, B, C et al."
+
+
+def test_one_line_summary_prefers_ai_summary_then_first_sentence() -> None:
+    paper = Paper(id="1", title="T", abstract="We propose X.  It is\ngood. More text.")
+    assert E.one_line_summary(paper) == "We propose X."
+    assert E.one_line_summary(Paper(id="1", title="T", abstract="x", ai_summary="TL;DR here")) == "TL;DR here"
+    assert E.one_line_summary(Paper(id="1", title="T")) == ""
+
+
+def test_abstract_embed_carries_links_metadata_and_thumbnail() -> None:
+    paper = Paper(
+        id="2403.07815",
+        title="Chronos",
+        abstract="A.",
+        authors=("Ann", "Bo"),
+        published=dt.date(2024, 3, 12),
+        upvotes=42,
+        github_repo="https://github.com/amazon-science/chronos-forecasting",
+        github_stars=2000,
+        project_page="https://example.org/chronos",
+        organization="Amazon",
+        thumbnail="https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2403.07815.png",
+    )
+    head = E.abstract_messages(paper)[0][0]
+    fields = {f.name: f.value for f in head.fields}
+    assert fields["Authors"] == "Ann, Bo"
+    assert fields["arXiv date"] == "2024-03-12"
+    assert fields["Upvotes"] == "42"
+    assert fields["Organization"] == "Amazon"
+    assert "★ 2000" in (fields["Code"] or "")
+    assert fields["Project page"] == "https://example.org/chronos"
+    assert "https://arxiv.org/pdf/2403.07815" in (fields["Links"] or "")
+    assert head.thumbnail.url == paper.thumbnail
+
+
+def test_render_embed_text_shows_every_part() -> None:
+    embed = discord.Embed(title="T", url="https://x", description="D")
+    embed.add_field(name="N", value="V")
+    embed.set_footer(text="F")
+    assert E.render_embed_text(embed) == "T <https://x>\nD\nN: V\n— F"
+    assert E.render_message_text("hello", [embed, discord.Embed(description="2")]).count("---") == 2
+
+
+def test_empty_trending_says_what_to_do() -> None:
+    embed = E.trending_embed(Trending(period="week", first_day=None, last_day=None, papers=()))
+    assert "No papers" in (embed.description or "")
