@@ -155,6 +155,9 @@ class Scheduler:
         guarded = _guarded(job_id, func)
         # next_run_time computed from our clock, not the wall clock APScheduler would read in add_job().
         first = trigger.get_next_fire_time(None, self.now().astimezone(dt.UTC))
+        if not self._aps.running:
+            # Before start() jobs are only queued and replace_existing is not applied to the queue.
+            self.remove_job(job_id)
         self._aps.add_job(guarded, trigger=trigger, id=job_id, name=job_id, replace_existing=True, next_run_time=first)
 
 
