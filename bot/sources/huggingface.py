@@ -54,17 +54,16 @@ def decode_json(body: bytes) -> Any:
     if not stripped:
         raise MalformedResponse("empty body where JSON was expected")
     try:
-        return json.loads(stripped)
+        text = stripped.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MalformedResponse(f"body is not UTF-8 JSON ({exc.reason})") from exc
+        raise MalformedResponse(f"body is not UTF-8 JSON ({exc.reason} at byte {exc.start})") from exc
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        if stripped[:1] == b"<":
-            head = collapse(stripped[:80].decode("utf-8", "replace"))
-            raise MalformedResponse(f"expected JSON, got an HTML/XML page ({head!r}…)") from exc
-        if exc.pos >= len(stripped) - 1 or exc.msg.startswith(("Unterminated", "Expecting")):
-            raise MalformedResponse(
-                f"truncated or invalid JSON: {exc.msg} at character {exc.pos} of {len(stripped)}"
-            ) from exc
+        if text[:1] == "<":
+            raise MalformedResponse(f"expected JSON, got an HTML/XML page ({collapse(text[:80])!r}…)") from exc
+        if exc.pos >= len(text) or exc.msg.startswith("Unterminated"):
+            raise MalformedResponse(f"truncated JSON: {exc.msg} at character {exc.pos} of {len(text)}") from exc
         raise MalformedResponse(f"invalid JSON: {exc.msg} at character {exc.pos}") from exc
 
 
