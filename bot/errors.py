@@ -1,11 +1,11 @@
 """The exception tree, translated to users in exactly two places (`cli.main`, `PaperTree.on_error`).
 
-    PaperbotError
-    ├── ConfigError        bad file or value; carries one line per problem (CLI exit 2)
-    ├── SourceError        an upstream (Hugging Face, arXiv) failed after its retries (CLI exit 1)
-    ├── CatalogueError     the SQLite catalogue could not be opened or written
-    ├── PaperNotFound      a lookup found nothing, locally or upstream
-    └── UserInputError     a user's option is malformed; the message is safe to show as is
+PaperbotError
+├── ConfigError        bad file or value; carries one line per problem (CLI exit 2)
+├── SourceError        an upstream (Hugging Face, arXiv) failed after its retries (CLI exit 1)
+├── CatalogueError     the SQLite catalogue could not be opened or written
+├── PaperNotFound      a lookup found nothing, locally or upstream
+└── UserInputError     a user's option is malformed; the message is safe to show as is
 """
 
 from __future__ import annotations
