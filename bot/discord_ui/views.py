@@ -47,9 +47,10 @@ class ResultsPaginator(discord.ui.View):
         *,
         owner_id: int,
         page_size: int = SEARCH_PAGE_SIZE,
-        timeout: float | None = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
-        super().__init__(timeout=timeout)
+        # Read at construction (not bound as a default) so tests can shorten it for the whole bot.
+        super().__init__(timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
         self.catalogue = catalogue
         self.results = results
         self.owner_id = owner_id

@@ -75,10 +75,9 @@ def _digest_group(bot: PaperBot) -> app_commands.Group | None:
 class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging Face Daily Papers"):
     """`/paper search|abstract|trending` (+ the `digest` subgroup when present)."""
 
-    def __init__(self, bot: PaperBot, *, paginator_timeout: float | None = None) -> None:
+    def __init__(self, bot: PaperBot) -> None:
         super().__init__()
         self.bot = bot
-        self.paginator_timeout = paginator_timeout
         digest = _digest_group(bot)
         if digest is not None:
             group = self.app_command
@@ -108,8 +107,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        kwargs: dict[str, Any] = {} if self.paginator_timeout is None else {"timeout": self.paginator_timeout}
-        view = ResultsPaginator(self.bot.catalogue, results, owner_id=interaction.user.id, **kwargs)
+        view = ResultsPaginator(self.bot.catalogue, results, owner_id=interaction.user.id)
         view.message = await interaction.followup.send(
             embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS, wait=True
         )
