@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# paperbot: a Discord bot for Hugging Face Daily Papers.
+#
+#   docker build -t paperbot .
+#   docker run -d --name paperbot -e DISCORD_TOKEN=... -v paperbot-data:/data paperbot
+#
+# Two stages: the builder resolves and installs the runtime dependencies (never the dev extra) into a
+# virtualenv, then the project as a wheel; the runtime stage copies only that virtualenv and runs as an
+# unprivileged user, keeping the catalogue in the /data volume.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------------------------- builder
+FROM ${PYTHON_IMAGE} AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+RUN python -m venv /opt/venv
+
+# Dependencies first, from pyproject.toml alone, so a source edit does not re-download them.
+COPY pyproject.toml README.md ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --requirement /tmp/requirements.txt
+
+# Then the project itself, built as a wheel and installed without touching the dependencies again.
+COPY bot ./bot
+RUN pip wheel --no-deps --wheel-dir /wheels . \
+    && pip install --no-deps /wheels/paperbot-*.whl \
+    && pip check
+
+# ---------------------------------------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="paperbot" \
+      org.opencontainers.image.description="A Discord bot that brings Hugging Face Daily Papers into your server" \
+      org.opencontainers.image.licenses="MIT"
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PAPERBOT_DATABASE__PATH=/data/papers.db
+
+# A fixed, unprivileged uid/gid, so a bind-mounted /data can be chowned to 10001 on the host.
+RUN groupadd --system --gid 10001 paperbot \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin paperbot \
+    && mkdir -p /data /app \
+    && chown 10001:10001 /data
+
+COPY --from=builder /opt/venv /opt/venv
+
+# `paperbot` reads ./config.toml when present: mount one at /app/config.toml (read-only), or configure
+# everything with PAPERBOT_* environment variables and DISCORD_TOKEN.
+WORKDIR /app
+USER 10001:10001
+VOLUME ["/data"]
+
+# `paperbot run` exits 0 on SIGTERM (docker stop), after closing the gateway and the database.
+STOPSIGNAL SIGTERM
+CMD ["paperbot", "run"]
