@@ -209,7 +209,7 @@ class SnapshotReader:
             self._stream = io.BufferedReader(gzip.GzipFile(fileobj=self._raw, mode="rb"), _READ_BUFFER)
         else:
             self._raw.seek(0)
-            self._stream = io.BufferedReader(self._raw, _READ_BUFFER)  # type: ignore[arg-type]
+            self._stream = io.BufferedReader(self._raw, _READ_BUFFER)
         self.lines = 0
 
     @property

@@ -1,0 +1,352 @@
+"""A tantivy full-text index kept in step with the SQLite catalogue, for search and autocomplete at 1M+ papers.
+
+Why: FTS5 ranks by scoring *every* match (`ORDER BY bm25()`), so a common word ("model", hundreds of thousands
+of matches at 1M papers) costs hundreds of milliseconds; tantivy prunes with block-max WAND and answers the
+same top-10 in a few. The catalogue stays the source of truth — this index only maps query text to paper ids.
+
+Contract with the catalogue (see the module's report for the wiring in `store.py`):
+
+* **Never serve a paper the catalogue lacks**: `search()` returns ids only; the caller fetches the rows from
+  SQLite by id, in the index's order, and drops ids SQLite does not have.
+* **Kept in step**: after a write transaction commits, the catalogue hands the changed papers to
+  `index_papers()` (upsert by id: delete-by-term then add, one tantivy commit per call). A crash between the
+  SQLite commit and the index commit is repaired by catching up: the catalogue records changed paper keys in an
+  outbox table inside the same SQLite transaction and deletes them only after `index_papers()` returned.
+* **Rebuilt when it cannot be trusted**: `open()` reads a version marker; a missing, older or incomplete marker
+  (a schema or analyzer change, or a rebuild that crashed) wipes the directory and sets `needs_rebuild`, and
+  the catalogue then streams every paper into `rebuild()`.
+* **Blocking**: every method blocks (tantivy is native code); call them from a worker thread, never on the
+  event loop. Searches may run concurrently with each other and with one writer.
+
+Query semantics match `_search.parse_query`: plain words and "quoted phrases" must all match (any field:
+title boosted ×`TITLE_BOOST`, abstract, authors); a word ending in `*` is a prefix; with no hit the any-word
+fallback runs. User text never reaches a query parser: queries are built term by term, so any input is safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tantivy
+
+from bot.catalogue._search import Term, parse_query
+from bot.models import Paper, SortOrder
+
+__all__ = ["INDEX_VERSION", "IndexHits", "SearchIndex"]
+
+# Bump whenever the schema, an analyzer or the document mapping changes: open() then forces a rebuild.
+INDEX_VERSION = 1
+TITLE_BOOST = 3.0
+AUTHORS_BOOST = 1.5
+_MARKER = "paperbot-index.json"
+_STEMMED = "paper_en"  # words: lowercase, ASCII-folded, English-stemmed ("models" finds "model")
+_PLAIN = "paper_plain"  # names and autocomplete: lowercase, ASCII-folded, no stemming
+_TEXT_FIELDS = ("title", "abstract", "authors", "title_plain")
+_MAX_PREFIX_TERMS = 64  # a prefix expands to at most this many index terms per field (the most frequent)
+_PREFIX_SCAN = 4096  # dictionary entries scanned per prefix (lexicographic order), the most frequent kept
+_EPOCH = dt.date(1970, 1, 1)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexHits:
+    """One page of ids, best first; `matched` says whether all words matched or the any-word fallback ran."""
+
+    ids: tuple[str, ...]
+    matched: Literal["all", "any", "none"]
+    has_more: bool = False
+
+
+def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+    )
+    if stem:
+        builder = builder.filter(tantivy.Filter.stemmer("english"))
+    return builder.build()
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name=_STEMMED)
+    builder.add_text_field("abstract", tokenizer_name=_STEMMED)
+    builder.add_text_field("authors", tokenizer_name=_PLAIN)
+    builder.add_text_field("title_plain", tokenizer_name=_PLAIN)
+    builder.add_integer_field("upvotes", fast=True)
+    builder.add_integer_field("published", fast=True)  # days since 1970-01-01; -1 unknown
+    return builder.build()
+
+
+class SearchIndex:
+    """The tantivy index in one directory; see the module docstring for the contract."""
+
+    def __init__(self, directory: Path, index: tantivy.Index, *, needs_rebuild: bool, heap_bytes: int) -> None:
+        self.directory = directory
+        self.needs_rebuild = needs_rebuild
+        self._index = index
+        self._schema = index.schema
+        self._stem = _analyzer(stem=True)
+        self._plain = _analyzer(stem=False)
+        self._heap_bytes = heap_bytes
+        self._writer: tantivy.IndexWriter | None = None
+        self._write_lock = threading.Lock()
+        self._searcher = index.searcher()
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path | str, *, heap_bytes: int = 128_000_000) -> SearchIndex:
+        """Open the index in `directory`, creating it (and flagging `needs_rebuild`) when absent or stale."""
+        directory = Path(directory)
+        marker = _read_marker(directory)
+        trusted = (
+            marker.get("version") == INDEX_VERSION
+            and marker.get("complete") is True
+            and tantivy.Index.exists(str(directory))
+        )
+        if not trusted:
+            shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(_schema(), path=str(directory), reuse=trusted)
+        index.register_tokenizer(_STEMMED, _analyzer(stem=True))
+        index.register_tokenizer(_PLAIN, _analyzer(stem=False))
+        index.reload()
+        if not trusted:
+            _write_marker(directory, complete=False)
+        return cls(directory, index, needs_rebuild=not trusted, heap_bytes=heap_bytes)
+
+    def close(self) -> None:
+        """Release the writer (and its lock file); the searcher needs no closing."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+                self._writer = None
+
+    def _get_writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            # Two indexing threads split the heap; tantivy needs ≥15 MB per thread.
+            self._writer = self._index.writer(heap_size=self._heap_bytes, num_threads=2)
+        return self._writer
+
+    def _commit(self, writer: tantivy.IndexWriter) -> None:
+        writer.commit()
+        self._index.reload()
+        self._searcher = self._index.searcher()
+
+    # ---- writes -------------------------------------------------------------------------------------------
+
+    def _document(self, paper: Paper) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_text("id", paper.id)
+        doc.add_text("title", paper.title)
+        doc.add_text("title_plain", paper.title)
+        if paper.abstract:
+            doc.add_text("abstract", paper.abstract)
+        if paper.authors:
+            doc.add_text("authors", ", ".join(paper.authors))
+        doc.add_integer("upvotes", paper.upvotes if paper.upvotes is not None else -1)
+        doc.add_integer("published", (paper.published - _EPOCH).days if paper.published else -1)
+        return doc
+
+    def index_papers(self, papers: Iterable[Paper]) -> int:
+        """Add or replace these papers (by id) and commit; return how many were indexed."""
+        with self._write_lock:
+            writer = self._get_writer()
+            count = 0
+            for paper in papers:
+                writer.delete_documents_by_term("id", paper.id)
+                writer.add_document(self._document(paper))
+                count += 1
+            if count:
+                self._commit(writer)
+            return count
+
+    def delete_ids(self, ids: Iterable[str]) -> None:
+        """Remove papers by id and commit."""
+        with self._write_lock:
+            writer = self._get_writer()
+            for paper_id in ids:
+                writer.delete_documents_by_term("id", paper_id)
+            self._commit(writer)
+
+    def rebuild(self, papers: Iterable[Paper], *, commit_every: int = 0) -> int:
+        """Replace the whole index with `papers` (the catalogue's rows), then mark it complete.
+
+        `commit_every` > 0 commits periodically (bounding memory and showing progress to searches); the
+        marker only says "complete" after the last commit, so a crash mid-rebuild rebuilds again on open.
+        """
+        with self._write_lock:
+            _write_marker(self.directory, complete=False)
+            writer = self._get_writer()
+            writer.delete_all_documents()
+            count = 0
+            for paper in papers:
+                writer.add_document(self._document(paper))
+                count += 1
+                if commit_every and count % commit_every == 0:
+                    writer.commit()
+            self._commit(writer)
+            writer.wait_merging_threads()
+            self._writer = None
+            _write_marker(self.directory, complete=True)
+            self.needs_rebuild = False
+            return count
+
+    def add_new_papers(self, papers: Iterable[Paper]) -> int:
+        """Bulk-add papers known to be absent from the index (no delete-by-id); commit; return the count.
+
+        For the snapshot import into a catalogue whose rows are all new: skips the per-document delete.
+        """
+        with self._write_lock:
+            writer = self._get_writer()
+            count = 0
+            for paper in papers:
+                writer.add_document(self._document(paper))
+                count += 1
+            if count:
+                self._commit(writer)
+            return count
+
+    def mark_complete(self) -> None:
+        """Record that the index now holds every catalogue paper (after a full catch-up)."""
+        _write_marker(self.directory, complete=True)
+        self.needs_rebuild = False
+
+    # ---- reads --------------------------------------------------------------------------------------------
+
+    @property
+    def num_docs(self) -> int:
+        """Documents currently searchable."""
+        return int(self._searcher.num_docs)
+
+    def search(self, query: str, *, limit: int = 10, offset: int = 0, sort: SortOrder = "relevance") -> IndexHits:
+        """Ids of the best matches for user text: all words, else any word; never raises on user text."""
+        limit = max(1, min(limit, 100))
+        offset = max(0, offset)
+        searcher = self._searcher
+        clauses = [c for c in (self._term_query(searcher, term) for term in parse_query(query)) if c is not None]
+        if not clauses:
+            return IndexHits((), "none")
+        attempts: list[tuple[Literal["all", "any"], tantivy.Occur]] = [("all", tantivy.Occur.Must)]
+        if len(clauses) > 1:
+            attempts.append(("any", tantivy.Occur.Should))
+        order_by = {"relevance": None, "upvotes": "upvotes", "newest": "published"}[sort]
+        for mode, occur in attempts:
+            combined = clauses[0] if len(clauses) == 1 else tantivy.Query.boolean_query([(occur, c) for c in clauses])
+            hits = searcher.search(combined, limit + 1, count=False, order_by_field=order_by, offset=offset).hits
+            if hits or offset:
+                ids = tuple(searcher.doc(address)["id"][0] for _score, address in hits[:limit])
+                if not ids and mode == "all" and len(attempts) > 1:
+                    # Past the end of the all-words results: do not silently switch to any-word results.
+                    return IndexHits((), "all")
+                if ids:
+                    return IndexHits(ids, mode, has_more=len(hits) > limit)
+        return IndexHits((), "none")
+
+    def autocomplete(self, text: str, *, limit: int = 25) -> list[str]:
+        """Ids of papers whose title contains every typed word, the last one as a prefix while still typed."""
+        limit = max(1, min(limit, 25))
+        words = [w.lower() for w in _WORD.findall(text)][:16]
+        if not words:
+            return []
+        still_typing = not text[-1:].isspace()
+        searcher = self._searcher
+        clauses: list[tantivy.Query] = []
+        for position, word in enumerate(words):
+            tokens = self._plain.analyze(word)
+            if not tokens:
+                continue
+            if still_typing and position == len(words) - 1:
+                prefix_query = self._prefix_query(searcher, "title_plain", tokens[0])
+                if prefix_query is None:
+                    return []
+                clauses.append(prefix_query)
+            else:
+                clauses.extend(tantivy.Query.term_query(self._schema, "title_plain", t) for t in tokens)
+        if not clauses:
+            return []
+        combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
+        hits = searcher.search(combined, limit, count=False).hits
+        return [searcher.doc(address)["id"][0] for _score, address in hits]
+
+    # ---- query building -----------------------------------------------------------------------------------
+
+    def _fields_query(self, per_field: Sequence[tuple[str, float, tantivy.Query]]) -> tantivy.Query:
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, q if boost == 1.0 else tantivy.Query.boost_query(q, boost))
+                for _f, boost, q in per_field
+            ]
+        )
+
+    def _term_query(self, searcher: tantivy.Searcher, term: Term) -> tantivy.Query | None:
+        """One user term (word, phrase or prefix) as a query over title (boosted), abstract and authors."""
+        text = " ".join(term.words)
+        stemmed = self._stem.analyze(text)
+        plain = self._plain.analyze(text)
+        if not stemmed and not plain:
+            return None
+        fields: list[tuple[str, float, tantivy.Query]] = []
+        if term.prefix:
+            for name, boost, tokens in (("title", TITLE_BOOST, plain), ("abstract", 1.0, plain)):
+                # Prefixes run against stemmed fields with the unstemmed stem of the word: "gener*" hits
+                # "generat" and "general"; stems never grow longer than the word, so this finds every form.
+                query = self._prefix_query(searcher, name, tokens[-1]) if tokens else None
+                if query is not None:
+                    fields.append((name, boost, query))
+            author_query = self._prefix_query(searcher, "authors", plain[-1]) if plain else None
+            if author_query is not None:
+                fields.append(("authors", AUTHORS_BOOST, author_query))
+            return self._fields_query(fields) if fields else tantivy.Query.empty_query()
+        for name, boost, tokens in (
+            ("title", TITLE_BOOST, stemmed),
+            ("abstract", 1.0, stemmed),
+            ("authors", AUTHORS_BOOST, plain),
+        ):
+            if not tokens:
+                continue
+            if len(tokens) == 1:
+                query = tantivy.Query.term_query(self._schema, name, tokens[0])
+            else:
+                query = tantivy.Query.phrase_query(self._schema, name, list(tokens))
+            fields.append((name, boost, query))
+        return self._fields_query(fields)
+
+    def _prefix_query(self, searcher: tantivy.Searcher, field: str, prefix: str) -> tantivy.Query | None:
+        """The most frequent index terms starting with `prefix` in `field`, OR-ed; None when there are none."""
+        terms = searcher.terms_with_prefix(field, prefix, limit=_PREFIX_SCAN)
+        if not terms:
+            return None
+        if len(terms) > _MAX_PREFIX_TERMS:
+            terms = sorted(terms, key=lambda pair: -pair[1])[:_MAX_PREFIX_TERMS]
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, field, t)) for t, _df in terms]
+        )
+
+
+def _read_marker(directory: Path) -> dict[str, object]:
+    try:
+        data = json.loads((directory / _MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_marker(directory: Path, *, complete: bool) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{_MARKER}.tmp"
+    tmp.write_text(json.dumps({"version": INDEX_VERSION, "complete": complete}), encoding="utf-8")
+    os.replace(tmp, directory / _MARKER)

@@ -1,0 +1,188 @@
+"""`paperbot import arxiv-snapshot FILE`: stream the arXiv metadata snapshot into the catalogue.
+
+Design choices:
+
+* Flat memory: the file is read line by line (`SnapshotReader`) and written in batches of `batch_size`
+  papers, one transaction each; at most two batches exist at any time, whatever the file size.
+* Parsing overlaps writing: the next batch is parsed in a worker thread while SQLite (its own thread, which
+  releases the GIL while it steps) writes the previous one, so the import costs about max(parse, write)
+  instead of their sum. The event loop only coordinates and never blocks.
+* Merge rule: arXiv is authoritative for title, abstract, authors, categories and the v1 date; fields only
+  Hugging Face knows (upvotes, GitHub, AI summary, …) are never touched, because the snapshot paper carries
+  None for them and the catalogue's upsert never lets None erase a value. Unchanged papers are not
+  rewritten, so a re-run is idempotent (`ImportReport.changed == 0`).
+* A progress bar (bytes of the file on disk → ETA, plus records/s) is drawn only on a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.catalogue._bulk import import_arxiv_batch
+from bot.models import Paper
+from bot.sources.arxiv_snapshot import BadLine, SnapshotReader
+
+if TYPE_CHECKING:
+    from bot.catalogue import Catalogue
+
+__all__ = ["DEFAULT_BATCH_SIZE", "ImportProgress", "ImportReport", "import_snapshot"]
+
+DEFAULT_BATCH_SIZE = 20_000
+_BAD_LINES_KEPT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did: lines read (non-blank), papers imported, bad lines skipped, rows changed, time."""
+
+    read: int
+    imported: int
+    bad: int
+    seconds: float
+    changed: int = 0
+    bad_examples: tuple[BadLine, ...] = ()
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+
+# Receives progress after every batch: (bytes of the file consumed, total bytes, records read so far).
+ImportProgress = Callable[[int, int, int], None]
+
+
+@dataclass(slots=True)
+class _Batch:
+    papers: list[Paper]
+    read: int
+    bad: list[BadLine]
+    bytes_read: int
+
+
+class _BatchReader:
+    """Cut the snapshot into batches; called from a worker thread, one call at a time."""
+
+    def __init__(self, reader: SnapshotReader, batch_size: int) -> None:
+        self._reader = reader
+        self._records = iter(reader)
+        self._size = batch_size
+
+    def next(self) -> _Batch:
+        papers: list[Paper] = []
+        bad: list[BadLine] = []
+        read = 0
+        for item in self._records:
+            read += 1
+            if isinstance(item, BadLine):
+                bad.append(item)
+            else:
+                papers.append(item)
+                if len(papers) >= self._size:
+                    break
+        return _Batch(papers, read, bad, self._reader.bytes_read)
+
+
+async def _write(catalogue: Catalogue, papers: Sequence[Paper], seen_at: dt.datetime) -> int:
+    # Prefer the catalogue's own bulk method once it exposes one; the function is the same code.
+    method = getattr(catalogue, "import_arxiv_batch", None)
+    if method is not None:
+        return int(await method(papers, seen_at=seen_at))
+    return await import_arxiv_batch(catalogue, papers, seen_at=seen_at)
+
+
+async def import_snapshot(
+    path: Path | str,
+    catalogue: Catalogue,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool | ImportProgress | None = None,
+) -> ImportReport:
+    """Stream-import the snapshot at `path` (JSON Lines, plain or gzip) into `catalogue`.
+
+    `progress`: None draws a rich progress bar only when stderr is a terminal; True forces it, False hides
+    it; a callable receives (bytes_read, total_bytes, records) after every batch instead.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    started = time.perf_counter()
+    seen_at = dt.datetime.now(dt.UTC)
+    read = imported = changed = 0
+    bad_examples: list[BadLine] = []
+    bad = 0
+    with SnapshotReader(path) as reader:
+        batches = _BatchReader(reader, batch_size)
+        report_progress, finish = _progress_sink(progress, reader.total_bytes, Path(path).name)
+        try:
+            batch = await asyncio.to_thread(batches.next)
+            while batch.read:
+                write = asyncio.ensure_future(_write(catalogue, batch.papers, seen_at))
+                try:
+                    following = await asyncio.to_thread(batches.next)
+                finally:
+                    changed += await write
+                read += batch.read
+                imported += len(batch.papers)
+                bad += len(batch.bad)
+                bad_examples.extend(batch.bad[: _BAD_LINES_KEPT - len(bad_examples)])
+                report_progress(batch.bytes_read, reader.total_bytes, read)
+                batch = following
+        finally:
+            finish()
+    return ImportReport(
+        read=read,
+        imported=imported,
+        bad=bad,
+        seconds=time.perf_counter() - started,
+        changed=changed,
+        bad_examples=tuple(bad_examples),
+    )
+
+
+def _progress_sink(
+    progress: bool | ImportProgress | None, total_bytes: int, label: str
+) -> tuple[ImportProgress, Callable[[], None]]:
+    """Return (update, finish) for the requested kind of progress reporting."""
+    if callable(progress):
+        return progress, lambda: None
+    show = sys.stderr.isatty() if progress is None else progress
+    if not show:
+        return (lambda bytes_read, total, records: None), lambda: None
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    started = time.perf_counter()
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[records]:>12,} records  {task.fields[rate]:>9,.0f}/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    task = bar.add_task(f"importing {label}", total=total_bytes, records=0, rate=0.0)
+    bar.start()
+
+    def update(bytes_read: int, total: int, records: int) -> None:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        bar.update(task, completed=bytes_read, total=total, records=records, rate=records / elapsed)
+
+    return update, bar.stop
