@@ -65,6 +65,7 @@ def test_accepted_forms(text: str, expected: str) -> None:
         "video generation",
         "2401.1234",  # 2024 ids have five digits
         "1412.12345",  # 2014 ids have four
+        "0808.05394",  # arXiv answers 200 with no entries, but 2008 ids have four digits
         "0703.1234",  # before the new scheme began
         "2413.12345",  # month 13
         "2400.12345",  # month 00
