@@ -63,6 +63,7 @@ SEARCH_PAGE_SIZE = 5
 COLOUR = discord.Colour(0xFFD21E)  # Hugging Face yellow: the bot's posts are recognisable at a glance.
 
 _ELLIPSIS = "…"
+ABSTRACT_AUTHORS = 15  # beyond this a list (some papers have hundreds) buries the abstract
 _SUMMARY_LIMIT = 200  # one line in a search result: enough to judge relevance, short enough for 5 per page
 _WS = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -120,17 +121,17 @@ def shorten_authors(authors: Sequence[str], *, keep: int = 3) -> str:
     return ", ".join(names[:keep]) + " et al."
 
 
-def _authors_within(authors: Sequence[str], limit: int) -> str:
-    """Escaped author list, as many names as fit in `limit` characters, then "et al."."""
+def _authors_within(authors: Sequence[str], limit: int, *, keep: int = ABSTRACT_AUTHORS) -> str:
+    """Escaped author list: at most `keep` names and `limit` characters, then "et al." for the rest."""
     names = [escape_text(one_line(a)) for a in authors if a.strip()]
     if not names:
         return "Unknown authors"
     full = ", ".join(names)
-    if len(full) <= limit:
+    if len(names) <= keep and len(full) <= limit:
         return full
     suffix = " et al."
     kept: list[str] = []
-    for name in names:
+    for name in names[:keep]:
         candidate = ", ".join([*kept, name])
         if len(candidate) + len(suffix) > limit:
             break

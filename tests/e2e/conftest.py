@@ -31,9 +31,9 @@ from tests.fake_discord.server import FakeDiscord
 from tests.fake_discord.world import GUILD_ID
 from tests.fixture_server import FixtureServer
 
-HOSTILE_ID = "2499.00001"
+HOSTILE_ID = "2403.99991"
 HOSTILE_TITLE = "**Attention** is all @everyone needs: <@123456789012345678> and `code` ||spoilers||"
-LONG_ID = "2499.00002"
+LONG_ID = "2403.99992"
 LONG_ABSTRACT = " ".join(f"Sentence number {i} of a very long abstract about transformers." for i in range(150))
 
 CRAFTED = (
