@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -26,10 +26,8 @@ from .limits import MessageFlags, is_empty_message, validate_autocomplete, valid
 from .messages import StoredMessage
 from .permissions import P, has
 from .records import InteractionRecord, InteractionResponse
+from .server import BODY_KEY, FILES_KEY, FakeDiscord
 from .world import Channel, Guild
-
-if TYPE_CHECKING:
-    from .server import FakeDiscord
 
 __all__ = ["register_routes"]
 
@@ -96,7 +94,7 @@ class RestApi:
 
     @staticmethod
     def _body(request: web.Request) -> dict[str, Any]:
-        body = request.get("fake_json")
+        body = request.get(BODY_KEY)
         if body is None:
             return {}
         if not isinstance(body, dict):
@@ -112,7 +110,7 @@ class RestApi:
             raise DiscordError.invalid_form_body(errors)
 
     def _attachments(self, request: web.Request, body: dict[str, Any]) -> list[dict[str, Any]]:
-        files = request.get("fake_files") or []
+        files = request.get(FILES_KEY) or []
         out = []
         for i, f in enumerate(files):
             aid = self.fake.snowflake()
@@ -200,7 +198,7 @@ class RestApi:
 
     async def put_commands(self, request: web.Request) -> web.Response:
         scope = self._scope(request)
-        body = request.get("fake_json")
+        body = request.get(BODY_KEY)
         errors = validate_commands(body)
         if errors:
             raise DiscordError.invalid_form_body(errors)

@@ -46,6 +46,10 @@ __all__ = ["API_PREFIX", "FakeDiscord", "FakeTimeout"]
 _log = logging.getLogger(__name__)
 API_PREFIX = "/api/v10"
 T = TypeVar("T")
+# Where the pipeline leaves the parsed request for the handlers (typed keys on aiohttp >= 3.12).
+_RequestKey: Any = getattr(web, "RequestKey", None)
+BODY_KEY: Any = _RequestKey("fake_json", object) if _RequestKey else "fake_json"
+FILES_KEY: Any = _RequestKey("fake_files", list) if _RequestKey else "fake_files"
 
 
 class FakeTimeout(AssertionError):
@@ -526,8 +530,8 @@ class FakeDiscord:
                 return self._finish(rec, self._scripted_response(script, path), script.code)
             if _needs_bot_token(route) and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordError.unauthorized()
-            request["fake_json"] = rec.json
-            request["fake_files"] = rec.files
+            request[BODY_KEY] = rec.json
+            request[FILES_KEY] = rec.files
             result = await handler(request)
             return self._finish(rec, result, 0)
         except DiscordError as err:

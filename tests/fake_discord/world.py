@@ -347,7 +347,11 @@ def default_guild(
         Role(
             id=BOT_ROLE_ID,
             name="paperbot",
-            permissions=int(P.VIEW_CHANNEL | P.SEND_MESSAGES | P.EMBED_LINKS | P.READ_MESSAGE_HISTORY),
+            # MENTION_EVERYONE on purpose: a reply that forgets allowed_mentions then *would* ping
+            # (``StoredMessage.mention_everyone``), so tests catch it.
+            permissions=int(
+                P.VIEW_CHANNEL | P.SEND_MESSAGES | P.EMBED_LINKS | P.READ_MESSAGE_HISTORY | P.MENTION_EVERYONE
+            ),
             position=1,
             managed=True,
         ),
