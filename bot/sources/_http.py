@@ -12,6 +12,7 @@ arXiv clients only deal with URLs and parsing:
 * a per-host minimum interval between request starts (arXiv asks for one request every 3 s).
 
 Other 4xx answers are not retried: they are returned to the caller, who knows what a 404 means for it.
+Failures no retry can fix (a malformed URL, too many redirects) are a SourceError at once.
 The clock, the sleep and the random source are injectable so tests can run real HTTP against a loopback
 server without waiting for real backoff (`tests/sources/test_http.py`).
 """
@@ -90,6 +91,10 @@ class _HostGate:
     last_start: float | None = None
 
 
+class _Fatal(Exception):
+    """One attempt failed in a way another try cannot fix (a malformed URL, too many redirects)."""
+
+
 class _Retryable(Exception):
     """One attempt failed in a way worth another try."""
 
@@ -154,7 +159,7 @@ class HttpClient:
     ) -> HttpClient:
         """Open the shared session (must run inside the event loop); `close()` releases it."""
         session = aiohttp.ClientSession(
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": USER_AGENT},
             # Timeouts are per attempt (see `get`); the session itself never gives up on its own.
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
@@ -196,6 +201,8 @@ class HttpClient:
                 return await self._attempt(url, params, headers, timeout)
             except _Retryable as exc:
                 last = exc
+            except _Fatal as exc:
+                raise SourceError(source, str(exc), url=url, attempt=attempt) from exc.__cause__
             if attempt == policy.max_attempts:
                 break
             delay = self._delay(attempt, last)
@@ -234,6 +241,8 @@ class HttpClient:
             raise _Retryable(f"response body cut off ({exc})") from exc
         except aiohttp.ClientConnectionError as exc:
             raise _Retryable(f"connection failed ({exc.__class__.__name__}: {exc})") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise _Fatal(f"request failed ({exc.__class__.__name__}: {exc})") from exc
         if result.status >= 500 or result.status in _RETRY_STATUSES:
             retry_after = parse_retry_after(result.headers.get("Retry-After"))
             raise _Retryable(f"server answered HTTP {result.status}", result.status, retry_after)

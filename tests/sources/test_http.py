@@ -208,3 +208,12 @@ def test_parse_retry_after_http_date() -> None:
     now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:45 GMT", now=now) == 45.0
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/api", "ftp://127.0.0.1/api", "not a url"])
+async def test_unusable_urls_fail_at_once(url: str, http: HttpClient, vtime: VirtualTime) -> None:
+    with pytest.raises(SourceError) as info:
+        await http.get(url, source="huggingface")
+    assert info.value.attempt == 1
+    assert "request failed" in info.value.message
+    assert vtime.sleeps == []
