@@ -169,7 +169,9 @@ def _arxiv_feed_bytes(entries: Sequence[ET.Element], title: str, per_page: int) 
     ET.SubElement(feed, f"{{{_OPENSEARCH_NS}}}totalResults").text = str(len(entries))
     ET.SubElement(feed, f"{{{_OPENSEARCH_NS}}}startIndex").text = "0"
     feed.extend(copy.deepcopy(list(entries)))
-    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + bytes(
+        ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+    )
 
 
 def _arxiv_error_feed(bad_id: str) -> bytes:
@@ -185,7 +187,7 @@ def _arxiv_error_feed(bad_id: str) -> bytes:
     ET.SubElement(entry, f"{{{_ATOM_NS}}}summary").text = f"incorrect id format for {bad_id}"
     author = ET.SubElement(entry, f"{{{_ATOM_NS}}}author")
     ET.SubElement(author, f"{{{_ATOM_NS}}}name").text = "arXiv api core"
-    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(feed, encoding="utf-8")
+    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + bytes(ET.tostring(feed, encoding="utf-8"))
 
 
 def _base(arxiv_id: str) -> str:
@@ -344,7 +346,7 @@ class FixtureServer:
             return web.Response(
                 status=fault.status, body=fault.body, content_type=fault.content_type, headers=fault.headers
             )
-        normal = await handler(request)
+        normal: web.StreamResponse = await handler(request)
         if fault.truncate and isinstance(normal, web.Response) and normal.body is not None:
             body = bytes(normal.body)  # type: ignore[arg-type]
             return web.Response(status=normal.status, body=body[: len(body) // 2], content_type=normal.content_type)
