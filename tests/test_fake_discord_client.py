@@ -50,12 +50,17 @@ class ProbeBot(commands.Bot):
     def __init__(self, **options: Any) -> None:
         super().__init__(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05, **options)
         self.errors: list[BaseException] = []
+        self.errored = asyncio.Event()
         self.release_late = asyncio.Event()
         self.callbacks: list[discord.InteractionCallbackResponse[Any]] = []
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Documented hook; discord.py's default sleeps 5 s before every re-IDENTIFY. Tests don't wait."""
+
     async def _on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         self.errors.append(error.original if isinstance(error, app_commands.CommandInvokeError) else error)
+        self.errored.set()
 
     async def setup_hook(self) -> None:
         paper = app_commands.Group(name="paper", description="Papers")
@@ -259,10 +264,11 @@ async def test_a_late_response_is_unknown_interaction() -> None:
         handle = await fake.slash("paper late")
         clock.advance(3.5)
         bot.release_late.set()
-        await fake.wait_for(lambda: bot.errors, what="the bot to see its response refused")
+        await asyncio.wait_for(bot.errored.wait(), 5)  # client-side state: the client's own event
         (error,) = bot.errors
         assert isinstance(error, discord.NotFound) and error.code == 10062
         assert handle.record.expired and not handle.record.acknowledged
+        bot.errors.clear()
 
 
 async def test_resume_after_disconnect_keeps_serving(fake: FakeDiscord, bot: ProbeBot) -> None:
@@ -279,6 +285,22 @@ async def test_resume_after_disconnect_keeps_serving(fake: FakeDiscord, bot: Pro
     assert fake.gateway.connection is not first and fake.gateway.connection.path == "/gateway/resume"  # type: ignore[union-attr]
     handle = await fake.slash("paper search", query="still here")
     assert (await handle.original()).embeds[0]["title"] == "Results for still here"
+
+
+@pytest.mark.parametrize("resumable", [True, False], ids=["resumable", "not resumable"])
+async def test_invalid_session(fake: FakeDiscord, bot: ProbeBot, resumable: bool) -> None:
+    old_session = fake.gateway.session
+    assert old_session is not None
+    await fake.gateway.invalidate_session(resumable=resumable)
+    if resumable:
+        await fake.wait_for(lambda: fake.gateway.resumes, what="a RESUME")
+        assert fake.gateway.session is old_session
+    else:
+        await fake.wait_for(lambda: len(fake.gateway.identifies) == 2, what="a second IDENTIFY")
+        assert fake.gateway.session is not old_session and not fake.gateway.resumes
+        assert fake.gateway.connections[-1].path == "/gateway"  # back to the default gateway, as discord.py does
+    handle = await fake.slash("paper search", query="again")
+    assert (await handle.original()).embeds[0]["title"] == "Results for again"
 
 
 async def test_wrong_token_is_a_login_failure_and_patches_are_restored(fake: FakeDiscord) -> None:

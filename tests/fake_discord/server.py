@@ -326,7 +326,12 @@ class FakeDiscord:
         event.set()
 
     async def wait_for(self, predicate: Callable[[], T | None], *, timeout: float = 5.0, what: str = "condition") -> T:
-        """Wait (on state-change events, never sleeping) until ``predicate()`` is truthy; return its value."""
+        """Wait (on state-change events, never sleeping) until ``predicate()`` is truthy; return its value.
+
+        The predicate is re-evaluated whenever the *fake's* state changes (a request, a gateway message, a
+        dispatch). State that only the client changes after the fake's last answer needs the client's own
+        events (e.g. an ``asyncio.Event`` set in a listener).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
