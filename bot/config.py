@@ -438,6 +438,7 @@ class Settings(BaseSettings):
 # --------------------------------------------------------------------------------------------------------
 
 _Loc = tuple[str | int, ...]
+_SECRET_PATHS: Final[tuple[_Loc, ...]] = (("discord", "token"),)
 
 
 def load_settings(
@@ -477,9 +478,19 @@ def load_settings(
         for error in exc.errors(include_url=False):
             problems.append(_describe(error, file_label, env_origin))
     if problems:
-        raise ConfigError(problems) from None
+        raise ConfigError(_without_secrets(problems, merged)) from None
     settings._config_file = config_path if loaded else None
     return settings
+
+
+def _without_secrets(problems: list[str], data: Mapping[str, Any]) -> list[str]:
+    """Mask the token wherever a problem line quotes it (say, pasted into the wrong key)."""
+    token = data.get("discord", {}).get("token") if isinstance(data.get("discord"), Mapping) else None
+    if isinstance(token, SecretStr):
+        token = token.get_secret_value()
+    if not isinstance(token, str) or len(token.strip()) < 4:
+        return problems
+    return [line.replace(token.strip(), REDACTED) for line in problems]
 
 
 def _read_toml(path: Path, *, explicit: bool, problems: list[str]) -> tuple[dict[str, Any], bool]:
@@ -754,7 +765,8 @@ def _describe(error: Mapping[str, Any], file_label: str, env_origin: Mapping[_Lo
         hint = _did_you_mean(str(loc[-1]), model.model_fields) if model is not None else ""
         return f"{where}: {key}: unknown key{hint}"
     text = f"{where}: {key}: {_expected_text(error)}"
-    secret = "token" in loc
+    # Neither the token nor a table that holds it is ever echoed.
+    secret = any(loc[: len(path)] == path or path[: len(loc)] == loc for path in _SECRET_PATHS)
     if error["type"] != "missing" and not secret:
         text += f", got {_show(error.get('input'))}"
     return text

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import Final, TextIO
 
-__all__ = ["REDACTED", "RedactingFilter", "get_logger", "setup_logging"]
+__all__ = ["REDACTED", "RedactingFilter", "get_logger", "redact", "setup_logging"]
 
 REDACTED: Final = "**********"
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -144,6 +144,11 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> logging.H
         logging.getLogger(logger_name).setLevel(max(numeric, floor))
     logging.captureWarnings(True)
     return _handler
+
+
+def redact(text: str) -> str:
+    """Mask the configured secrets (and token-shaped strings) in text printed outside logging, e.g. to stderr."""
+    return (_filter or RedactingFilter()).redact(text)
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -392,7 +392,7 @@ BAD_VALUES = [
     ("[discord]\nguild_ids = 5", "discord.guild_ids: expected a list, got 5"),
     ("[database]\npath = 5", 'database.path: expected a file path like "data/papers.db", got 5'),
     ('[digest]\nchannels = "1"', 'digest.channels: expected a list, got "1"'),
-    ("discord = 3", "discord: expected a table, got 3"),
+    ("database = 3", "database: expected a table, got 3"),
     ("[[digest.channels]]\ntop_n = 3", "digest.channels[0].channel_id: required key is missing"),
     (
         '[[digest.channels]]\nchannel_id = 1\n[[digest.channels]]\nchannel_id = 2\ntimezone = "Mars/Olympus"',
@@ -663,3 +663,17 @@ def test_accepted_cron_is_accepted_by_apscheduler(expression: str) -> None:
     except ValueError:
         return
     CronTrigger.from_crontab(normalised, timezone="UTC")
+
+
+def test_token_pasted_into_another_key_is_masked(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\napi_base_url = "{TOKEN}"\n')
+    assert problems_of(path) == [
+        f'{path}: discord.api_base_url: expected an http(s) URL like "https://example.org", got "{REDACTED}"'
+    ]
+    (line,) = problems_of(write(tmp_path, "[log]\nlevel = 'x'\n"), {"DISCORD_TOKEN": "x" * 10})
+    assert line.endswith('got "x"')  # masking only touches the token itself
+
+
+def test_a_table_holding_the_token_is_not_echoed(tmp_path: Path) -> None:
+    path = write(tmp_path, f'discord = "{TOKEN}"\n')
+    assert problems_of(path) == [f"{path}: discord: expected a table"]

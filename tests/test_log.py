@@ -163,3 +163,9 @@ def test_filter_rules() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "a %s", ("long-secret",), None)
     assert redactor.filter(record) is True
     assert (record.getMessage(), record.args) == (f"a {REDACTED}", None)
+
+
+def test_redact_for_text_printed_outside_logging() -> None:
+    assert bot.log.redact(f"Bot {TOKEN}") == f"Bot {REDACTED}"  # token-shaped, even before setup
+    setup_logging("INFO", ["plain-secret-value"])
+    assert bot.log.redact("error: plain-secret-value rejected") == f"error: {REDACTED} rejected"
