@@ -142,7 +142,6 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> logging.H
     _handler.setLevel(numeric)
     for logger_name, floor in _LIBRARY_FLOORS.items():
         logging.getLogger(logger_name).setLevel(max(numeric, floor))
-    logging.captureWarnings(True)
     return _handler
 
 

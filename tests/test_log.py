@@ -31,7 +31,6 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
     for name, saved_level in levels.items():
         logging.getLogger(name).setLevel(saved_level)
-    logging.captureWarnings(False)
     bot.log._handler = None
     bot.log._filter = None
 
