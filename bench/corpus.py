@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CHUNK = 5_000
 _BIGRAM_P = 0.35
 _TAIL_WORDS = 400_000
@@ -37,6 +37,7 @@ _TAIL_S = 1.1
 _TAIL_MASS = 0.04
 _TITLE_WORD_P = 0.6
 _PAPERS_PER_MONTH = 20_000
+_HEAD_SLOTS = 1 << 18
 _VOCAB = Path(__file__).with_name("data") / "vocab.json"
 _ONSETS = (
     "b",
@@ -110,11 +111,11 @@ def _base26(n: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Model:
-    words: list[str]
-    cum: list[float]
-    title_words: list[str]
-    title_cum: list[float]
-    bigrams: dict[str, tuple[list[str], list[float]]]
+    head_table: list[str]  # _HEAD_SLOTS slots, each head word in proportion to its real frequency
+    tail_words: list[str]
+    tail_cum: list[float]
+    title_table: list[str]
+    bigrams: dict[str, list[str]]  # next words repeated by their pair counts: a uniform pick is weighted
     title_lengths: list[int]
     abstract_lengths: list[int]
     authors: list[tuple[str, str]]
@@ -122,30 +123,30 @@ class _Model:
     category_cum: list[float]
 
 
+def _slots(pairs: list[tuple[str, float]], size: int) -> list[str]:
+    """A lookup table of `size` slots where each word fills a share of slots equal to its probability."""
+    total = sum(c for _, c in pairs)
+    table: list[str] = []
+    acc = 0.0
+    for word, count in pairs:
+        acc += count
+        table.extend([word] * (round(acc / total * size) - len(table)))
+    return table
+
+
 @cache
 def _model() -> _Model:
     raw = json.loads(_VOCAB.read_text(encoding="utf-8"))
-    head = [(w, float(c)) for w, c in raw["words"]]
-    head_total = sum(c for _, c in head)
-    weights = [c / head_total * (1 - _TAIL_MASS) for _, c in head]
-    harmonic = sum(r**-_TAIL_S for r in range(1, _TAIL_WORDS + 1))
-    weights += [_TAIL_MASS * r**-_TAIL_S / harmonic for r in range(1, _TAIL_WORDS + 1)]
-    words = [w for w, _ in head] + [tail_word(r) for r in range(1, _TAIL_WORDS + 1)]
-    bigrams = {
-        prev: ([w for w, _ in nxt], list(itertools.accumulate(float(c) for _, c in nxt)))
-        for prev, nxt in raw["bigrams"].items()
-        if nxt
-    }
     authors = []
     for name in raw["authors"]:
         first, _, last = name.rpartition(" ")
         authors.append((first, last))
     return _Model(
-        words=words,
-        cum=list(itertools.accumulate(weights)),
-        title_words=[w for w, _ in raw["title_words"]],
-        title_cum=list(itertools.accumulate(float(c) for _, c in raw["title_words"])),
-        bigrams=bigrams,
+        head_table=_slots([(w, float(c)) for w, c in raw["words"]], _HEAD_SLOTS),
+        tail_words=[tail_word(r) for r in range(1, _TAIL_WORDS + 1)],
+        tail_cum=list(itertools.accumulate(r**-_TAIL_S for r in range(1, _TAIL_WORDS + 1))),
+        title_table=_slots([(w, float(c)) for w, c in raw["title_words"]], _HEAD_SLOTS // 8),
+        bigrams={prev: [w for w, c in nxt for _ in range(c)] for prev, nxt in raw["bigrams"].items() if nxt},
         title_lengths=raw["title_lengths"],
         abstract_lengths=raw["abstract_lengths"],
         authors=authors,
@@ -155,19 +156,27 @@ def _model() -> _Model:
 
 
 def _text(rng: random.Random, m: _Model, n: int, *, title: bool) -> list[str]:
+    # Table lookups, one random number per word in the common case: the generator must make 1M papers
+    # (~180M words) in about a minute on two cores.
     out: list[str] = []
-    draws = rng.choices(m.words, cum_weights=m.cum, k=n)
     rand = rng.random
+    head, head_slots = m.head_table, len(m.head_table) / (1 - _TAIL_MASS)
+    tail, tail_cum, tail_total = m.tail_words, m.tail_cum, m.tail_cum[-1]
+    titles, title_slots = m.title_table, len(m.title_table)
+    bigrams = m.bigrams
     prev = ""
-    for i in range(n):
-        follow = m.bigrams.get(prev)
+    for _ in range(n):
+        follow = bigrams.get(prev)
         if follow is not None and rand() < _BIGRAM_P:
-            nxt_words, nxt_cum = follow
-            word = nxt_words[bisect.bisect(nxt_cum, rand() * nxt_cum[-1])]
+            word = follow[int(rand() * len(follow))]
         elif title and rand() < _TITLE_WORD_P:
-            word = m.title_words[bisect.bisect(m.title_cum, rand() * m.title_cum[-1])]
+            word = titles[int(rand() * title_slots)]
         else:
-            word = draws[i]
+            u = rand()
+            if u < 1 - _TAIL_MASS:
+                word = head[int(u * head_slots)]
+            else:
+                word = tail[bisect.bisect(tail_cum, (u - (1 - _TAIL_MASS)) / _TAIL_MASS * tail_total)]
         out.append(word)
         prev = word
     return out

@@ -119,7 +119,7 @@ async def import_snapshot(
     bad = 0
     with SnapshotReader(path) as reader:
         batches = _BatchReader(reader, batch_size)
-        report_progress, finish = _progress_sink(progress, reader.total_bytes, Path(path).name)
+        report_progress, finish = _progress_sink(progress, reader.total_bytes, _short(Path(path).name))
         try:
             batch = await asyncio.to_thread(batches.next)
             while batch.read:
@@ -144,6 +144,10 @@ async def import_snapshot(
         changed=changed,
         bad_examples=tuple(bad_examples),
     )
+
+
+def _short(name: str, width: int = 24) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _progress_sink(

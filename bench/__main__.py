@@ -1,0 +1,169 @@
+"""`python -m bench --papers N`: paperbot's import, search, autocomplete and lookup against real peers.
+
+Runs each phase in its own process (so each peak RSS is that phase's own), on a synthetic arXiv snapshot that
+is generated once and cached under `bench/.cache/` (generation is not timed). Prints one table with ratios to
+the floor and to tantivy-py, and writes the same numbers as JSON under `bench/results/`.
+
+Systems measured on the same corpus and queries:
+  current   — `Catalogue` as it is in `bot/catalogue/store.py` (FTS5, BM25, title weighted)
+  proposed  — `Catalogue` with the tantivy index (`bot/catalogue/_tantivy_index.py`) behind search and
+              autocomplete, and no FTS5 tables (`bench/proposed.py` wires it like store.py would)
+  floor     — read+parse, executemany (id, title, abstract, authors) into one FTS5 table, one transaction
+  fts5      — raw FTS5 BM25 top-10 on the floor's table (the naive design)
+  tantivy   — tantivy-py with its query parser (what a user would pick)
+  naive     — an arxiv-sanity-lite-style linear scan, at ≤ --naive-max papers
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import ensure_snapshot
+from bench.queries import REPETITIONS, SMOKE_REPETITIONS
+from bench.report import render, targets
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run_phase(name: str, args: dict[str, Any], log: list[str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.phases", name, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        cwd=HERE.parent,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise SystemExit(f"bench phase {name} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["wall_seconds"] = elapsed
+    log.append(f"{name:<24} {elapsed:8.1f} s")
+    print(f"  {name:<24} {elapsed:8.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def _prefix_file(source: Path, target: Path, lines: int) -> Path:
+    """The first `lines` records of `source` (the corpus is prefix-stable: same seed, same first records)."""
+    if target.exists():
+        return target
+    tmp = target.with_suffix(".tmp")
+    with open(source, "rb") as src, open(tmp, "wb") as dst:
+        for i, line in enumerate(src):
+            if i >= lines:
+                break
+            dst.write(line)
+    tmp.replace(target)
+    return target
+
+
+def run(
+    papers: int,
+    *,
+    seed: int = 20260101,
+    smoke: bool = False,
+    cache_dir: Path = HERE / ".cache",
+    results_dir: Path = HERE / "results",
+    naive_max: int = 100_000,
+    current_import_max: int = 200_000,
+    reps: int | None = None,
+) -> dict[str, Any]:
+    """Run the whole benchmark; return the results dict (also written as JSON)."""
+    started = time.perf_counter()
+    reps = reps if reps is not None else (SMOKE_REPETITIONS if smoke else REPETITIONS)
+    print(f"bench: {papers:,} papers, seed {seed}, {reps} repetition(s) per query", file=sys.stderr)
+    gen_started = time.perf_counter()
+    snapshot, generated = ensure_snapshot(cache_dir, papers, seed)
+    gen_seconds = time.perf_counter() - gen_started
+    print(f"  {'generate' if generated else 'cached corpus':<24} {gen_seconds:8.1f} s  {snapshot}", file=sys.stderr)
+    work = cache_dir / f"work-n{papers}-s{seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    base = {"snapshot": str(snapshot), "work": str(work), "papers": papers, "reps": reps, "naive_max": naive_max}
+    log: list[str] = []
+    phases: dict[str, dict[str, Any]] = {}
+    phases["floor"] = _run_phase("floor", base, log)
+    phases["import-proposed"] = _run_phase("import-proposed", base, log)
+    if papers <= current_import_max:
+        phases["import-current"] = _run_phase("import-current", base, log)
+    else:
+        # Today's trigger-fed FTS5 import is too slow to run at full size inside the time budget: time it on a
+        # prefix of the same corpus, and build today's schema for serving from the proposed DB instead.
+        prefix = _prefix_file(snapshot, work / f"prefix-{current_import_max}.jsonl", current_import_max)
+        prefix_work = work / "prefix"
+        prefix_work.mkdir(exist_ok=True)
+        phases["import-current"] = _run_phase(
+            "import-current", {**base, "snapshot": str(prefix), "work": str(prefix_work)}, log
+        )
+        phases["import-current"]["prefix_records"] = current_import_max
+        phases["current-from-proposed"] = _run_phase("current-from-proposed", base, log)
+    phases["tantivy-build"] = _run_phase("tantivy-build", base, log)
+    for name in ("serve-proposed", "serve-tantivy", "serve-current", "serve-fts5", "serve-naive"):
+        phases[name] = _run_phase(name, base, log)
+    results: dict[str, Any] = {
+        "papers": papers,
+        "seed": seed,
+        "smoke": smoke,
+        "repetitions": reps,
+        "naive_max": min(naive_max, papers),
+        "generated_now": generated,
+        "generation_seconds": gen_seconds,
+        "snapshot_bytes": snapshot.stat().st_size,
+        "cpu_count": os.cpu_count(),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "phases": phases,
+    }
+    results["targets"] = targets(results)
+    results["total_seconds"] = time.perf_counter() - started
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = results_dir / f"bench-n{papers}-{stamp}.json"
+    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (results_dir / f"latest-n{papers}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    results["json_path"] = str(out)
+    print(render(results))
+    print(f"JSON: {out}   total {results['total_seconds']:.0f} s")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--papers", type=int, default=100_000, help="corpus size (default 100000)")
+    parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--smoke", action="store_true", help="CI mode: one repetition, no timing claims")
+    parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
+    parser.add_argument("--results-dir", type=Path, default=HERE / "results")
+    parser.add_argument("--naive-max", type=int, default=100_000)
+    parser.add_argument(
+        "--current-import-max",
+        type=int,
+        default=200_000,
+        help="above this size, time today's importer on a prefix of this many papers",
+    )
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per query (default 5, smoke 1)")
+    ns = parser.parse_args(argv)
+    if ns.papers < 1:
+        parser.error("--papers must be positive")
+    run(
+        ns.papers,
+        seed=ns.seed,
+        smoke=ns.smoke,
+        cache_dir=ns.cache_dir,
+        results_dir=ns.results_dir,
+        naive_max=ns.naive_max,
+        current_import_max=ns.current_import_max,
+        reps=ns.reps,
+    )
+
+
+if __name__ == "__main__":
+    main()

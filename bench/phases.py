@@ -1,0 +1,296 @@
+"""Benchmark phases, each run in its own process so its peak RSS is its own: `python -m bench.phases NAME ARGS`.
+
+Every phase prints one JSON object on its last stdout line: its measurements plus `rss` (peak resident set,
+`ru_maxrss`) and, for serving phases, the anonymous/file-backed split at the end (`/proc/self/status`), because
+a memory-mapped index's resident pages count in RSS but are reclaimable page cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.baselines import Fts5Raw, NaiveScan, TantivyBaseline, floor_import
+from bench.queries import AUTOCOMPLETE, QUERIES, id_sample
+from bot.catalogue import Catalogue
+from bot.importer import import_snapshot
+
+MB = 1024 * 1024
+
+
+def _memory() -> dict[str, float]:
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's peak.
+    out = {"rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile", "VmRSS", "VmHWM"):
+                out[f"{key.lower()}_mb"] = int(value.split()[0]) / 1024
+        out["rss_peak_mb"] = out.pop("vmhwm_mb", out["rss_peak_mb"])
+    except OSError:
+        pass
+    return out
+
+
+def _size(*paths: Path) -> int:
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        elif path.exists():
+            total += path.stat().st_size
+    return total
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))] * 1000
+
+    return {
+        "n": len(ordered),
+        "p50": statistics.median(ordered) * 1000,
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": ordered[-1] * 1000,
+    }
+
+
+def _time_sync(call: Callable[[str], Any], inputs: Iterable[tuple[str, str]], reps: int) -> dict[str, Any]:
+    """Warm once, then time `reps` rounds of every input; return overall and per-class percentiles."""
+    inputs = list(inputs)
+    for _, text in inputs:
+        call(text)
+    samples: dict[str, list[float]] = {}
+    for _ in range(reps):
+        for cls, text in inputs:
+            started = time.perf_counter()
+            call(text)
+            samples.setdefault(cls, []).append(time.perf_counter() - started)
+    return _summarise(samples)
+
+
+async def _time_async(
+    call: Callable[[str], Awaitable[Any]], inputs: Iterable[tuple[str, str]], reps: int
+) -> dict[str, Any]:
+    inputs = list(inputs)
+    for _, text in inputs:
+        await call(text)
+    samples: dict[str, list[float]] = {}
+    for _ in range(reps):
+        for cls, text in inputs:
+            started = time.perf_counter()
+            await call(text)
+            samples.setdefault(cls, []).append(time.perf_counter() - started)
+    return _summarise(samples)
+
+
+def _summarise(samples: dict[str, list[float]]) -> dict[str, Any]:
+    everything = [s for values in samples.values() for s in values]
+    return {"all": _percentiles(everything), "classes": {k: _percentiles(v) for k, v in samples.items()}}
+
+
+# ---- import phases ------------------------------------------------------------------------------------------
+
+
+def phase_floor(args: dict[str, Any]) -> dict[str, Any]:
+    """The floor: read+parse, executemany into one FTS5 table, one transaction."""
+    db = Path(args["work"]) / "floor.db"
+    result = floor_import(Path(args["snapshot"]), db)
+    return {**result, "db_bytes": _size(db), **_memory()}
+
+
+def _reset(*paths: Path) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if candidate.is_file():
+                candidate.unlink()
+
+
+def phase_import_current(args: dict[str, Any]) -> dict[str, Any]:
+    """paperbot's importer into the catalogue as it is today (FTS5 kept in step by triggers)."""
+    db = Path(args["work"]) / "catalogue-current.db"
+    _reset(db)
+
+    async def run() -> dict[str, Any]:
+        async with await Catalogue.open(db) as catalogue:
+            report = await import_snapshot(args["snapshot"], catalogue, progress=False)
+        return {
+            "records": report.read,
+            "imported": report.imported,
+            "bad": report.bad,
+            "seconds": report.seconds,
+            "rate": report.rate,
+        }
+
+    result = asyncio.run(run())
+    return {**result, "db_bytes": _size(db), **_memory()}
+
+
+def phase_import_proposed(args: dict[str, Any]) -> dict[str, Any]:
+    """paperbot's importer into the proposed design: SQLite rows + tantivy index, no FTS5."""
+    from bench.proposed import ProposedCatalogue
+
+    work = Path(args["work"])
+    db, index_dir = work / "catalogue-proposed.db", work / "index-proposed"
+    _reset(db, index_dir)
+
+    async def run() -> dict[str, Any]:
+        catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
+        try:
+            report = await import_snapshot(
+                args["snapshot"], catalogue, progress=False, batch_size=args.get("batch_size", 20_000)
+            )
+            await asyncio.to_thread(catalogue.index.mark_complete)
+        finally:
+            await catalogue.close()
+        return {
+            "records": report.read,
+            "imported": report.imported,
+            "bad": report.bad,
+            "seconds": report.seconds,
+            "rate": report.rate,
+        }
+
+    result = asyncio.run(run())
+    return {**result, "db_bytes": _size(db), "index_bytes": _size(index_dir), **_memory()}
+
+
+def phase_tantivy_build(args: dict[str, Any]) -> dict[str, Any]:
+    """Build the tantivy-py baseline index (timed for information only)."""
+    index_dir = Path(args["work"]) / "index-baseline"
+    result = TantivyBaseline.build(Path(args["snapshot"]), index_dir)
+    return {**result, "index_bytes": _size(index_dir), **_memory()}
+
+
+# ---- serving phases -----------------------------------------------------------------------------------------
+
+
+def _serve_catalogue(catalogue_factory: Callable[[], Awaitable[Catalogue]], args: dict[str, Any]) -> dict[str, Any]:
+    reps = int(args["reps"])
+    ids = id_sample(int(args["papers"]))
+
+    async def run() -> dict[str, Any]:
+        catalogue = await catalogue_factory()
+        try:
+            search = await _time_async(lambda q: catalogue.search(q, limit=10), QUERIES, reps)
+            common = [(c, q) for c, q in QUERIES if c == "common"]
+            newest = await _time_async(lambda q: catalogue.search(q, limit=10, sort="newest"), common, 1)
+            auto = await _time_async(
+                lambda t: catalogue.autocomplete(t), [("autocomplete", t) for t in AUTOCOMPLETE], reps
+            )
+            by_id = await _time_async(lambda i: catalogue.get(i), [("abstract", i) for i in ids], 1)
+            found = sum([await catalogue.get(i) is not None for i in ids[:20]])
+            page = await catalogue.search("model", limit=10)
+        finally:
+            await catalogue.close()
+        return {
+            "search": search,
+            "search_newest_common": newest["all"],
+            "autocomplete": auto["all"],
+            "abstract_by_id": by_id["all"],
+            "ids_found": found,
+            "model_matched": page.matched,
+            "model_hits": len(page.papers),
+        }
+
+    return {**asyncio.run(run()), **_memory()}
+
+
+def phase_serve_current(args: dict[str, Any]) -> dict[str, Any]:
+    """The slash command's code path today: `Catalogue.search` / `.autocomplete` / `.get` (FTS5)."""
+    db = Path(args["work"]) / "catalogue-current.db"
+    return {**_serve_catalogue(lambda: Catalogue.open(db), args), "db_bytes": _size(db)}
+
+
+def phase_serve_proposed(args: dict[str, Any]) -> dict[str, Any]:
+    """The same code path with the tantivy index behind `search` and `autocomplete`."""
+    from bench.proposed import ProposedCatalogue
+
+    work = Path(args["work"])
+    db, index_dir = work / "catalogue-proposed.db", work / "index-proposed"
+    result = _serve_catalogue(lambda: ProposedCatalogue.open_with_index(db, index_dir, drop_fts=False), args)
+    return {**result, "db_bytes": _size(db), "index_bytes": _size(index_dir)}
+
+
+def phase_serve_fts5(args: dict[str, Any]) -> dict[str, Any]:
+    """Raw FTS5 BM25 on the floor's table."""
+    fts = Fts5Raw(Path(args["work"]) / "floor.db")
+    try:
+        search = _time_sync(fts.search, QUERIES, int(args["reps"]))
+    finally:
+        fts.close()
+    return {"search": search, **_memory()}
+
+
+def phase_serve_tantivy(args: dict[str, Any]) -> dict[str, Any]:
+    """tantivy-py (query parser, default tokenizer) on the same corpus."""
+    baseline = TantivyBaseline(Path(args["work"]) / "index-baseline")
+    return {"search": _time_sync(baseline.search, QUERIES, int(args["reps"])), **_memory()}
+
+
+def phase_serve_naive(args: dict[str, Any]) -> dict[str, Any]:
+    """arxiv-sanity-lite-style linear scan, on at most `naive_max` papers."""
+    scan = NaiveScan(Path(args["snapshot"]), int(args["naive_max"]))
+    return {"papers": len(scan.papers), "search": _time_sync(scan.search, QUERIES, 1), **_memory()}
+
+
+def phase_current_from_proposed(args: dict[str, Any]) -> dict[str, Any]:
+    """Build today's schema from the proposed DB (copy, re-create FTS5, 'rebuild'): skips a slow re-import."""
+    work = Path(args["work"])
+    source, target = work / "catalogue-proposed.db", work / "catalogue-current.db"
+    _reset(target)
+    started = time.perf_counter()
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    from importlib import resources
+
+    schema = resources.files("bot.catalogue").joinpath("migrations/0001_initial.sql").read_text(encoding="utf-8")
+    fts_part = schema[schema.index("-- Ranked search") :]
+    db = sqlite3.connect(target, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.executescript(f"BEGIN;\n{fts_part}\nCOMMIT;")
+    db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
+    db.execute("INSERT INTO titles_fts (titles_fts) VALUES ('rebuild')")
+    db.close()
+    return {"seconds": time.perf_counter() - started, "db_bytes": _size(target), **_memory()}
+
+
+PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "floor": phase_floor,
+    "import-current": phase_import_current,
+    "import-proposed": phase_import_proposed,
+    "tantivy-build": phase_tantivy_build,
+    "current-from-proposed": phase_current_from_proposed,
+    "serve-current": phase_serve_current,
+    "serve-proposed": phase_serve_proposed,
+    "serve-fts5": phase_serve_fts5,
+    "serve-tantivy": phase_serve_tantivy,
+    "serve-naive": phase_serve_naive,
+}
+
+
+def main(argv: list[str]) -> None:
+    """Run one phase: `python -m bench.phases NAME '{json args}'`."""
+    name, raw = argv[0], argv[1]
+    result = PHASES[name](json.loads(raw))
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown of big structures; the result is already written
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
