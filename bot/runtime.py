@@ -34,6 +34,7 @@ from bot.catalogue import Catalogue
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
 from bot.discord_ui.client import PaperBot
+from bot.discord_ui.digest_commands import install_digest
 from bot.errors import SourceError
 from bot.ingest import default_days, ingest_day
 from bot.sources import Sources, open_sources
@@ -44,11 +45,11 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 NO_TOKEN_MESSAGE = (
-    "error: no Discord bot token: set the DISCORD_TOKEN environment variable "
+    "paperbot: no Discord bot token: set the DISCORD_TOKEN environment variable "
     "(or PAPERBOT_DISCORD__TOKEN, or token under [discord] in the config file)"
 )
 REJECTED_TOKEN_MESSAGE = (
-    "error: Discord rejected the token (401 Unauthorized): copy a fresh one from the Developer Portal "
+    "paperbot: Discord rejected the token (401 Unauthorized): copy a fresh one from the Developer Portal "
     "(Bot → Reset Token) into DISCORD_TOKEN"
 )
 INGEST_JOB_ID = "ingest"
@@ -131,7 +132,7 @@ async def _serve(bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event) -> in
             if isinstance(exc, discord.ConnectionClosed) and exc.code == 4004:
                 _fail(REJECTED_TOKEN_MESSAGE)
             else:
-                _fail(f"error: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
+                _fail(f"paperbot: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
             status = EXIT_RUNTIME
     finally:
         stopping.cancel()
@@ -173,9 +174,15 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
             return EXIT_RUNTIME
         except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             await bot.close()
-            _fail(f"error: could not log in to Discord at {discord.http.Route.BASE}: {exc.__class__.__name__}: {exc}")
+            _fail(
+                f"paperbot: could not log in to Discord at {discord.http.Route.BASE}: {exc.__class__.__name__}: {exc}"
+            )
             return EXIT_RUNTIME
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
+        # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
+        hf_on = sources.huggingface is not None
+        install_digest(bot, scheduler, refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None)
+        # --- end digest
         scheduler.start()
         return await _serve(bot, scheduler, stop)
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
