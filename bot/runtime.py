@@ -1,7 +1,8 @@
 """The composition root of `paperbot run`: the only module that wires every layer together.
 
-Start order: catalogue → sources → Discord endpoints → bot login (extensions + command sync) → scheduler →
-gateway. Stop order is the reverse and is the same for SIGINT, SIGTERM and a lost gateway: the scheduler
+Start order: catalogue → sources → Discord endpoints → bot login (extensions + command sync) → scheduler
+(ingest cron; the digest service adds its jobs once the bot is ready) → gateway. Stop order is the reverse and
+is the same for SIGINT, SIGTERM and a lost gateway: the scheduler
 stops first (no job may start against a closing database), then the bot disconnects, then the HTTP session
 and finally the database close.
 
