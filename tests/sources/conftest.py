@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot.sources._http import HttpClient, RetryPolicy
-from tests.fixture_server import FixtureServer, fixture_server  # noqa: F401  (pytest fixture)
+from tests.fixture_server import FixtureServer
 
 
 class VirtualTime:
@@ -67,6 +67,6 @@ async def http(make_http: MakeHttp) -> HttpClient:
 
 
 @pytest.fixture
-def server(fixture_server: FixtureServer) -> FixtureServer:  # noqa: F811
-    """Short alias for the started fixture server."""
+def server(fixture_server: FixtureServer) -> FixtureServer:
+    """Short alias for the started fixture server (registered for all tests by tests/conftest.py)."""
     return fixture_server
