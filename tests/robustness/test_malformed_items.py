@@ -100,7 +100,7 @@ def test_items_with_missing_or_wrongly_typed_fields_never_break_ingest(
         sources = runner.run(sources_cm.__aenter__())
         try:
 
-            @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+            @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
             @given(edits=edits_strategy)
             @example(edits={3: [("paper", "authors", "not a list")], 4: [("item", "paper", [])]})
             @example(edits={5: [("paper", "id", "2403.07815")], 6: [("paper", "title", "\x00\u202e")]})
