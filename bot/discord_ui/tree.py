@@ -67,6 +67,9 @@ def error_message(error: BaseException) -> tuple[str, bool]:
         return "This command only works in a server.", False
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little: try again in {error.retry_after:.0f} s.", False
+    if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+        # The user's client still shows an older command tree (we synced a new one): a reload fixes it.
+        return "This command changed since your Discord app loaded it. Reload Discord (Ctrl+R) and try again.", False
     if isinstance(error, app_commands.CheckFailure):
         return "You don't have permission to use this command here.", False
     if isinstance(error, app_commands.TransformerError):
@@ -75,12 +78,14 @@ def error_message(error: BaseException) -> tuple[str, bool]:
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
-    """Command name and options (or component id) of an interaction, for the log line."""
+    """Command name and options (or component id and message) of an interaction, for the log line."""
+    if interaction.type is discord.InteractionType.component:
+        data: Any = interaction.data or {}
+        message = interaction.message.id if interaction.message is not None else "?"
+        return f"component {data.get('custom_id')!r} values={data.get('values')!r} on message {message}"
     command = interaction.command
     name = command.qualified_name if command is not None else "?"
     options = {key: value for key, value in interaction.namespace}
-    if interaction.type is discord.InteractionType.component and interaction.data:
-        return f"component {interaction.data.get('custom_id')!r} on /{name}"
     return f"/{name} options={truncate(repr(options), 1000)}"
 
 

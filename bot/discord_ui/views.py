@@ -129,6 +129,15 @@ class ResultsPaginator(discord.ui.View):
 
     async def on_timeout(self) -> None:
         """Disable every component on the message so the dead view cannot be pressed."""
+        await self.expire()
+
+    async def expire(self) -> None:
+        """Stop listening and show the components disabled (on timeout, and when the bot shuts down).
+
+        Views live in this process only: after a restart nobody would answer a press, and Discord would show
+        "This interaction failed". Disabling them first tells the user the results are over instead.
+        """
+        self.stop()
         for item in self.children:
             if isinstance(item, discord.ui.Button | discord.ui.Select):
                 item.disabled = True

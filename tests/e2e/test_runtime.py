@@ -186,6 +186,15 @@ async def test_paginator_disables_its_components_on_timeout(
     assert_no_mentions(fake.message(message.id).allowed_mentions or {"parse": []})
 
 
+async def test_shutdown_disables_open_paginators(fake: FakeDiscord, start_bot: StartBot) -> None:
+    bot = await start_bot()
+    _, message = await search(fake, "diffusion")
+    assert any(not c.get("disabled") for c in fake.message(message.id).iter_components())
+    assert await bot.stop() == 0
+    # Nobody would answer a press after the restart: the buttons were disabled on the way out.
+    assert all(c.get("disabled") for c in fake.message(message.id).iter_components())
+
+
 async def test_scheduled_ingest_refreshes_yesterday_and_today(fixture_server: FixtureServer, tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("", encoding="utf-8")

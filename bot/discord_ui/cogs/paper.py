@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
 CHOICE_LIMIT = 100
+SHUTDOWN_EXPIRE_TIMEOUT_S = 5.0  # a slow Discord must not hold up SIGTERM for long
 
 
 def _clean_query(text: str, what: str) -> str:
@@ -78,11 +80,24 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
     def __init__(self, bot: PaperBot) -> None:
         super().__init__()
         self.bot = bot
+        # Paginators still listening, so shutting down can disable their buttons (see ResultsPaginator.expire).
+        self._paginators: weakref.WeakSet[ResultsPaginator] = weakref.WeakSet()
         digest = _digest_group(bot)
         if digest is not None:
             group = self.app_command
             assert group is not None  # a GroupCog always has its group
             group.add_command(digest)
+
+    async def cog_unload(self) -> None:
+        """Disable the buttons of live search results before the bot goes away (bounded, best effort)."""
+        live = [view for view in self._paginators if not view.is_finished()]
+        if not live:
+            return
+        tasks = [asyncio.create_task(view.expire()) for view in live]
+        _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_EXPIRE_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        log.info("Disabled %d open search result view(s) on shutdown", len(live) - len(pending))
 
     @app_commands.command(name="search", description="Search the paper catalogue")
     @app_commands.describe(
@@ -111,6 +126,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         view.message = await interaction.followup.send(
             embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS, wait=True
         )
+        self._paginators.add(view)
 
     @app_commands.command(name="abstract", description="Show a paper's abstract and links")
     @app_commands.describe(title="A title (pick from the suggestions), an arXiv id, or an arXiv / Hugging Face URL")
