@@ -56,13 +56,14 @@ class RawGateway:
             msg = await self.ws.receive(timeout=5)
             self.frames.append(msg.type)
             if msg.type == aiohttp.WSMsgType.TEXT:
-                return json.loads(msg.data)
+                text: dict[str, Any] = json.loads(msg.data)
+                return text
             if msg.type == aiohttp.WSMsgType.BINARY:
                 self._buffer.extend(msg.data)
                 if msg.data[-4:] == ZLIB_SUFFIX:
-                    text = self._inflate.decompress(bytes(self._buffer))
+                    inflated: dict[str, Any] = json.loads(self._inflate.decompress(bytes(self._buffer)))
                     self._buffer.clear()
-                    return json.loads(text)
+                    return inflated
                 continue
             raise ConnectionError(f"gateway closed: {msg.type} {self.ws.close_code}")
 
@@ -109,7 +110,9 @@ class Env:
             "POST", f"/interactions/{handle.id}/{handle.token}/callback", body, params={"with_response": "1"}
         )
 
-    async def webhook(self, method: str, handle: InteractionHandle, suffix: str = "", body: Any = None, **kw: Any):
+    async def webhook(
+        self, method: str, handle: InteractionHandle, suffix: str = "", body: Any = None, **kw: Any
+    ) -> tuple[int, Any, Any]:
         return await self.call(method, f"/webhooks/{ids.APP_ID}/{handle.token}{suffix}", body, **kw)
 
 

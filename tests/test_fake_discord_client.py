@@ -8,6 +8,7 @@ checked against what discord.py actually sends and expects — independent of th
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -323,3 +324,23 @@ async def test_startup_is_fast_and_close_is_clean() -> None:
         assert bot.is_closed()
         await fake.wait_for(lambda: fake.gateway.connection is None, what="the client's socket to close")
         fake.assert_clean()
+
+
+async def test_files_history_and_reset(fake: FakeDiscord, bot: ProbeBot) -> None:
+    channel = bot.get_channel(ids.GENERAL_CHANNEL_ID)
+    assert isinstance(channel, discord.TextChannel)
+    seeded = [fake.add_user_message(ids.GENERAL_CHANNEL_ID, f"hi {i}", author_id=ids.MEMBER_USER_ID) for i in range(3)]
+    upload = await channel.send("with a file", file=discord.File(io.BytesIO(b"abc"), filename="a.txt"))
+    assert upload.attachments[0].filename == "a.txt" and upload.attachments[0].size == 3
+    stored = fake.message(upload.id)
+    assert stored.content == "with a file" and stored.attachments[0]["filename"] == "a.txt"
+    newest_first = [m.content async for m in channel.history(limit=10)]
+    assert newest_first == ["with a file", "hi 2", "hi 1", "hi 0"]
+    oldest_first = [
+        m.content async for m in channel.history(limit=2, after=discord.Object(seeded[0].id), oldest_first=True)
+    ]
+    assert oldest_first == ["hi 1", "hi 2"]
+    fake.reset()
+    assert fake.requests == [] and fake.channel_messages(ids.GENERAL_CHANNEL_ID) == []
+    handle = await fake.slash("paper search", query="after reset")  # commands and the session survive a reset
+    assert (await handle.original()).embeds[0]["title"] == "Results for after reset"

@@ -17,7 +17,8 @@ last requests seen. Discord semantics worth knowing when asserting:
 # ruff: noqa: ASYNC109  -- waits take a ``timeout`` deadline by design (the test-facing API)
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .messages import StoredMessage
 from .records import InteractionRecord, InteractionResponse, RecordedRequest
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .server import FakeDiscord
 
 __all__ = ["InteractionHandle"]
+
+T = TypeVar("T")
 
 
 class InteractionHandle:
@@ -62,7 +65,7 @@ class InteractionHandle:
         """Requests for this interaction that the fake rejected (status >= 400)."""
         return self.record.errors
 
-    async def wait_for(self, predicate: Any, *, timeout: float = 5.0, what: str = "condition") -> Any:
+    async def wait_for(self, predicate: Callable[[], T | None], *, timeout: float = 5.0, what: str = "condition") -> T:
         return await self.fake.wait_for(predicate, timeout=timeout, what=f"{what} (interaction {self.id})")
 
     async def response(self, *, timeout: float = 5.0) -> InteractionResponse:

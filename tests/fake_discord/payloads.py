@@ -65,6 +65,7 @@ class PayloadBuilder:
         self, guild_id: int | None, channel_id: int | None, user_id: int | None
     ) -> tuple[Guild, Channel, Member]:
         fake = self.fake
+        guild: Guild | None
         if guild_id is None and channel_id is not None:
             found = fake.find_channel(channel_id)
             if found is None:
@@ -259,7 +260,10 @@ class PayloadBuilder:
         elif otype == OptionType.CHANNEL:
             channel = guild.channel(_id_of(value))
             if channel is None:
-                raise LookupError(f"{where}: guild {guild.id} has no channel {value!r}")
+                raise LookupError(
+                    f"{where}: guild {guild.id} has no channel {value!r} (a Discord client can only pick existing"
+                    " channels; use a string option to accept raw ids)"
+                )
             allowed = opt.get("channel_types")
             if allowed and channel.type not in allowed:
                 raise ValueError(f"{where}: channel type {channel.type} not in channel_types {allowed}")

@@ -202,6 +202,7 @@ class RestApi:
         errors = validate_commands(body)
         if errors:
             raise DiscordError.invalid_form_body(errors)
+        assert isinstance(body, list)
         stored = [self._store_command(scope, cmd) for cmd in body]
         self.fake.commands[scope] = stored
         self.fake.command_syncs.append((scope, copy.deepcopy(stored)))

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .clock import Clock, monotonic
 from .errors import DiscordError
@@ -612,8 +612,8 @@ async def _read_body(request: web.Request) -> tuple[Any, list[dict[str, Any]]]:
         payload: Any = None
         files: list[dict[str, Any]] = []
         reader = await request.multipart()
-        async for part in reader:
-            if not hasattr(part, "read"):
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
                 continue
             if part.name == "payload_json":
                 try:
