@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
-from tests.fake_discord import FakeDiscord, ManualClock, ids, pointed_at, running_client
+from tests.fake_discord import Channel, FakeDiscord, ManualClock, ids, pointed_at, running_client
 
 
 class Pager(discord.ui.View):
@@ -344,3 +344,28 @@ async def test_files_history_and_reset(fake: FakeDiscord, bot: ProbeBot) -> None
     assert fake.requests == [] and fake.channel_messages(ids.GENERAL_CHANNEL_ID) == []
     handle = await fake.slash("paper search", query="after reset")  # commands and the session survive a reset
     assert (await handle.original()).embeds[0]["title"] == "Results for after reset"
+
+
+async def test_channel_events_reach_the_client_and_rest_agrees(fake: FakeDiscord, bot: ProbeBot) -> None:
+    created: asyncio.Queue[discord.abc.GuildChannel] = asyncio.Queue()
+    deleted: asyncio.Queue[discord.abc.GuildChannel] = asyncio.Queue()
+
+    async def on_guild_channel_create(channel: discord.abc.GuildChannel) -> None:
+        created.put_nowait(channel)
+
+    async def on_guild_channel_delete(channel: discord.abc.GuildChannel) -> None:
+        deleted.put_nowait(channel)
+
+    bot.add_listener(on_guild_channel_create)
+    bot.add_listener(on_guild_channel_delete)
+    new_id = 1_400_000_000_000_000_777
+    await fake.create_channel(Channel(id=new_id, name="papers-daily"))
+    channel = await asyncio.wait_for(created.get(), 5)
+    assert channel.id == new_id and bot.get_channel(new_id) is channel
+    assert isinstance(channel, discord.TextChannel)
+    await channel.send("first post")
+    await fake.delete_channel(new_id)
+    assert (await asyncio.wait_for(deleted.get(), 5)).id == new_id
+    with pytest.raises(discord.NotFound) as err:
+        await channel.send("gone")
+    assert err.value.code == 10003

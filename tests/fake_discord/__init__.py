@@ -49,7 +49,9 @@ Injecting interactions (payloads built from the *synced* command tree, :mod:`.pa
     ``await fake.click(message, "custom-id")`` / ``fake.click(message, label="Next", user_id=ids.OTHER_USER_ID)``
     ``await fake.choose(message, ["2401.00001"])`` (string select), ``await fake.submit_modal(...)``
     Context keywords: ``user_id``, ``guild_id``, ``channel_id``, ``locale``, ``guild_locale``. Builders raise on
-    what a Discord client can't send (unknown option, missing required option, disabled button, …).
+    what a Discord client can't send (unknown option, missing required option, disabled button, …). They do
+    *not* hide commands whose ``default_member_permissions`` the user lacks: server admins can override command
+    permissions on Discord, so the bot's own runtime check is what a test of a non-admin exercises.
     ``fake.build.chat_input(...)`` etc. return the payload dict only; ``await fake.interact(payload)`` sends any.
 
 Awaiting answers (:class:`InteractionHandle`; every wait is event-driven with a ``timeout``, raising
@@ -63,7 +65,8 @@ Messages (:class:`StoredMessage`): ``content``, ``embeds``, ``components``, ``bu
 (as sent), ``mention_everyone``/``mentions``/``mention_roles`` (what Discord would ping given them),
 ``author``, ``interaction_id``, ``bodies`` (every create/edit body), ``text`` (content + embed text),
 ``to_dict()``. Channels: ``fake.channel_messages(id)``, ``await fake.wait_for_message(id, pred)``,
-``fake.add_user_message(...)`` to seed history.
+``fake.add_user_message(...)`` to seed history; ``await fake.create_channel(Channel(...))`` /
+``await fake.delete_channel(id)`` change the world and send CHANNEL_CREATE/CHANNEL_DELETE.
 
 Recording: ``fake.requests`` (:class:`RecordedRequest`: method, path below /api/v10, route template, query,
 json, status, code, ``since_dispatch``), ``fake.requests_to("POST /channels/*/messages")``, ``fake.unhandled``,
@@ -75,7 +78,9 @@ Retry-After, Via, X-RateLimit-*; discord.py sleeps and retries); ``fake.fail_nex
 (discord.py retries 500/502/504/524 with 1 s+ sleeps, raises at once on 503); ``fake.clock`` injectable
 (:class:`ManualClock`) to test the 3 s deadline (10062) without waiting. Gateway: ``await
 fake.gateway.dispatch(event, data)``, ``disconnect(code=4000)`` (client resumes), ``request_reconnect()``,
-``invalidate_session()`` (client re-identifies after discord.py's own 5 s wait).
+``invalidate_session()`` (client re-identifies after discord.py's own 5 s wait — override the documented
+``Client.before_identify_hook`` in a test client to skip it). ``await fake.wait_for(predicate)`` re-checks on
+every *fake* state change; wait for client-only state with the client's own events.
 
 Limits and errors enforced (details in :mod:`.limits`, :mod:`.rest`): 50035 over-limit bodies (content 2000,
 10 embeds, title 256, description 4096, 25 fields 256/1024, footer 2048, author 256, 6000 total, 5 rows × 5

@@ -243,6 +243,29 @@ class FakeDiscord:
             ready["shard"] = shard
         return ready
 
+    async def create_channel(self, channel: Channel, guild_id: int | None = None) -> Channel:
+        """Add ``channel`` to a guild (default: the first) and tell the client (CHANNEL_CREATE)."""
+        guild = self.guild(guild_id) if guild_id is not None else self.guilds[0]
+        if guild is None:
+            raise LookupError(f"no configured guild {guild_id}")
+        guild.channels.append(channel)
+        if self.gateway.session is not None:
+            await self.gateway.dispatch("CHANNEL_CREATE", channel.to_dict(guild.id))
+        self._changed()
+        return channel
+
+    async def delete_channel(self, channel_id: int) -> Channel:
+        """Remove a channel (posts there then get 10003) and tell the client (CHANNEL_DELETE)."""
+        found = self.find_channel(channel_id)
+        if found is None:
+            raise LookupError(f"no channel {channel_id}")
+        guild, channel = found
+        guild.channels.remove(channel)
+        if self.gateway.session is not None:
+            await self.gateway.dispatch("CHANNEL_DELETE", channel.to_dict(guild.id))
+        self._changed()
+        return channel
+
     # -- recording views -----------------------------------------------------------------------------------
     @property
     def unhandled(self) -> list[RecordedRequest]:
