@@ -359,8 +359,8 @@ async def test_autocomplete_limits(env: Env, choices: list[dict[str, Any]], ok: 
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"content": ""}, {"content": "   \n"}, {"content": None, "embeds": []}, {"components": [_row(1)]}],
-    ids=["nothing", "empty", "whitespace", "null+no embeds", "components only"],
+    [{}, {"content": ""}, {"content": "   \n"}, {"content": None, "embeds": [], "components": []}],
+    ids=["nothing", "empty", "whitespace", "null and empty lists"],
 )
 async def test_empty_message_is_50006(env: Env, body: dict[str, Any]) -> None:
     status, data, _ = await env.post_message(body)
@@ -368,6 +368,11 @@ async def test_empty_message_is_50006(env: Env, body: dict[str, Any]) -> None:
     handle = await env.fake.slash("ping")
     status, data, _ = await env.callback(handle, {"type": 4, "data": body})
     assert (status, data["code"]) == (400, 50006)
+
+
+async def test_components_alone_make_a_message(env: Env) -> None:
+    status, data, _ = await env.post_message({"components": [_row(1)]})
+    assert status == 200 and data["components"][0]["components"][0]["custom_id"] == "b0"
 
 
 async def test_editing_a_message_to_nothing_is_50006(env: Env) -> None:

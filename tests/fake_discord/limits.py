@@ -319,13 +319,12 @@ def validate_message(body: Mapping[str, Any]) -> FormErrors:
 
 
 def is_empty_message(message: Mapping[str, Any]) -> bool:
-    """Discord's 50006: nothing to show. Components alone (v1) do not make a message non-empty."""
+    """Discord's 50006: a message needs at least one of content (not just whitespace), embeds, components,
+    attachments, sticker_ids or a poll (the "Create Message" reference lists exactly these)."""
     if (message.get("content") or "").strip():
         return False
-    if message.get("embeds") or message.get("attachments") or message.get("sticker_ids") or message.get("poll"):
-        return False
-    flags = message.get("flags") or 0
-    return not (flags & MessageFlags.IS_COMPONENTS_V2 and message.get("components"))
+    keys = ("embeds", "components", "attachments", "sticker_ids", "poll")
+    return not any(message.get(key) for key in keys)
 
 
 def validate_autocomplete(data: Mapping[str, Any] | None) -> FormErrors:
