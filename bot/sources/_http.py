@@ -9,7 +9,10 @@ arXiv clients only deal with URLs and parsing:
   (110 s by default) so a source that never answers fails within two minutes, not 5 × 30 s + backoff;
 * up to 5 attempts on 5xx, 408, 429, timeouts and connection errors, with exponential backoff and jitter;
   `Retry-After` (seconds or an HTTP date) is honoured, capped at 60 s;
-* a per-host minimum interval between request starts (arXiv asks for one request every 3 s).
+* a per-host minimum interval between request starts (arXiv asks for one request every 3 s);
+* a short memory of a source that did not answer at all: for `unreachable_cooldown_s` after such a
+  failure, requests to it fail at once (a circuit breaker), so ingesting several days of a dead source
+  costs one budget, not one per day. A server that answers (even 5xx) never trips it.
 
 Other 4xx answers are not retried: they are returned to the caller, who knows what a 404 means for it.
 Failures no retry can fix (a malformed URL, too many redirects) are a SourceError at once.
@@ -57,13 +60,18 @@ class RetryPolicy:
     backoff_base_s: float = 1.0  # 1, 2, 4, 8 s (± jitter) between attempts
     backoff_cap_s: float = 20.0
     max_retry_after_s: float = 60.0
+    # After a request to a source got no answer at all (every attempt timed out or could not connect),
+    # later requests to it fail at once for this long instead of spending another full budget each.
+    # This is what keeps "a source that never answers fails within 2 minutes" true for a whole
+    # `ingest` of several days, not just for one request. 0 disables it.
+    unreachable_cooldown_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if not 0 < self.timeout_s <= 30.0:
             raise ValueError("timeout_s must be in (0, 30]")
-        if self.deadline_s <= 0 or self.backoff_base_s < 0 or self.max_retry_after_s < 0:
+        if self.deadline_s <= 0 or min(self.backoff_base_s, self.max_retry_after_s, self.unreachable_cooldown_s) < 0:
             raise ValueError("deadline_s must be positive; backoff and Retry-After caps non-negative")
 
 
@@ -147,6 +155,7 @@ class HttpClient:
         self._rng = rng or random.Random()
         self._owns_session = owns_session
         self._gates: dict[str, _HostGate] = {}
+        self._down_until: dict[tuple[str, str], tuple[float, str]] = {}
 
     @classmethod
     def create(
@@ -188,6 +197,8 @@ class HttpClient:
         Raises SourceError once the attempts or the deadline are used up.
         """
         policy = self.policy
+        breaker_key = (source, (urlsplit(url).netloc or "").lower())
+        self._check_breaker(breaker_key, source, url)
         started = self._clock()
         headers = {"Accept": accept} if accept else None
         last: _Retryable | None = None
@@ -198,11 +209,14 @@ class HttpClient:
             await self._wait_turn(url)
             timeout = min(policy.timeout_s, max(remaining, 0.001))
             try:
-                return await self._attempt(url, params, headers, timeout)
+                response = await self._attempt(url, params, headers, timeout)
             except _Retryable as exc:
                 last = exc
             except _Fatal as exc:
                 raise SourceError(source, str(exc), url=url, attempt=attempt) from exc.__cause__
+            else:
+                self._down_until.pop(breaker_key, None)
+                return response
             if attempt == policy.max_attempts:
                 break
             delay = self._delay(attempt, last)
@@ -211,6 +225,7 @@ class HttpClient:
                     "%s: giving up on %s after %d attempt(s): %s (deadline)", source, url, attempt, last.reason
                 )
                 message = f"{last.reason}; gave up before the {policy.deadline_s:g} s deadline"
+                self._open_breaker(breaker_key, last)
                 raise SourceError(source, message, url=url, status=last.status, attempt=attempt)
             _log.warning(
                 "%s: attempt %d/%d for %s failed (%s); retrying in %.1f s",
@@ -224,7 +239,25 @@ class HttpClient:
             await self._sleep(delay)
         if last is None:  # unreachable: deadline_s > 0 lets the first attempt run
             raise SourceError(source, "no attempt made", url=url)
+        self._open_breaker(breaker_key, last)
         raise SourceError(source, last.reason, url=url, status=last.status, attempt=attempt)
+
+    def _check_breaker(self, key: tuple[str, str], source: str, url: str) -> None:
+        down = self._down_until.get(key)
+        if down is None:
+            return
+        until, reason = down
+        left = until - self._clock()
+        if left <= 0:
+            del self._down_until[key]  # half-open: this request probes with the full retry budget
+            return
+        message = f"not trying: the last request got no answer ({reason}); next try in {left:.0f} s"
+        raise SourceError(source, message, url=url)
+
+    def _open_breaker(self, key: tuple[str, str], failure: _Retryable) -> None:
+        """Remember a source that never answered (timeouts, refused connections) for a cool-down."""
+        if failure.status is None and self.policy.unreachable_cooldown_s > 0:
+            self._down_until[key] = (self._clock() + self.policy.unreachable_cooldown_s, failure.reason)
 
     async def _attempt(
         self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, limit_s: float

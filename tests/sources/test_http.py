@@ -217,3 +217,41 @@ async def test_unusable_urls_fail_at_once(url: str, http: HttpClient, vtime: Vir
     assert info.value.attempt == 1
     assert "request failed" in info.value.message
     assert vtime.sleeps == []
+
+
+async def test_source_that_never_answers_fails_fast_afterwards(
+    server: FixtureServer, make_http: MakeHttp, vtime: VirtualTime
+) -> None:
+    http = make_http(RetryPolicy(timeout_s=0.2))
+    server.fail_next(PATH, [Fault.slow(30)] * 5)
+    with pytest.raises(SourceError):
+        await http.get(_url(server), source="huggingface", params=PARAMS)
+    assert len(server.requests_to(PATH)) == 5
+    # The next request (e.g. the next day of an ingest) does not spend another budget.
+    started = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        await http.get(_url(server), source="huggingface", params={"date": "2024-03-15"})
+    assert time.monotonic() - started < 0.5
+    assert info.value.message.startswith("not trying: the last request got no answer (no answer within 0.2 s)")
+    assert len(server.requests_to(PATH)) == 5
+    # Other sources on the same host are not affected.
+    assert (await http.get(_url(server), source="arxiv", params=PARAMS)).status == 200
+    # After the cool-down the source is tried again, and an answer closes the breaker.
+    vtime.offset += RetryPolicy().unreachable_cooldown_s
+    assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
+    assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
+
+
+async def test_a_server_that_answers_5xx_does_not_trip_the_breaker(server: FixtureServer, http: HttpClient) -> None:
+    server.fail_next(PATH, [500] * 5)
+    with pytest.raises(SourceError):
+        await http.get(_url(server), source="huggingface", params=PARAMS)
+    assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
+
+
+async def test_breaker_can_be_disabled(server: FixtureServer, make_http: MakeHttp) -> None:
+    http = make_http(RetryPolicy(timeout_s=0.2, unreachable_cooldown_s=0))
+    server.fail_next(PATH, [Fault.slow(30)] * 5)
+    with pytest.raises(SourceError):
+        await http.get(_url(server), source="huggingface", params=PARAMS)
+    assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
