@@ -741,3 +741,131 @@ async def test_gateway_resume_replays_missed_events() -> None:
             await gw3.recv()
             await gw3.send({"op": 6, "d": {"token": fake.token, "session_id": "nope", "seq": 0}})
             assert await gw3.recv() == {"op": 9, "d": False}
+
+
+BUILDER_COMMANDS = [
+    {
+        "name": "paper",
+        "description": "papers",
+        "options": [
+            {
+                "name": "search",
+                "description": "search",
+                "type": 1,
+                "options": [
+                    {"name": "query", "description": "q", "type": 3, "required": True, "max_length": 200},
+                    {
+                        "name": "sort",
+                        "description": "s",
+                        "type": 3,
+                        "choices": [{"name": "Newest", "value": "newest"}, {"name": "Upvotes", "value": "upvotes"}],
+                    },
+                    {"name": "limit", "description": "l", "type": 4, "min_value": 1, "max_value": 25},
+                ],
+            },
+            {
+                "name": "digest",
+                "description": "digest",
+                "type": 2,
+                "options": [
+                    {
+                        "name": "subscribe",
+                        "description": "sub",
+                        "type": 1,
+                        "options": [
+                            {"name": "channel", "description": "c", "type": 7, "required": True, "channel_types": [0]}
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
+]
+
+
+async def test_builder_types_options_from_the_synced_tree_and_computes_permissions(env: Env) -> None:
+    await env.sync(BUILDER_COMMANDS)
+    build = env.fake.build
+    admin = build.chat_input(
+        "paper digest subscribe", channel=ids.GENERAL_CHANNEL_ID, user_id=ids.ADMIN_USER_ID, locale="de"
+    )
+    member = build.chat_input("paper search", query="q", sort="newest", limit=3)
+    assert admin["type"] == member["type"] == 2
+    assert admin["locale"] == "de" and member["locale"] == "en-US" and admin["guild_locale"] == "en-US"
+    assert (
+        admin["data"]["guild_id"] == str(ids.GUILD_ID)
+        and admin["data"]["id"] == env.fake.commands[ids.GUILD_ID][0]["id"]
+    )
+    group = admin["data"]["options"][0]
+    assert (group["name"], group["type"], group["options"][0]["name"]) == ("digest", 2, "subscribe")
+    resolved = admin["data"]["resolved"]["channels"][str(ids.GENERAL_CHANNEL_ID)]
+    assert resolved["name"] == "general" and int(resolved["permissions"]) & P.ADMINISTRATOR
+    assert int(admin["member"]["permissions"]) & P.ADMINISTRATOR
+    assert not int(member["member"]["permissions"]) & (P.ADMINISTRATOR | P.MANAGE_GUILD)
+    assert member["member"]["user"]["id"] == str(ids.MEMBER_USER_ID)
+    app = int(member["app_permissions"])
+    assert app & P.SEND_MESSAGES and app & P.EMBED_LINKS and not app & P.ADMINISTRATOR
+    hidden = build.chat_input("paper search", query="q", channel_id=ids.HIDDEN_CHANNEL_ID, user_id=ids.ADMIN_USER_ID)
+    assert hidden["app_permissions"] == "0"  # the bot can't see that channel
+    assert member["data"]["options"][0]["options"] == [
+        {"name": "query", "type": 3, "value": "q"},
+        {"name": "sort", "type": 3, "value": "newest"},
+        {"name": "limit", "type": 4, "value": 3},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "error"),
+    [
+        ("paper search", {}, ValueError),  # required option missing
+        ("paper search", {"query": "q", "nope": 1}, LookupError),
+        ("paper search", {"query": "q", "sort": "oldest"}, ValueError),  # not a choice
+        ("paper search", {"query": "q", "limit": 26}, ValueError),  # max_value
+        ("paper search", {"query": "x" * 201}, ValueError),  # max_length
+        ("paper search", {"query": 5}, ValueError),  # wrong type
+        ("paper digest subscribe", {"channel": ids.VOICE_CHANNEL_ID}, ValueError),  # channel_types
+        ("paper digest subscribe", {"channel": 12345}, LookupError),  # no such channel
+        ("paper digest", {}, ValueError),  # a group, not a command
+        ("paper fetch", {}, LookupError),
+        ("papers", {}, LookupError),  # not synced
+    ],
+)
+async def test_builder_refuses_what_a_client_cannot_send(
+    env: Env, command: str, options: dict[str, Any], error: type[Exception]
+) -> None:
+    await env.sync(BUILDER_COMMANDS)
+    with pytest.raises(error):
+        env.fake.build.chat_input(command, **options)
+
+
+async def test_component_builders_follow_the_stored_message(env: Env) -> None:
+    components = [
+        {
+            "type": 1,
+            "components": [
+                {"type": 2, "style": 1, "label": "Next", "custom_id": "next"},
+                {"type": 2, "style": 2, "label": "Prev", "custom_id": "prev", "disabled": True},
+                {"type": 2, "style": 5, "label": "arXiv", "url": "https://arxiv.org/abs/2401.00001"},
+            ],
+        },
+        _select(_opts(3)),
+    ]
+    _, sent, _ = await env.post_message({"content": "page", "components": components})
+    message = env.fake.message(int(sent["id"]))
+    press = env.fake.build.button(message, label="Next", user_id=ids.OTHER_USER_ID)
+    assert press["type"] == 3 and press["data"] == {"custom_id": "next", "component_type": 2}
+    assert press["message"]["id"] == sent["id"] and press["channel_id"] == str(ids.GENERAL_CHANNEL_ID)
+    assert press["member"]["user"]["id"] == str(ids.OTHER_USER_ID)
+    with pytest.raises(ValueError, match="disabled"):
+        env.fake.build.button(message, "prev")
+    assert env.fake.build.button(message, "prev", force=True)["data"]["custom_id"] == "prev"
+    with pytest.raises(ValueError, match="link"):
+        env.fake.build.button(message, label="arXiv")
+    with pytest.raises(LookupError):
+        env.fake.build.button(message, "missing")
+    pick = env.fake.build.select(message, values=["v2"])
+    assert pick["data"] == {"custom_id": "s", "component_type": 3, "values": ["v2"]}
+    with pytest.raises(ValueError, match="not offered"):
+        env.fake.build.select(message, values=["v9"])
+    with pytest.raises(ValueError, match="allows"):
+        env.fake.build.select(message, values=["v0", "v1"])

@@ -272,7 +272,8 @@ async def test_a_late_response_is_unknown_interaction() -> None:
         bot.errors.clear()
 
 
-async def test_resume_after_disconnect_keeps_serving(fake: FakeDiscord, bot: ProbeBot) -> None:
+@pytest.mark.parametrize("how", ["close 4000", "op 7 reconnect"])
+async def test_resume_after_disconnect_keeps_serving(fake: FakeDiscord, bot: ProbeBot, how: str) -> None:
     resumed = asyncio.Event()
 
     async def on_resumed() -> None:
@@ -280,7 +281,10 @@ async def test_resume_after_disconnect_keeps_serving(fake: FakeDiscord, bot: Pro
 
     bot.add_listener(on_resumed)
     first = fake.gateway.connection
-    await fake.gateway.disconnect(4000)
+    if how == "close 4000":
+        await fake.gateway.disconnect(4000)
+    else:
+        await fake.gateway.request_reconnect()
     await asyncio.wait_for(resumed.wait(), 10)
     assert fake.gateway.resumes and fake.gateway.resumes[0]["session_id"] == fake.gateway.session.id  # type: ignore[union-attr]
     assert fake.gateway.connection is not first and fake.gateway.connection.path == "/gateway/resume"  # type: ignore[union-attr]
