@@ -6,9 +6,8 @@ loopback, exactly as in production, and the server answers with the unchanged re
 
 API
 ---
-In a conftest (or test module)::
-
-    from tests.fixture_server import fixture_server  # noqa: F401  (pytest fixture, function scope)
+`tests/conftest.py` registers this module as a pytest plugin, so every test can ask for the
+function-scoped ``fixture_server`` fixture (elsewhere: ``from tests.fixture_server import fixture_server``)::
 
     async def test_x(fixture_server: FixtureServer) -> None:
         settings = load_settings(environ=fixture_server.environ())    # both sources → this server
