@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
+from yarl import URL
 
 from bot import __version__
 from bot.errors import SourceError
@@ -111,6 +112,15 @@ class _Retryable(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+
+
+def _display_url(url: str, params: Mapping[str, str] | None) -> str:
+    if not params:
+        return url
+    try:
+        return str(URL(url).update_query(dict(params)))
+    except (ValueError, TypeError):
+        return url
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -198,7 +208,8 @@ class HttpClient:
         """
         policy = self.policy
         breaker_key = (source, (urlsplit(url).netloc or "").lower())
-        self._check_breaker(breaker_key, source, url)
+        shown = _display_url(url, params)  # what errors and logs name: the request as sent
+        self._check_breaker(breaker_key, source, shown)
         started = self._clock()
         headers = {"Accept": accept} if accept else None
         last: _Retryable | None = None
@@ -213,7 +224,7 @@ class HttpClient:
             except _Retryable as exc:
                 last = exc
             except _Fatal as exc:
-                raise SourceError(source, str(exc), url=url, attempt=attempt) from exc.__cause__
+                raise SourceError(source, str(exc), url=shown, attempt=attempt) from exc.__cause__
             else:
                 self._down_until.pop(breaker_key, None)
                 return response
@@ -222,25 +233,25 @@ class HttpClient:
             delay = self._delay(attempt, last)
             if self._clock() - started + delay >= policy.deadline_s:
                 _log.warning(
-                    "%s: giving up on %s after %d attempt(s): %s (deadline)", source, url, attempt, last.reason
+                    "%s: giving up on %s after %d attempt(s): %s (deadline)", source, shown, attempt, last.reason
                 )
                 message = f"{last.reason}; gave up before the {policy.deadline_s:g} s deadline"
                 self._open_breaker(breaker_key, last)
-                raise SourceError(source, message, url=url, status=last.status, attempt=attempt)
+                raise SourceError(source, message, url=shown, status=last.status, attempt=attempt)
             _log.warning(
                 "%s: attempt %d/%d for %s failed (%s); retrying in %.1f s",
                 source,
                 attempt,
                 policy.max_attempts,
-                url,
+                shown,
                 last.reason,
                 delay,
             )
             await self._sleep(delay)
         if last is None:  # unreachable: deadline_s > 0 lets the first attempt run
-            raise SourceError(source, "no attempt made", url=url)
+            raise SourceError(source, "no attempt made", url=shown)
         self._open_breaker(breaker_key, last)
-        raise SourceError(source, last.reason, url=url, status=last.status, attempt=attempt)
+        raise SourceError(source, last.reason, url=shown, status=last.status, attempt=attempt)
 
     def _check_breaker(self, key: tuple[str, str], source: str, url: str) -> None:
         down = self._down_until.get(key)
