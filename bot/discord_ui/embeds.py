@@ -60,9 +60,9 @@ EMBEDS_PER_MESSAGE = 10
 SELECT_LABEL_LIMIT = 100
 
 SEARCH_PAGE_SIZE = 5
+_ELLIPSIS = "…"
 COLOUR = discord.Colour(0xFFD21E)  # Hugging Face yellow: the bot's posts are recognisable at a glance.
 
-_ELLIPSIS = "…"
 ABSTRACT_AUTHORS = 15  # beyond this a list (some papers have hundreds) buries the abstract
 _SUMMARY_LIMIT = 200  # one line in a search result: enough to judge relevance, short enough for 5 per page
 _WS = re.compile(r"\s+")
@@ -104,11 +104,12 @@ def truncate(text: str, limit: int) -> str:
     """
     if len(text) <= limit:
         return text
-    cut = text[: max(limit - 1, 0)]
-    run = len(cut) - len(cut.rstrip("\\"))
-    if run % 2 == 1:
+    if limit <= 0:
+        return ""
+    cut = text[: limit - 1].rstrip()
+    if (len(cut) - len(cut.rstrip("\\"))) % 2 == 1:
         cut = cut[:-1]
-    return cut.rstrip() + _ELLIPSIS if limit > 0 else ""
+    return cut + _ELLIPSIS
 
 
 def shorten_authors(authors: Sequence[str], *, keep: int = 3) -> str:

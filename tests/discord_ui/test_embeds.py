@@ -220,3 +220,13 @@ def test_render_embed_text_shows_every_part() -> None:
 def test_empty_trending_says_what_to_do() -> None:
     embed = E.trending_embed(Trending(period="week", first_day=None, last_day=None, papers=()))
     assert "No papers" in (embed.description or "")
+
+
+@given(st.text(alphabet="ab\\ *_", max_size=50), st.integers(1, 60))
+def test_truncate_never_leaves_a_dangling_escape(text: str, limit: int) -> None:
+    escaped = E.escape_text(text)
+    cut = E.truncate(escaped, limit)
+    assert len(cut) <= limit
+    if cut != escaped:
+        body = cut.removesuffix("…")
+        assert (len(body) - len(body.rstrip("\\"))) % 2 == 0
