@@ -35,8 +35,8 @@ REPO = Path(__file__).parents[2]
 
 def _shape(command: dict) -> dict:  # type: ignore[type-arg]
     """The user-visible part of a command object (what the snapshot reviews), minus Discord-added ids."""
-    keep = ("name", "description", "type", "required", "choices", "autocomplete", "min_length", "max_length")
-    keep += ("min_value", "max_value")
+    keep: tuple[str, ...] = ("name", "description", "type", "required", "choices", "autocomplete")
+    keep += ("min_length", "max_length", "min_value", "max_value")
     shaped = {k: command[k] for k in keep if k in command and command[k] not in (None, False)}
     options = [_shape(o) for o in command.get("options") or [] if o["name"] != "digest"]
     if options:
