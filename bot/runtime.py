@@ -175,9 +175,8 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
             return EXIT_RUNTIME
         except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             await bot.close()
-            _fail(
-                f"paperbot: could not log in to Discord at {discord.http.Route.BASE}: {exc.__class__.__name__}: {exc}"
-            )
+            where = discord.http.Route.BASE
+            _fail(f"paperbot: could not start on Discord at {where} (login or command sync): {exc!r}")
             return EXIT_RUNTIME
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
         # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready

@@ -39,7 +39,8 @@ __all__ = ["MAX_QUERY_CHARS", "PaperCog", "setup"]
 
 log = logging.getLogger(__name__)
 
-
+# MAX_QUERY_CHARS comes from the lookup use case (the CLI applies it too); it is also sent to Discord as the
+# options' max_length, and checked again here because a payload can claim anything.
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
 CHOICE_LIMIT = 100
 SHUTDOWN_EXPIRE_TIMEOUT_S = 5.0  # a slow Discord must not hold up SIGTERM for long
