@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -83,6 +84,20 @@ async def test_rejected_token_exits_1_with_one_line_and_no_traceback(
     assert err.strip() == REJECTED_TOKEN_MESSAGE
     assert "Traceback" not in err
     assert _closed_cleanly(tmp_path / "p.db")  # the catalogue was closed on the way out
+
+
+async def test_unreachable_discord_exits_1_with_one_line(
+    fake: FakeDiscord, fixture_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = _settings(fake, fixture_server, tmp_path / "p.db", tmp_path / "c.toml", token=fake.token)
+    settings.discord.api_base_url = f"http://127.0.0.1:{port}/api/v10"
+    assert await asyncio.wait_for(run_bot(settings), timeout=10) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"paperbot: could not start on Discord at http://127.0.0.1:{port}/api/v10")
+    assert _closed_cleanly(tmp_path / "p.db")
 
 
 def _closed_cleanly(db: Path) -> bool:
