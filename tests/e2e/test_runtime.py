@@ -231,3 +231,21 @@ async def test_scheduled_ingest_refreshes_yesterday_and_today(fixture_server: Fi
     asked = [r.query.get("date") for r in fixture_server.requests_to("/api/daily_papers")]
     expected = {str(before - dt.timedelta(days=1)), str(before), str(after - dt.timedelta(days=1)), str(after)}
     assert len(asked) >= 2 and set(asked) <= expected
+
+
+async def test_after_an_invalidated_session_the_bot_reidentifies_on_the_advertised_gateway(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    """discord.py reconnects to DEFAULT_GATEWAY after INVALID_SESSION: the runtime's override must cover it."""
+    await start_bot()
+    first = fake.gateway.session
+    await fake.gateway.invalidate_session(resumable=False)
+    await fake.wait_for(
+        lambda: fake.gateway.session is not None and fake.gateway.session is not first
+        and fake.gateway.session.connection is not None,
+        timeout=15,
+        what="a new IDENTIFY after the invalidated session",
+    )  # fmt: skip
+    assert len(fake.gateway.identifies) == 2
+    _, message = await search(fake, "diffusion")
+    assert message.embeds
