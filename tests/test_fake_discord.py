@@ -557,6 +557,9 @@ async def test_rate_limit_answers_429_with_discord_headers(env: Env) -> None:
     assert status == 200
     statuses = [r.status for r in env.fake.requests_to("POST /channels/{channel_id}/messages")]
     assert statuses == [429, 200]
+    assert env.fake.rejected == []  # a scripted 429 is not a refusal
+    await env.post_message({"content": ""})
+    assert [(r.status, r.code) for r in env.fake.rejected] == [(400, 50006)]
 
 
 async def test_global_rate_limit_and_scripted_failures(env: Env) -> None:

@@ -69,8 +69,9 @@ Messages (:class:`StoredMessage`): ``content``, ``embeds``, ``components``, ``bu
 ``await fake.delete_channel(id)`` change the world and send CHANNEL_CREATE/CHANNEL_DELETE.
 
 Recording: ``fake.requests`` (:class:`RecordedRequest`: method, path below /api/v10, route template, query,
-json, status, code, ``since_dispatch``), ``fake.requests_to("POST /channels/*/messages")``, ``fake.unhandled``,
-``fake.internal_errors``, ``fake.commands`` / ``fake.command_syncs``, ``fake.interactions``,
+json, status, code, ``since_dispatch``), ``fake.requests_to("POST /channels/*/messages")``, ``fake.rejected``
+(refused by the fake, not scripted), ``fake.unhandled``, ``fake.internal_errors``, ``fake.commands`` /
+``fake.command_syncs``, ``fake.interactions``,
 ``fake.gateway.identifies`` / ``resumes`` / ``connections``. ``fake.reset()`` forgets traffic (for shared bots).
 
 Scripting failures: ``fake.rate_limit_next("POST /channels/*/messages", retry_after=0.05)`` (429 with

@@ -33,6 +33,8 @@ class RecordedRequest:
     since_dispatch: float | None = None
     #: multipart uploads: [{"name", "filename", "size"}]
     files: list[dict[str, Any]] = field(default_factory=list)
+    #: answered by a ``rate_limit_next``/``fail_next`` script rather than by the route
+    scripted: bool = False
 
     @property
     def ok(self) -> bool:

@@ -272,6 +272,11 @@ class FakeDiscord:
         """Requests to routes the fake does not implement (answered 404/405)."""
         return [r for r in self.requests if not r.route]
 
+    @property
+    def rejected(self) -> list[RecordedRequest]:
+        """Requests the fake refused on its own (status >= 400, not scripted): what Discord would have refused."""
+        return [r for r in self.requests if r.status >= 400 and not r.scripted]
+
     def requests_to(self, pattern: str) -> list[RecordedRequest]:
         """Recorded requests whose ``"METHOD /path"`` or route template matches the glob ``pattern``."""
         return [r for r in self.requests if _matches(pattern, r.method, r.path, r.route)]
@@ -555,6 +560,7 @@ class FakeDiscord:
                 return self._finish(rec, _json_response(err.body(), err.status), err.code)
             script = self._take_script(request.method, path, route)
             if script is not None:
+                rec.scripted = True
                 return self._finish(rec, self._scripted_response(script, path), script.code)
             if _needs_bot_token(route) and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordError.unauthorized()
