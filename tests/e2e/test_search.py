@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -140,3 +141,18 @@ async def test_a_6000_character_query_is_refused_politely(fake: FakeDiscord, sta
     response = await handle.response()
     assert response.type == 4 and response.ephemeral
     assert "keep it under 500" in (response.data or {}).get("content", "")
+
+
+async def test_search_falls_back_to_any_word_and_says_so(fake: FakeDiscord, start_bot: StartBot) -> None:
+    await start_bot()
+    _, message = await search(fake, "diffusion zzzqqqxxy")
+    (embed,) = message.embeds
+    assert "no paper has every word" in embed["footer"]["text"]
+
+
+async def test_sort_by_upvotes_orders_the_page(fake: FakeDiscord, start_bot: StartBot) -> None:
+    await start_bot()
+    _, message = await search(fake, "diffusion", sort="upvotes")
+    votes = [int(v) for v in re.findall(r"▲ (\d+)", message.embeds[0]["description"])]
+    assert len(votes) == 5 and votes == sorted(votes, reverse=True)
+    assert "sorted by upvotes" in message.embeds[0]["footer"]["text"]
