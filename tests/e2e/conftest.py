@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,12 +57,20 @@ CRAFTED = (
 )
 
 
-def _settings(fake: FakeDiscord, fixtures: FixtureServer, db: Path, config: Path, *, token: str | None) -> Settings:
+def _settings(
+    fake: FakeDiscord,
+    fixtures: FixtureServer,
+    db: Path,
+    config: Path,
+    *,
+    token: str | None,
+    guild_ids: tuple[int, ...] = (GUILD_ID,),
+) -> Settings:
     config.write_text("", encoding="utf-8")  # explicit empty file: nothing from the developer's ./config.toml
     environ = {
         **fixtures.environ(),
         "PAPERBOT_DISCORD__API_BASE_URL": fake.api_base_url,
-        "PAPERBOT_DISCORD__GUILD_IDS": f"[{GUILD_ID}]",
+        "PAPERBOT_DISCORD__GUILD_IDS": json.dumps(list(guild_ids)),
         "PAPERBOT_DATABASE__PATH": str(db),
     }
     if token is not None:
@@ -138,11 +147,15 @@ async def start_bot(
     """Factory: `await start_bot(catalogue="full"|"empty")` → a bot logged in, synced and on the gateway."""
     running: list[RunningBot] = []
 
-    async def start(*, catalogue: str = "full", token: str | None = None) -> RunningBot:
+    async def start(
+        *, catalogue: str = "full", token: str | None = None, guild_ids: tuple[int, ...] = (GUILD_ID,)
+    ) -> RunningBot:
         db = tmp_path / "papers.db"
         if catalogue == "full":
             shutil.copyfile(full_catalogue_template, db)
-        settings = _settings(fake, fixture_server, db, tmp_path / "config.toml", token=token or fake.token)
+        settings = _settings(
+            fake, fixture_server, db, tmp_path / "config.toml", token=token or fake.token, guild_ids=guild_ids
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(run_bot(settings, stop=stop), name="run_bot under test")
         bot = RunningBot(fake, settings, task, stop)

@@ -60,6 +60,28 @@ async def test_startup_syncs_the_command_tree_to_the_guild_and_uses_the_advertis
     assert session.intents & PRIVILEGED_INTENTS == 0
 
 
+async def test_a_guild_the_bot_is_not_in_is_logged_and_skipped(
+    fake: FakeDiscord, start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = 1_100_000_000_000_000_999
+    with caplog.at_level(logging.ERROR, logger="bot.discord_ui.client"):
+        await start_bot(guild_ids=(stranger, GUILD_ID))
+    assert fake.commands.get(GUILD_ID)  # the reachable guild still got its commands
+    (record,) = caplog.records
+    assert str(stranger) in record.getMessage() and "applications.commands" in record.getMessage()
+    _, message = await search(fake, "diffusion")
+    assert message.embeds
+
+
+async def test_global_sync_when_no_guild_is_configured(fake: FakeDiscord, start_bot: StartBot) -> None:
+    await start_bot(guild_ids=())
+    synced = await fake.wait_for_commands(None)
+    assert [c["name"] for c in synced] == ["paper"]
+    assert not fake.commands.get(GUILD_ID)
+    _, message = await search(fake, "diffusion")
+    assert message.embeds
+
+
 async def test_endpoints_are_restored_after_the_run(fake: FakeDiscord, start_bot: StartBot) -> None:
     before = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
     bot = await start_bot()
