@@ -183,16 +183,23 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             stats = await catalogue.stats()
         elapsed = asyncio.get_running_loop().time() - started
         landed = len(report.days) - len(report.failed)
+        total = (until - since).days + 1
+        if report.failed:
+            # One line (CONTRACT.md): what failed first and how much; the log has every day's detail.
+            first = report.failed[0]
+            gave_up = ", then gave up: the source looks down" if report.aborted else ""
+            print(
+                f"paperbot: ingest failed for {len(report.failed)} of {total} day(s){gave_up}; "
+                f"first {first.day}: {first.error}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
         print(
-            f"ingested {landed} of {(until - since).days + 1} day(s): {report.listed} listed papers, "
+            f"ingested {landed} of {total} day(s): {report.listed} listed papers, "
             f"{report.added} new list entries in {elapsed:.1f}s; catalogue has {stats.papers} papers",
             file=sys.stderr,
         )
-        for failure in report.failed:
-            print(f"paperbot: {failure.day}: {failure.error}", file=sys.stderr)
-        if report.aborted:
-            print(f"paperbot: {report.aborted}", file=sys.stderr)
-        return EXIT_FAILURE if report.failed else EXIT_OK
+        return EXIT_OK
 
     return _run_async(work)
 

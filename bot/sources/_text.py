@@ -40,14 +40,20 @@ def as_str(value: object) -> str | None:
     return value or None
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def as_int(value: object) -> int | None:
-    """Return an integral count from an int or an integral float (`12.0`); None for anything else."""
+    """Return an integral count from an int or an integral float (`12.0`); None for anything else.
+
+    Values outside SQLite's 64-bit INTEGER are unknown too: one absurd number must not sink a whole day.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX:
+        return value
     return None
 
 
