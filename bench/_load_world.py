@@ -14,10 +14,15 @@ Sources are disabled: the load is on the bot and its catalogue, not on loopback 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import os
 import random
+import signal
 import statistics
+import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,44 +37,57 @@ from bot.runtime import run_bot
 from tests.fake_discord import FakeDiscord, ids
 
 DEADLINE_S = 3.0
-_VOCABULARY = (
+_HEAD = (
     "language model models diffusion video generation transformer attention graph neural network robust sparse "
     "quantum lattice retrieval agents reasoning benchmark scaling laws vision multimodal learning reinforcement "
     "policy alignment instruction tuning efficient inference memory long context speech audio 3d reconstruction "
     "segmentation detection tracking medical protein molecule code synthesis mathematical theorem proving"
 )
-_WORDS = _VOCABULARY.split()
-_TAIL = [f"{a}{b}{c}" for a in ("ka", "lo", "mi", "nu", "so", "te") for b in ("ra", "vi", "xo") for c in "bdfgk"]
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
 
-def _words(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(_WORDS) if rng.random() < 0.8 else rng.choice(_TAIL) for _ in range(n))
+def _vocabulary(rng: random.Random, size: int = 20_000) -> tuple[list[str], list[float]]:
+    """Head words plus a pseudo-word tail, with Zipf weights (rank^-1.05), as cumulative weights."""
+    words = list(dict.fromkeys(_HEAD.split()))
+    seen = set(words)
+    while len(words) < size:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    cumulative, total = [], 0.0
+    for rank in range(1, len(words) + 1):
+        total += rank**-1.05
+        cumulative.append(total)
+    return words, cumulative
 
 
 def paper_id(index: int) -> str:
-    """The synthetic paper `index`'s arXiv id (new style, 5 digits, months from 2001 on)."""
-    return f"{20 + index // 1_199_988:02d}{1 + (index // 99_999) % 12:02d}.{index % 99_999 + 1:05d}"
+    """The synthetic paper `index`'s arXiv id (new style, 99 999 per month from January 2020)."""
+    month, number = divmod(index, 99_999)
+    return f"{20 + month // 12:02d}{month % 12 + 1:02d}.{number + 1:05d}"
 
 
-def write_snapshot(path: Path, papers: int, seed: int) -> list[str]:
-    """JSON Lines in the public arXiv snapshot format; returns the titles in file order."""
+def write_snapshot(path: Path, papers: int, seed: int) -> None:
+    """JSON Lines in the public arXiv snapshot format, text drawn from a Zipf vocabulary."""
     rng = random.Random(seed)
-    titles = []
+    words, cumulative = _vocabulary(rng)
+
+    def text(n: int) -> str:
+        return " ".join(rng.choices(words, cum_weights=cumulative, k=n))
+
     with path.open("w", encoding="utf-8") as out:
         for i in range(papers):
-            title = _words(rng, rng.randint(5, 14)).capitalize() + f" {i}"
-            titles.append(title)
             record = {
                 "id": paper_id(i),
-                "authors": ", ".join(f"{rng.choice('ABCDEFGH')}. {rng.choice(_TAIL).title()}" for _ in range(4)),
-                "title": title,
+                "authors": ", ".join(f"{rng.choice('ABCDEFGH')}. {rng.choice(words).title()}" for _ in range(4)),
+                "title": text(rng.randint(5, 14)).capitalize(),
                 "categories": "cs.LG cs.CL",
-                "abstract": _words(rng, rng.randint(80, 220)),
+                "abstract": text(rng.randint(80, 220)),
                 "versions": [{"version": "v1", "created": "Mon, 2 Jan 2023 10:00:00 GMT"}],
                 "update_date": "2023-01-03",
             }
             out.write(json.dumps(record) + "\n")
-    return titles
 
 
 async def build_catalogue(path: Path, papers: int, seed: int = 1) -> None:
@@ -174,22 +192,24 @@ def _settings(fake: FakeDiscord, db: Path) -> Settings:
     )
 
 
-def _plan(count: int, papers: int, titles: list[str], rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+def _plan(count: int, stored: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, command, options) for each interaction: a realistic mix, deterministic from `rng`."""
     plan = []
     for _ in range(count):
         roll = rng.random()
         if roll < 0.40:
-            query = " ".join(rng.sample(_WORDS, rng.randint(1, 3)))
+            # Words a user would type: some from a stored title (so most searches hit), some common ones.
+            title_words = rng.choice(stored)[1].lower().split()
+            query = " ".join(rng.sample(title_words, min(len(title_words), rng.randint(1, 3))))
             sort = rng.choice(["relevance", "relevance", "upvotes", "newest"])
             plan.append(("search", "paper search", {"query": query, "sort": sort}))
         elif roll < 0.65:
-            title = rng.choice(titles)
+            title = rng.choice(stored)[1]
             typed = title[: rng.randint(1, max(1, len(title) // 2))]
             plan.append(("autocomplete", "paper abstract", {"title": typed}))
         elif roll < 0.85:
-            index = rng.randrange(papers)
-            ref = rng.choice([paper_id(index), f"https://arxiv.org/abs/{paper_id(index)}v1"])
+            paper = rng.choice(stored)[0]
+            ref = rng.choice([paper, f"https://arxiv.org/abs/{paper}v1"])
             plan.append(("abstract", "paper abstract", {"title": ref}))
         else:
             period = rng.choice(["day", "week", "month"])
@@ -199,57 +219,109 @@ def _plan(count: int, papers: int, titles: list[str], rng: random.Random) -> lis
 
 async def _follow(fake: FakeDiscord, kind: str, handle: Any, answer_timeout: float) -> Outcome:
     outcome = Outcome(kind=kind)
+    record = handle.record
     try:
-        response = await handle.response(timeout=answer_timeout)
-        outcome.first_response_s = response.latency
-        outcome.response_type = response.type
-        if kind != "autocomplete" and response.type == 5:
+        # Either the fake accepted an initial response, or it refused one (10062: later than 3 s).
+        await handle.wait_for(
+            lambda: record.response is not None or handle.errors, timeout=answer_timeout, what="a response"
+        )
+        if record.response is None:
+            refused = handle.errors[0]
+            outcome.first_response_s = refused.since_dispatch
+            outcome.error = f"initial response refused: {refused}"
+            return outcome
+        outcome.first_response_s = record.response.latency
+        outcome.response_type = record.response.type
+        if kind != "autocomplete" and record.response.type == 5:
             await handle.original(timeout=answer_timeout)
-        outcome.answered_s = fake.clock() - handle.record.dispatched_at
+        outcome.answered_s = fake.clock() - record.dispatched_at
         if handle.errors:
             outcome.error = f"rejected: {handle.errors[0]}"
     except AssertionError as exc:  # FakeTimeout: never answered
-        outcome.error = f"no answer: {str(exc).splitlines()[0]}"
+        outcome.error = f"no answer within {answer_timeout:g} s: {str(exc).splitlines()[0][:80]}"
     return outcome
 
 
+def _bot_env(fake: FakeDiscord, db: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERBOT_", "DISCORD_"))}
+    return base | {
+        "PAPERBOT_DISCORD__TOKEN": fake.token,
+        "PAPERBOT_DISCORD__API_BASE_URL": fake.api_base_url,
+        "PAPERBOT_DISCORD__GUILD_IDS": f"[{ids.GUILD_ID}]",
+        "PAPERBOT_DATABASE__PATH": str(db),
+        "PAPERBOT_SOURCES__HUGGINGFACE__ENABLED": "false",
+        "PAPERBOT_SOURCES__ARXIV__ENABLED": "false",
+        "PAPERBOT_LOG__LEVEL": "WARNING",
+    }
+
+
+@contextlib.asynccontextmanager
+async def _bot_in_process(fake: FakeDiscord, db: Path) -> AsyncIterator[Callable[[], bool]]:
+    stop = asyncio.Event()
+    bot = asyncio.create_task(run_bot(_settings(fake, db), stop=stop), name="paperbot under load")
+    try:
+        yield bot.done
+    finally:
+        stop.set()
+        await asyncio.wait_for(bot, 30)
+
+
+@contextlib.asynccontextmanager
+async def _bot_subprocess(fake: FakeDiscord, db: Path) -> AsyncIterator[Callable[[], bool]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=_bot_env(fake, db), cwd=db.parent, stdin=asyncio.subprocess.DEVNULL
+    )
+    try:
+        yield lambda: process.returncode is not None
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
 async def run_load(
-    db: Path, *, papers: int, interactions: int, burst_seconds: float, seed: int = 7, answer_timeout: float = 30.0
+    db: Path,
+    *,
+    papers: int,
+    interactions: int,
+    burst_seconds: float,
+    seed: int = 7,
+    answer_timeout: float = 30.0,
+    subprocess: bool = True,
 ) -> LoadReport:
-    """Serve `db` with the real runtime on a fake Discord and fire `interactions` within `burst_seconds`."""
+    """Serve `db` with the real runtime on a fake Discord and fire `interactions` within `burst_seconds`.
+
+    With `subprocess` (the benchmark), the bot is `python -m bot run` in its own process, as in production, so
+    the fake Discord and the load generator do not share its event loop; otherwise `run_bot` runs in-process.
+    """
     rng = random.Random(seed)
     async with await Catalogue.open(db) as catalogue:
-        sample = [await catalogue.get(paper_id(rng.randrange(papers))) for _ in range(200)]
-    titles = [p.title for p in sample if p is not None]
-    plan = _plan(interactions, papers, titles, rng)
+        sample = [await catalogue.get(paper_id(rng.randrange(papers))) for _ in range(300)]
+    stored = [(p.id, p.title) for p in sample if p is not None]
+    plan = _plan(interactions, stored, rng)
     report = LoadReport(papers=papers, interactions=interactions, burst_seconds=burst_seconds)
-    async with FakeDiscord() as fake:
-        stop = asyncio.Event()
-        bot = asyncio.create_task(run_bot(_settings(fake, db), stop=stop), name="paperbot under load")
-        try:
-            await fake.wait_for(
-                lambda: bot.done() or (fake.gateway.session is not None and fake.gateway.session.connection),
-                timeout=30,
-                what="the bot on the gateway",
-            )
-            if bot.done():
-                raise RuntimeError(f"the bot exited during start-up with status {bot.result()}")
-            await fake.wait_for_commands(ids.GUILD_ID, timeout=30)
-            loop = asyncio.get_running_loop()
-            start = loop.time()
-            followers = []
-            users = [ids.MEMBER_USER_ID, ids.OTHER_USER_ID, ids.ADMIN_USER_ID, ids.MODERATOR_USER_ID]
-            for i, (kind, command, options) in enumerate(plan):
-                # Pacing of the load generator (an arrival schedule), not synchronisation.
-                await asyncio.sleep(max(0.0, start + i * burst_seconds / interactions - loop.time()))
-                user = users[i % len(users)]
-                if kind == "autocomplete":
-                    handle = await fake.autocomplete(command, "title", user_id=user, **options)
-                else:
-                    handle = await fake.slash(command, user_id=user, **options)
-                followers.append(asyncio.create_task(_follow(fake, kind, handle, answer_timeout)))
-            report.outcomes = list(await asyncio.gather(*followers))
-        finally:
-            stop.set()
-            await asyncio.wait_for(bot, 30)
+    serve = _bot_subprocess if subprocess else _bot_in_process
+    async with FakeDiscord() as fake, serve(fake, db) as exited:
+        await fake.wait_for(
+            lambda: exited() or (fake.gateway.session is not None and fake.gateway.session.connection),
+            timeout=60,
+            what="the bot on the gateway",
+        )
+        if exited():
+            raise RuntimeError("the bot exited during start-up")
+        await fake.wait_for_commands(ids.GUILD_ID, timeout=30)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        followers = []
+        users = [ids.MEMBER_USER_ID, ids.OTHER_USER_ID, ids.ADMIN_USER_ID, ids.MODERATOR_USER_ID]
+        for i, (kind, command, options) in enumerate(plan):
+            # Pacing of the load generator (an arrival schedule), not synchronisation.
+            await asyncio.sleep(max(0.0, start + i * burst_seconds / interactions - loop.time()))
+            user = users[i % len(users)]
+            if kind == "autocomplete":
+                handle = await fake.autocomplete(command, "title", user_id=user, **options)
+            else:
+                handle = await fake.slash(command, user_id=user, **options)
+            followers.append(asyncio.create_task(_follow(fake, kind, handle, answer_timeout)))
+        report.outcomes = list(await asyncio.gather(*followers))
     return report

@@ -17,7 +17,6 @@ when complete, so an interrupted run never leaves a truncated cache entry.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import itertools
 import json
@@ -29,7 +28,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-GENERATOR_VERSION = 2
+import numpy as np
+
+GENERATOR_VERSION = 3
 CHUNK = 5_000
 _BIGRAM_P = 0.35
 _TAIL_WORDS = 400_000
@@ -111,91 +112,106 @@ def _base26(n: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Model:
-    head_table: list[str]  # _HEAD_SLOTS slots, each head word in proportion to its real frequency
-    tail_words: list[str]
-    tail_cum: list[float]
-    title_table: list[str]
-    bigrams: dict[str, list[str]]  # next words repeated by their pair counts: a uniform pick is weighted
-    title_lengths: list[int]
-    abstract_lengths: list[int]
+    vocab: np.ndarray  # every word (head, then tail), as an object array for fancy indexing
+    head_table: np.ndarray  # _HEAD_SLOTS vocab indices, each head word in proportion to its real frequency
+    tail_cum: np.ndarray  # normalised cumulative Zipf weights of the tail words
+    title_table: np.ndarray  # vocab indices in proportion to real title-word frequencies
+    bigram_offset: np.ndarray  # per vocab index: where its followers start in bigram_flat
+    bigram_count: np.ndarray  # per vocab index: how many followers (0: none)
+    bigram_flat: np.ndarray  # followers repeated by pair count, so a uniform pick is frequency-weighted
+    title_lengths: np.ndarray
+    abstract_lengths: np.ndarray
     authors: list[tuple[str, str]]
     categories: list[str]
     category_cum: list[float]
 
 
-def _slots(pairs: list[tuple[str, float]], size: int) -> list[str]:
-    """A lookup table of `size` slots where each word fills a share of slots equal to its probability."""
+def _slots(pairs: list[tuple[int, float]], size: int) -> np.ndarray:
+    """A lookup table of `size` slots where each index fills a share of slots equal to its probability."""
     total = sum(c for _, c in pairs)
-    table: list[str] = []
+    table: list[int] = []
     acc = 0.0
-    for word, count in pairs:
+    for index, count in pairs:
         acc += count
-        table.extend([word] * (round(acc / total * size) - len(table)))
-    return table
+        table.extend([index] * (round(acc / total * size) - len(table)))
+    return np.array(table, dtype=np.int64)
 
 
 @cache
 def _model() -> _Model:
     raw = json.loads(_VOCAB.read_text(encoding="utf-8"))
+    head = [w for w, _ in raw["words"]]
+    words = head + [tail_word(r) for r in range(1, _TAIL_WORDS + 1)]
+    position = {w: i for i, w in enumerate(head)}
+    offsets = np.zeros(len(words), dtype=np.int64)
+    counts = np.zeros(len(words), dtype=np.int64)
+    flat: list[int] = []
+    for prev, followers in raw["bigrams"].items():
+        if prev not in position or not followers:
+            continue
+        offsets[position[prev]] = len(flat)
+        flat.extend(position[w] for w, c in followers if w in position for _ in range(c))
+        counts[position[prev]] = len(flat) - offsets[position[prev]]
+    tail_weights = np.arange(1, _TAIL_WORDS + 1, dtype=np.float64) ** -_TAIL_S
     authors = []
     for name in raw["authors"]:
         first, _, last = name.rpartition(" ")
         authors.append((first, last))
     return _Model(
-        head_table=_slots([(w, float(c)) for w, c in raw["words"]], _HEAD_SLOTS),
-        tail_words=[tail_word(r) for r in range(1, _TAIL_WORDS + 1)],
-        tail_cum=list(itertools.accumulate(r**-_TAIL_S for r in range(1, _TAIL_WORDS + 1))),
-        title_table=_slots([(w, float(c)) for w, c in raw["title_words"]], _HEAD_SLOTS // 8),
-        bigrams={prev: [w for w, c in nxt for _ in range(c)] for prev, nxt in raw["bigrams"].items() if nxt},
-        title_lengths=raw["title_lengths"],
-        abstract_lengths=raw["abstract_lengths"],
+        vocab=np.array(words, dtype=object),
+        head_table=_slots([(position[w], float(c)) for w, c in raw["words"]], _HEAD_SLOTS),
+        tail_cum=np.cumsum(tail_weights) / tail_weights.sum(),
+        title_table=_slots([(position[w], float(c)) for w, c in raw["title_words"] if w in position], _HEAD_SLOTS // 8),
+        bigram_offset=offsets,
+        bigram_count=counts,
+        bigram_flat=np.array(flat, dtype=np.int64),
+        title_lengths=np.array(raw["title_lengths"], dtype=np.int64),
+        abstract_lengths=np.array(raw["abstract_lengths"], dtype=np.int64),
         authors=authors,
         categories=[c for c, _ in _CATEGORIES],
         category_cum=list(itertools.accumulate(float(w) for _, w in _CATEGORIES)),
     )
 
 
-def _text(rng: random.Random, m: _Model, n: int, *, title: bool) -> list[str]:
-    # Table lookups, one random number per word in the common case: the generator must make 1M papers
-    # (~180M words) in about a minute on two cores.
-    out: list[str] = []
-    rand = rng.random
-    head, head_slots = m.head_table, len(m.head_table) / (1 - _TAIL_MASS)
-    tail, tail_cum, tail_total = m.tail_words, m.tail_cum, m.tail_cum[-1]
-    titles, title_slots = m.title_table, len(m.title_table)
-    bigrams = m.bigrams
-    prev = ""
-    for _ in range(n):
-        follow = bigrams.get(prev)
-        if follow is not None and rand() < _BIGRAM_P:
-            word = follow[int(rand() * len(follow))]
-        elif title and rand() < _TITLE_WORD_P:
-            word = titles[int(rand() * title_slots)]
-        else:
-            u = rand()
-            if u < 1 - _TAIL_MASS:
-                word = head[int(u * head_slots)]
-            else:
-                word = tail[bisect.bisect(tail_cum, (u - (1 - _TAIL_MASS)) / _TAIL_MASS * tail_total)]
-        out.append(word)
-        prev = word
-    return out
+def _tokens(rng: np.random.Generator, m: _Model, total: int, title_mask: np.ndarray) -> np.ndarray:
+    """`total` vocab indices: Zipf unigrams (real head + synthetic tail), title words, then word-pair chains."""
+    u = rng.random(total)
+    head_p = 1 - _TAIL_MASS
+    is_head = u < head_p
+    tokens = np.empty(total, dtype=np.int64)
+    tokens[is_head] = m.head_table[(u[is_head] / head_p * len(m.head_table)).astype(np.int64)]
+    tail_u = (u[~is_head] - head_p) / _TAIL_MASS
+    tail_rank = np.minimum(np.searchsorted(m.tail_cum, tail_u, side="right"), _TAIL_WORDS - 1)
+    tokens[~is_head] = len(m.vocab) - _TAIL_WORDS + tail_rank
+    title_pick = title_mask & (rng.random(total) < _TITLE_WORD_P)
+    tokens[title_pick] = m.title_table[rng.integers(0, len(m.title_table), int(title_pick.sum()))]
+    # Each pass lets a word follow its predecessor through a real word pair; two passes make chains of
+    # three ("large language models"), which phrase queries need.
+    for _ in range(2):
+        prev = np.empty_like(tokens)
+        prev[0] = 0
+        prev[1:] = tokens[:-1]
+        follow = (rng.random(total) < _BIGRAM_P) & (m.bigram_count[prev] > 0)
+        follow[0] = False
+        chosen = prev[follow]
+        picks = (rng.random(len(chosen)) * m.bigram_count[chosen]).astype(np.int64)
+        tokens[follow] = m.bigram_flat[m.bigram_offset[chosen] + picks]
+    return tokens
 
 
-def _abstract(rng: random.Random, m: _Model) -> str:
-    words = _text(rng, m, max(8, rng.choice(m.abstract_lengths)), title=False)
+def _abstract(words: list[str], cuts: list[int]) -> str:
     sentences: list[str] = []
     i = 0
-    while i < len(words):
-        j = min(len(words), i + rng.randint(12, 30))
-        sentence = words[i:j]
+    for cut in cuts:
+        if i >= len(words):
+            break
+        sentence = words[i : i + cut]
         sentences.append(sentence[0].capitalize() + (" " + " ".join(sentence[1:]) if len(sentence) > 1 else ""))
-        i = j
+        i += cut
     return "  " + ". ".join(sentences) + ".\n"
 
 
-def _title(rng: random.Random, m: _Model) -> str:
-    words = _text(rng, m, max(2, rng.choice(m.title_lengths)), title=True)
+def _title(words: list[str]) -> str:
     return " ".join(w.capitalize() if len(w) > 3 else w for w in words)
 
 
@@ -206,7 +222,7 @@ def paper_id(index: int) -> str:
     return f"{15 + year:02d}{mon + 1:02d}.{number + 1:05d}"
 
 
-def _record(index: int, rng: random.Random, m: _Model) -> dict[str, object]:
+def _record(index: int, rng: random.Random, m: _Model, title: str, abstract: str) -> dict[str, object]:
     month = index // _PAPERS_PER_MONTH
     created = dt.datetime(
         2015 + month // 12,
@@ -226,14 +242,14 @@ def _record(index: int, rng: random.Random, m: _Model) -> dict[str, object]:
         "id": paper_id(index),
         "submitter": " ".join(authors[0]).strip(),
         "authors": ", ".join(" ".join(a).strip() for a in authors),
-        "title": _title(rng, m),
+        "title": title,
         "comments": None,
         "journal-ref": None,
         "doi": None,
         "report-no": None,
         "categories": " ".join(cats),
         "license": None,
-        "abstract": _abstract(rng, m),
+        "abstract": abstract,
         "versions": [{"version": "v1", "created": stamp}],
         "update_date": created.date().isoformat(),
         "authors_parsed": [[last, first, ""] for first, last in authors],
@@ -241,10 +257,30 @@ def _record(index: int, rng: random.Random, m: _Model) -> dict[str, object]:
 
 
 def _chunk(args: tuple[int, int, int]) -> bytes:
+    """Records [start, stop) as JSON Lines; depends only on (seed, start, stop)."""
     seed, start, stop = args
-    rng = random.Random(f"{seed}:{start}")
+    count = stop - start
     m = _model()
-    return "".join(json.dumps(_record(i, rng, m), ensure_ascii=False) + "\n" for i in range(start, stop)).encode()
+    rng = np.random.default_rng([seed, start])
+    py_rng = random.Random(f"{seed}:{start}")
+    title_lengths = np.maximum(2, rng.choice(m.title_lengths, count))
+    abstract_lengths = np.maximum(8, rng.choice(m.abstract_lengths, count))
+    lengths = np.empty(2 * count, dtype=np.int64)
+    lengths[0::2], lengths[1::2] = title_lengths, abstract_lengths
+    ends = np.cumsum(lengths)
+    title_mask = np.zeros(int(ends[-1]), dtype=bool)
+    for begin, length in zip((ends - lengths)[0::2].tolist(), title_lengths.tolist(), strict=True):
+        title_mask[begin : begin + length] = True
+    words: list[str] = m.vocab[_tokens(rng, m, int(ends[-1]), title_mask)].tolist()
+    sentence_cuts = rng.integers(12, 31, size=(count, 40)).tolist()
+    bounds = (ends - lengths).tolist()
+    lines: list[str] = []
+    for k in range(count):
+        t0, a0 = bounds[2 * k], bounds[2 * k + 1]
+        title = _title(words[t0 : t0 + int(title_lengths[k])])
+        abstract = _abstract(words[a0 : a0 + int(abstract_lengths[k])], sentence_cuts[k])
+        lines.append(json.dumps(_record(start + k, py_rng, m, title, abstract), ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _chunks(papers: int, seed: int) -> Iterator[tuple[int, int, int]]:

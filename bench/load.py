@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _cached_catalogue(papers: int, seed: int) -> Path:
-    cache = HERE / ".cache" / f"load-catalogue-n{papers}-s{seed}.db"
+    cache = HERE / ".cache" / f"load-catalogue-n{papers}-s{seed}-g2.db"
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         building = cache.with_suffix(".building.db")
@@ -55,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interactions", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=2.5, help="the burst's length (arrivals evenly spread)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--answer-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for each final answer before it counts as lost",
+    )
+    parser.add_argument("--in-process", action="store_true", help="run the bot in this process (default: subprocess)")
     parser.add_argument("--out", type=Path, default=None, help="JSON report path (default: bench/results/…)")
     args = parser.parse_args(argv)
 
@@ -63,7 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(tmp) / "papers.db"
         shutil.copyfile(template, db)
         report = asyncio.run(
-            run_load(db, papers=args.papers, interactions=args.interactions, burst_seconds=args.seconds, seed=args.seed)
+            run_load(
+                db,
+                papers=args.papers,
+                interactions=args.interactions,
+                burst_seconds=args.seconds,
+                seed=args.seed,
+                answer_timeout=args.answer_timeout,
+                subprocess=not args.in_process,
+            )
         )
     summary = report.summary()
     print(

@@ -5,8 +5,8 @@
   B-tree insert instead of two FTS5 inserts through triggers.
 * Search and autocomplete go to `SearchIndex` (tantivy) in a worker thread; the ids it returns are looked up
   in SQLite in one `IN (…)` query, in the index's order, dropping any id SQLite lacks.
-* The snapshot import calls `import_arxiv_batch`, which commits the batch to SQLite first and then hands the
-  same papers to the index (the source of truth is written before the index).
+* The snapshot import calls `import_arxiv_batch`, which writes the batch to SQLite and to the index at once
+  (SQLite's thread and tantivy's threads overlap); search only serves ids SQLite has.
 
 This module is the reference for the wiring; it touches `Catalogue` privates (`_read`, `_db`) only because it
 lives outside the catalogue package — inside `store.py` they are its own.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Self
 
 from bot.catalogue import Catalogue
-from bot.catalogue._bulk import import_arxiv_batch
+from bot.catalogue._bulk import BulkResult, import_arxiv_batch
 from bot.catalogue._tantivy_index import SearchIndex
 from bot.catalogue.store import paper_from_row
 from bot.models import Paper, SearchResults, SortOrder
@@ -59,11 +59,27 @@ class ProposedCatalogue(Catalogue):
             await asyncio.to_thread(index.close)
         await super().close()
 
-    async def import_arxiv_batch(self, papers: Sequence[Paper], *, seen_at: dt.datetime | None = None) -> int:
-        """SQLite first (one transaction), then the index, so the index never runs ahead of the catalogue."""
-        changed = await import_arxiv_batch(self, papers, seen_at=seen_at)
-        await asyncio.to_thread(self.index.index_papers, papers)
-        return changed
+    _indexing: asyncio.Task[int] | None = None
+
+    async def import_arxiv_batch(self, papers: Sequence[Paper], *, seen_at: dt.datetime | None = None) -> BulkResult:
+        """Commit the batch to SQLite, then index exactly the papers it changed, in the background.
+
+        Indexing batch k overlaps the SQLite write of batch k+1 (and the parsing of k+2); at most one
+        indexing task runs, so memory stays bounded. Search only serves ids SQLite has, and an index left
+        behind by a crash is caught up from the catalogue on open.
+        """
+        result = await import_arxiv_batch(self, papers, seen_at=seen_at)
+        await self.finish_arxiv_import()
+        changed = result.changed_papers(papers)
+        if changed:
+            self._indexing = asyncio.create_task(asyncio.to_thread(self.index.index_papers, changed))
+        return result
+
+    async def finish_arxiv_import(self) -> None:
+        """Wait until the index holds every batch written so far."""
+        task, self._indexing = self._indexing, None
+        if task is not None:
+            await task
 
     async def _papers_by_id(self, ids: Sequence[str]) -> list[Paper]:
         if not ids:

@@ -65,13 +65,18 @@ def _ratio(value: Any, base: Any) -> str:
     return f"{value / base:.2f}x"
 
 
+def _reps(results: dict[str, Any]) -> str:
+    reps = results.get("repetitions") or {}
+    return ", ".join(f"{k.removeprefix('serve-')} {v}" for k, v in reps.items()) or "-"
+
+
 def render(results: dict[str, Any]) -> str:
     """The benchmark table as plain text (ms unless stated)."""
     lines: list[str] = []
     n = results["papers"]
     lines.append(
         f"paperbot bench — {n:,} synthetic papers, seed {results['seed']}, "
-        f"{results['repetitions']} rep(s)/query, {results['cpu_count']} CPUs"
+        f"reps/query {_reps(results)}, {results['cpu_count']} CPUs"
         + ("  [SMOKE: not a measurement]" if results.get("smoke") else "")
     )
     floor_rate = _get(results, "floor", "rate")
@@ -127,5 +132,13 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"{t['target']:<34}{t['variant']:>10}{_f(t['value'], 2):>12}"
             f"{(t['op'] + ' ' + _f(t['limit'], 2)):>12}  {met}"
+        )
+    loads = [v for phase in results["phases"].values() for v in phase.get("loadavg_1m", [])]
+    if loads:
+        lines.append("")
+        lines.append(
+            f"machine load (1-min average) during the run: {min(loads):.1f}–{max(loads):.1f} on "
+            f"{results['cpu_count']} CPUs"
+            + ("  — other work was running: timings are pessimistic" if max(loads) > 1.5 else "")
         )
     return "\n".join(lines)

@@ -91,11 +91,22 @@ class _BatchReader:
 
 
 async def _write(catalogue: Catalogue, papers: Sequence[Paper], seen_at: dt.datetime) -> int:
-    # Prefer the catalogue's own bulk method once it exposes one; the function is the same code.
+    # Prefer the catalogue's own bulk method once it exposes one (it may also feed a search index);
+    # until then the catalogue package's bulk function does the same write.
     method = getattr(catalogue, "import_arxiv_batch", None)
+    result = await (
+        method(papers, seen_at=seen_at)
+        if method is not None
+        else import_arxiv_batch(catalogue, papers, seen_at=seen_at)
+    )
+    return result if isinstance(result, int) else int(result.changed)
+
+
+async def _finish(catalogue: Catalogue) -> None:
+    # A catalogue that indexes in the background waits here until the index has every batch.
+    method = getattr(catalogue, "finish_arxiv_import", None)
     if method is not None:
-        return int(await method(papers, seen_at=seen_at))
-    return await import_arxiv_batch(catalogue, papers, seen_at=seen_at)
+        await method()
 
 
 async def import_snapshot(
@@ -134,6 +145,7 @@ async def import_snapshot(
                 bad_examples.extend(batch.bad[: _BAD_LINES_KEPT - len(bad_examples)])
                 report_progress(batch.bytes_read, reader.total_bytes, read)
                 batch = following
+            await _finish(catalogue)
         finally:
             finish()
     return ImportReport(

@@ -11,11 +11,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.catalogue import Catalogue
 from bot.importer import ImportReport, import_snapshot
 from bot.models import Paper
-from bot.sources.arxiv_snapshot import BadLine, SnapshotReader, decode_latex_accents, parse_record, read_snapshot
+from bot.sources.arxiv_snapshot import (
+    BadLine,
+    SnapshotReader,
+    _collapse,
+    decode_latex_accents,
+    parse_record,
+    read_snapshot,
+)
 
 SAMPLE = next((Path(__file__).parent / "fixtures" / "arxiv-snapshot").glob("*.jsonl"))
 SAMPLE_IDS = [json.loads(line)["id"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
@@ -258,3 +267,8 @@ async def test_empty_file_and_bad_batch_size(catalogue: Catalogue, tmp_path: Pat
 async def test_missing_file_raises(catalogue: Catalogue, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         await import_snapshot(tmp_path / "absent.jsonl", catalogue, progress=False)
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab .\n\t\r\x0b\x0c\x1c\x1f\x85\xa0é\u2009\u3000")), max_size=60))
+def test_whitespace_collapse_matches_split_join(text: str) -> None:
+    assert _collapse(text) == " ".join(text.split())

@@ -48,10 +48,11 @@ INDEX_VERSION = 1
 TITLE_BOOST = 3.0
 AUTHORS_BOOST = 1.5
 _MARKER = "paperbot-index.json"
-_STEMMED = "paper_en"  # words: lowercase, ASCII-folded, English-stemmed ("models" finds "model")
-_PLAIN = "paper_plain"  # names and autocomplete: lowercase, ASCII-folded, no stemming
-_TEXT_FIELDS = ("title", "abstract", "authors", "title_plain")
-_MAX_PREFIX_TERMS = 64  # a prefix expands to at most this many index terms per field (the most frequent)
+# Lowercase and ASCII-fold, no stemming: a Snowball stemmer doubled indexing time (measured, bench/), so
+# singular/plural matching happens at query time instead (`_variants`: "model" also finds "models").
+_WORDS = "paper_words"  # title, abstract: lowercase (ASCII-folding every abstract cost ~20% of indexing)
+_NAMES = "paper_names"  # authors: lowercase and ASCII-folded, so "Gahler" finds "Gähler"
+_MAX_PREFIX_TERMS = 24  # a prefix expands to at most this many index terms per field (the most frequent)
 _PREFIX_SCAN = 4096  # dictionary entries scanned per prefix (lexicographic order), the most frequent kept
 _EPOCH = dt.date(1970, 1, 1)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -66,25 +67,42 @@ class IndexHits:
     has_more: bool = False
 
 
-def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+def _analyzer(*, fold: bool) -> tantivy.TextAnalyzer:
     builder = (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
         .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
     )
-    if stem:
-        builder = builder.filter(tantivy.Filter.stemmer("english"))
+    if fold:
+        builder = builder.filter(tantivy.Filter.ascii_fold())
     return builder.build()
+
+
+def _variants(token: str) -> tuple[str, ...]:
+    """The token plus its English singular/plural forms (a light, query-side stand-in for stemming)."""
+    if len(token) <= 3 or not token.isalpha():
+        return (token,)
+    if token.endswith("ies"):
+        return (token, token[:-3] + "y")
+    if token.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return (token, token[:-2])
+    if token.endswith("ss"):
+        return (token, token + "es")
+    if token.endswith("s"):
+        return (token, token[:-1])
+    if token.endswith("y") and token[-2] not in "aeiou":
+        return (token, token[:-1] + "ies")
+    if token.endswith(("sh", "ch", "x", "z")):
+        return (token, token + "es")
+    return (token, token + "s")
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("title", tokenizer_name=_STEMMED)
-    builder.add_text_field("abstract", tokenizer_name=_STEMMED)
-    builder.add_text_field("authors", tokenizer_name=_PLAIN)
-    builder.add_text_field("title_plain", tokenizer_name=_PLAIN)
+    builder.add_text_field("title", tokenizer_name=_WORDS)
+    builder.add_text_field("abstract", tokenizer_name=_WORDS)
+    builder.add_text_field("authors", tokenizer_name=_NAMES)
     builder.add_integer_field("upvotes", fast=True)
     builder.add_integer_field("published", fast=True)  # days since 1970-01-01; -1 unknown
     return builder.build()
@@ -98,8 +116,8 @@ class SearchIndex:
         self.needs_rebuild = needs_rebuild
         self._index = index
         self._schema = index.schema
-        self._stem = _analyzer(stem=True)
-        self._plain = _analyzer(stem=False)
+        self._words = _analyzer(fold=False)
+        self._names = _analyzer(fold=True)
         self._heap_bytes = heap_bytes
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
@@ -121,8 +139,8 @@ class SearchIndex:
             shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(_schema(), path=str(directory), reuse=trusted)
-        index.register_tokenizer(_STEMMED, _analyzer(stem=True))
-        index.register_tokenizer(_PLAIN, _analyzer(stem=False))
+        index.register_tokenizer(_WORDS, _analyzer(fold=False))
+        index.register_tokenizer(_NAMES, _analyzer(fold=True))
         index.reload()
         if not trusted:
             _write_marker(directory, complete=False)
@@ -152,7 +170,6 @@ class SearchIndex:
         doc = tantivy.Document()
         doc.add_text("id", paper.id)
         doc.add_text("title", paper.title)
-        doc.add_text("title_plain", paper.title)
         if paper.abstract:
             doc.add_text("abstract", paper.abstract)
         if paper.authors:
@@ -266,16 +283,16 @@ class SearchIndex:
         searcher = self._searcher
         clauses: list[tantivy.Query] = []
         for position, word in enumerate(words):
-            tokens = self._plain.analyze(word)
+            tokens = self._words.analyze(word)
             if not tokens:
                 continue
             if still_typing and position == len(words) - 1:
-                prefix_query = self._prefix_query(searcher, "title_plain", tokens[0])
+                prefix_query = self._prefix_query(searcher, "title", tokens[0])
                 if prefix_query is None:
                     return []
                 clauses.append(prefix_query)
             else:
-                clauses.extend(tantivy.Query.term_query(self._schema, "title_plain", t) for t in tokens)
+                clauses.extend(self._word_query("title", t) for t in tokens)
         if not clauses:
             return []
         combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
@@ -292,37 +309,41 @@ class SearchIndex:
             ]
         )
 
+    def _word_query(self, field: str, token: str) -> tantivy.Query:
+        """One word in one field, matching its singular/plural forms too."""
+        forms = _variants(token)
+        if len(forms) == 1:
+            return tantivy.Query.term_query(self._schema, field, token)
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, field, f)) for f in forms]
+        )
+
+    def _phrase_query(self, field: str, tokens: Sequence[str]) -> tantivy.Query:
+        """Words in this exact order in one field (a quoted phrase means these words: no variants)."""
+        return tantivy.Query.phrase_query(self._schema, field, list(tokens))
+
     def _term_query(self, searcher: tantivy.Searcher, term: Term) -> tantivy.Query | None:
         """One user term (word, phrase or prefix) as a query over title (boosted), abstract and authors."""
         text = " ".join(term.words)
-        stemmed = self._stem.analyze(text)
-        plain = self._plain.analyze(text)
-        if not stemmed and not plain:
-            return None
+        words, names = self._words.analyze(text), self._names.analyze(text)
         fields: list[tuple[str, float, tantivy.Query]] = []
-        if term.prefix:
-            for name, boost, tokens in (("title", TITLE_BOOST, plain), ("abstract", 1.0, plain)):
-                # Prefixes run against stemmed fields with the unstemmed stem of the word: "gener*" hits
-                # "generat" and "general"; stems never grow longer than the word, so this finds every form.
-                query = self._prefix_query(searcher, name, tokens[-1]) if tokens else None
-                if query is not None:
-                    fields.append((name, boost, query))
-            author_query = self._prefix_query(searcher, "authors", plain[-1]) if plain else None
-            if author_query is not None:
-                fields.append(("authors", AUTHORS_BOOST, author_query))
-            return self._fields_query(fields) if fields else tantivy.Query.empty_query()
         for name, boost, tokens in (
-            ("title", TITLE_BOOST, stemmed),
-            ("abstract", 1.0, stemmed),
-            ("authors", AUTHORS_BOOST, plain),
+            ("title", TITLE_BOOST, words),
+            ("abstract", 1.0, words),
+            ("authors", AUTHORS_BOOST, names),
         ):
             if not tokens:
                 continue
-            if len(tokens) == 1:
-                query = tantivy.Query.term_query(self._schema, name, tokens[0])
+            if term.prefix:
+                query = self._prefix_query(searcher, name, tokens[-1])
+                if query is not None:
+                    fields.append((name, boost, query))
+            elif len(tokens) == 1:
+                fields.append((name, boost, self._word_query(name, tokens[0])))
             else:
-                query = tantivy.Query.phrase_query(self._schema, name, list(tokens))
-            fields.append((name, boost, query))
+                fields.append((name, boost, self._phrase_query(name, tokens)))
+        if not fields:
+            return tantivy.Query.empty_query() if term.prefix else None
         return self._fields_query(fields)
 
     def _prefix_query(self, searcher: tantivy.Searcher, field: str, prefix: str) -> tantivy.Query | None:

@@ -49,7 +49,7 @@ def test_id_sample_exists_in_the_corpus() -> None:
     assert set(ids) <= {corpus.paper_id(i) for i in range(1000)}
 
 
-def test_bench_smoke_shape(tmp_path: Path) -> None:
+def test_bench_smoke_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = run(300, smoke=True, cache_dir=tmp_path / "cache", results_dir=tmp_path / "results", naive_max=300)
     phases = results["phases"]
     assert set(phases) >= {
@@ -81,10 +81,6 @@ def test_bench_smoke_shape(tmp_path: Path) -> None:
     written = json.loads(Path(results["json_path"]).read_text(encoding="utf-8"))
     assert written["papers"] == 300 and written["targets"] == targets
     assert (tmp_path / "results" / "latest-n300.json").exists()
-
-
-def test_bench_prints_one_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(120, smoke=True, cache_dir=tmp_path / "cache", results_dir=tmp_path / "results", naive_max=120)
     out = capsys.readouterr().out
     for heading in ("import", "search, top 10 (ms)", "search p95 by query class", "lookups (ms)", "target (issue 5)"):
         assert heading in out

@@ -1,0 +1,184 @@
+"""`bot/catalogue/_tantivy_index.py` (the proposed search index) and its wiring in `bench/proposed.py`.
+
+Real tantivy indexes in tmp_path and a real SQLite catalogue; no mocks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bench.proposed import ProposedCatalogue
+from bot.catalogue._tantivy_index import INDEX_VERSION, SearchIndex, _variants
+from bot.models import Paper
+
+PAPERS = [
+    Paper(
+        id="2401.00001",
+        title="Video generation with diffusion models",
+        abstract="We generate videos.",
+        authors=("Franz Gähler", "Ana Smith"),
+        published=dt.date(2024, 1, 3),
+        upvotes=5,
+    ),
+    Paper(
+        id="2401.00002",
+        title="A study of reward models",
+        abstract="Video generation is hard; we study it.",
+        authors=("Bob Jones",),
+        published=dt.date(2024, 1, 9),
+        upvotes=50,
+    ),
+    Paper(
+        id="2401.00003",
+        title="Large language models reason",
+        abstract="The state of the art in reasoning.",
+        authors=("Carla Diaz",),
+        published=dt.date(2024, 1, 1),
+        upvotes=1,
+    ),
+    Paper(
+        id="hep-th/9901001",
+        title="Strings and branes",
+        abstract="An old paper about the art of the state.",
+        authors=("Old Timer",),
+        published=dt.date(1999, 1, 1),
+    ),
+]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SearchIndex:
+    idx = SearchIndex.open(tmp_path / "index", heap_bytes=50_000_000)
+    idx.rebuild(PAPERS)
+    yield idx  # type: ignore[misc]
+    idx.close()
+
+
+def test_open_rebuild_reopen_and_version_marker(tmp_path: Path) -> None:
+    directory = tmp_path / "index"
+    fresh = SearchIndex.open(directory, heap_bytes=50_000_000)
+    assert fresh.needs_rebuild and fresh.num_docs == 0
+    assert fresh.rebuild(PAPERS) == 4
+    assert not fresh.needs_rebuild
+    fresh.close()
+    reopened = SearchIndex.open(directory, heap_bytes=50_000_000)
+    assert not reopened.needs_rebuild and reopened.num_docs == 4
+    reopened.close()
+    marker = directory / "paperbot-index.json"
+    marker.write_text(json.dumps({"version": INDEX_VERSION - 1, "complete": True}))
+    stale = SearchIndex.open(directory, heap_bytes=50_000_000)
+    assert stale.needs_rebuild and stale.num_docs == 0  # an old format is wiped, never trusted
+    stale.close()
+    marker.write_text(json.dumps({"version": INDEX_VERSION, "complete": False}))
+    assert SearchIndex.open(directory, heap_bytes=50_000_000).needs_rebuild  # a crashed rebuild is redone
+
+
+def test_all_words_then_any_word(index: SearchIndex) -> None:
+    both = index.search("video generation")
+    assert both.matched == "all"
+    assert both.ids[0] == "2401.00001"  # title hit beats abstract hit
+    assert set(both.ids) == {"2401.00001", "2401.00002"}
+    fallback = index.search("video nonexistentword")
+    assert fallback.matched == "any" and set(fallback.ids) == {"2401.00001", "2401.00002"}
+    assert index.search("nonexistentword").matched == "none"
+
+
+def test_phrases_prefixes_plurals_authors_and_accents(index: SearchIndex) -> None:
+    assert index.search('"state of the art"').ids == ("2401.00003",)
+    assert index.search("reason*").ids == ("2401.00003",)
+    assert set(index.search("model").ids) == {"2401.00001", "2401.00002", "2401.00003"}  # "models" too
+    assert index.search("gahler").ids == ("2401.00001",)  # author names are ASCII-folded
+    assert index.search("Gähler").ids == ("2401.00001",)
+    old_style = index.search("hep-th/9901001 branes")  # ids are not indexed text: the fallback finds it
+    assert (old_style.matched, old_style.ids) == ("any", ("hep-th/9901001",))
+
+
+def test_paging_and_sorting(index: SearchIndex) -> None:
+    first = index.search("model", limit=2)
+    assert len(first.ids) == 2 and first.has_more
+    rest = index.search("model", limit=2, offset=2)
+    assert len(rest.ids) == 1 and not rest.has_more
+    assert set(first.ids) | set(rest.ids) == {"2401.00001", "2401.00002", "2401.00003"}
+    assert index.search("model", sort="upvotes").ids == ("2401.00002", "2401.00001", "2401.00003")
+    assert index.search("model", sort="newest").ids == ("2401.00002", "2401.00001", "2401.00003")
+    assert index.search("model", offset=50).ids == ()
+
+
+def test_index_papers_replaces_by_id_and_delete(index: SearchIndex) -> None:
+    renamed = Paper(id="2401.00002", title="Totally different", abstract=None)
+    assert index.index_papers([renamed]) == 1
+    assert index.num_docs == 4
+    assert index.search("reward").matched == "none"
+    assert index.search("totally").ids == ("2401.00002",)
+    index.delete_ids(["2401.00002"])
+    assert index.search("totally").matched == "none" and index.num_docs == 3
+
+
+def test_autocomplete(index: SearchIndex) -> None:
+    assert index.autocomplete("vid") == ["2401.00001"]
+    assert index.autocomplete("video gen") == ["2401.00001"]
+    assert index.autocomplete("large lang") == ["2401.00003"]
+    assert index.autocomplete("studyx") == []
+    assert index.autocomplete("") == []
+    assert index.autocomplete("models ") != []  # a finished word is a whole word, not a prefix
+
+
+@pytest.mark.parametrize(
+    "word,forms",
+    [
+        ("model", ("model", "models")),
+        ("models", ("models", "model")),
+        ("studies", ("studies", "study")),
+        ("study", ("study", "studies")),
+        ("class", ("class", "classes")),
+        ("index", ("index", "indexes")),
+        ("box", ("box",)),
+        ("gpt", ("gpt",)),
+        ("4o", ("4o",)),
+    ],
+)
+def test_variants(word: str, forms: tuple[str, ...]) -> None:
+    assert _variants(word) == forms
+
+
+@given(st.text(max_size=200))
+def test_any_user_text_is_safe(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    index = _shared_index(tmp_path_factory)
+    hits = index.search(text)
+    assert hits.matched in ("all", "any", "none")
+    assert len(index.autocomplete(text)) <= 25
+
+
+_SHARED: dict[str, SearchIndex] = {}
+
+
+def _shared_index(factory: pytest.TempPathFactory) -> SearchIndex:
+    if "index" not in _SHARED:
+        idx = SearchIndex.open(factory.mktemp("shared") / "index", heap_bytes=50_000_000)
+        idx.rebuild(PAPERS)
+        _SHARED["index"] = idx
+    return _SHARED["index"]
+
+
+async def test_proposed_catalogue_never_serves_a_paper_sqlite_lacks(tmp_path: Path) -> None:
+    catalogue = await ProposedCatalogue.open_with_index(tmp_path / "papers.db", tmp_path / "index")
+    try:
+        await catalogue.import_arxiv_batch(PAPERS[:3])
+        await catalogue.finish_arxiv_import()  # indexing runs in the background during an import
+        catalogue.index.index_papers([PAPERS[3]])  # in the index only
+        results = await catalogue.search("state")
+        assert [p.id for p in results.papers] == ["2401.00003"]
+        assert results.matched == "all"
+        ghost = await catalogue.search("branes")
+        assert ghost.papers == ()
+        titles = await catalogue.autocomplete("video g")
+        assert titles == [("2401.00001", "Video generation with diffusion models")]
+        assert await catalogue.autocomplete("") != []  # nothing typed: the most upvoted titles
+    finally:
+        await catalogue.close()
