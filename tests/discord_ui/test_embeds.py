@@ -108,7 +108,7 @@ def test_abstract_messages_respect_every_limit_and_keep_the_whole_abstract(paper
                 assert _no_live_mentions(text)
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(
     st.lists(papers(light=True), min_size=1, max_size=5), _text, st.sampled_from(["all", "any"]), st.integers(0, 10**4)
 )
@@ -123,7 +123,7 @@ def test_search_page_is_within_limits(found: list[Paper], query: str, matched: s
         assert len(E.select_description(paper)) <= E.SELECT_LABEL_LIMIT
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(st.lists(papers(light=True), max_size=25), st.sampled_from(["day", "week", "month"]))
 def test_trending_embed_is_within_limits_for_up_to_25_papers(found: list[Paper], period: str) -> None:
     day = dt.date(2024, 3, 20)
