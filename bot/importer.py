@@ -54,6 +54,15 @@ class ImportReport:
         """Records per second."""
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
+    def __str__(self) -> str:
+        """One line for the CLI: what was read, imported, skipped and changed, and how fast."""
+        bad = f", {self.bad:,} bad line(s) skipped" if self.bad else ""
+        first = f" (first at line {self.bad_examples[0].line_no}: {self.bad_examples[0].reason})" if self.bad else ""
+        return (
+            f"imported {self.imported:,} papers from {self.read:,} lines{bad}{first}; "
+            f"{self.changed:,} changed; {self.seconds:.1f} s, {self.rate:,.0f} records/s"
+        )
+
 
 # Receives progress after every batch: (bytes of the file consumed, total bytes, records read so far).
 ImportProgress = Callable[[int, int, int], None]

@@ -155,6 +155,7 @@ async def test_import_sample_into_catalogue(catalogue: Catalogue) -> None:
     assert isinstance(report, ImportReport)
     assert (report.read, report.imported, report.bad, report.changed) == (14, 14, 0, 14)
     assert report.seconds > 0
+    assert str(report).startswith("imported 14 papers from 14 lines; 14 changed; ")
     stats = await catalogue.stats()
     assert stats.papers == 14
     paper = await catalogue.get("0704.0062")
@@ -187,6 +188,7 @@ async def test_import_gzip_and_old_style_ids_and_bad_lines(catalogue: Catalogue,
     report = await import_snapshot(gz, catalogue, progress=False)
     assert (report.read, report.imported, report.bad) == (19, 16, 3)
     assert [b.line_no for b in report.bad_examples] == [16, 17, 19]
+    assert str(report).startswith("imported 16 papers from 19 lines, 3 bad line(s) skipped (first at line 16: ")
     old = await catalogue.get("hep-th/9901001")
     assert old is not None and old.title == "A title wrapped" and old.published == dt.date(1999, 1, 1)
     assert (await catalogue.get("cond-mat/0603029")) is not None

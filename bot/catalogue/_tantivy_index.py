@@ -178,8 +178,12 @@ class SearchIndex:
         doc.add_integer("published", (paper.published - _EPOCH).days if paper.published else -1)
         return doc
 
-    def index_papers(self, papers: Iterable[Paper]) -> int:
-        """Add or replace these papers (by id) and commit; return how many were indexed."""
+    def index_papers(self, papers: Iterable[Paper], *, commit: bool = True) -> int:
+        """Add or replace these papers (by id); commit unless told not to; return how many were indexed.
+
+        Uncommitted work is invisible to searches and lost on a crash: a caller batching commits must keep
+        its own record of what is pending (the catalogue's outbox) until `commit()` returns.
+        """
         with self._write_lock:
             writer = self._get_writer()
             count = 0
@@ -187,9 +191,15 @@ class SearchIndex:
                 writer.delete_documents_by_term("id", paper.id)
                 writer.add_document(self._document(paper))
                 count += 1
-            if count:
+            if count and commit:
                 self._commit(writer)
             return count
+
+    def commit(self) -> None:
+        """Make everything indexed so far durable and searchable."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._commit(self._writer)
 
     def delete_ids(self, ids: Iterable[str]) -> None:
         """Remove papers by id and commit."""

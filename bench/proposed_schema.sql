@@ -1,0 +1,27 @@
+-- Proposed migration (the lead numbers it, e.g. 0003_search_index.sql): search moves from FTS5 to the tantivy
+-- index in bot/catalogue/_tantivy_index.py. SQLite stays the source of truth; `search_outbox` records, in the
+-- same transaction as the change, every paper the index has not yet caught up with, so a crash between a
+-- SQLite commit and an index commit is repaired on the next open (drain the outbox).
+
+DROP TRIGGER IF EXISTS papers_fts_insert;
+DROP TRIGGER IF EXISTS papers_fts_delete;
+DROP TRIGGER IF EXISTS papers_fts_update;
+DROP TRIGGER IF EXISTS titles_fts_update;
+DROP TABLE IF EXISTS papers_fts;
+DROP TABLE IF EXISTS titles_fts;
+
+CREATE TABLE search_outbox (
+    id TEXT PRIMARY KEY                           -- a paper id whose indexed fields changed (or that was deleted)
+) WITHOUT ROWID;
+
+CREATE TRIGGER search_outbox_insert AFTER INSERT ON papers BEGIN
+    INSERT OR IGNORE INTO search_outbox (id) VALUES (new.id);
+END;
+
+CREATE TRIGGER search_outbox_update AFTER UPDATE OF title, abstract, authors, upvotes, published ON papers BEGIN
+    INSERT OR IGNORE INTO search_outbox (id) VALUES (new.id);
+END;
+
+CREATE TRIGGER search_outbox_delete AFTER DELETE ON papers BEGIN
+    INSERT OR IGNORE INTO search_outbox (id) VALUES (old.id);
+END;
