@@ -107,11 +107,15 @@ class DigestStore:
     @contextlib.asynccontextmanager
     async def _digest_tx(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                # BEGIN inside the try: a task cancelled while BEGIN runs on aiosqlite's thread would otherwise
+                # leave the shared connection inside a transaction ("cannot start a transaction within a
+                # transaction" for every later writer).
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                await self._db.rollback()
+                if self._db.in_transaction:
+                    await self._db.rollback()
                 raise
             else:
                 await self._db.commit()

@@ -189,6 +189,8 @@ class DigestService:
         self._refreshed: dict[dt.date, dt.datetime] = {}
         self._rebuild_lock = asyncio.Lock()
         self._started = False
+        #: set once start() has finished (jobs scheduled, owed posts made): tests and the runtime can await it
+        self.ready = asyncio.Event()
 
     # -- lifecycle
 
@@ -207,6 +209,7 @@ class DigestService:
         self.scheduler.add_cron_job(CATCH_UP_JOB, CATCH_UP_CRON, self.catch_up)
         # Reconciles every 'posting' record and makes any post owed while the bot was down.
         await self.catch_up()
+        self.ready.set()
 
     async def rebuild(self) -> list[Subscription]:
         """Replace the digest jobs with one per effective subscription (at start and on every change)."""
