@@ -165,3 +165,12 @@ async def test_autocomplete_on_an_empty_catalogue_offers_nothing(fake: FakeDisco
     await start_bot(catalogue="empty")
     handle = await fake.interact(fake.build.autocomplete("paper abstract", "title", title="diffusion"))
     assert await handle.choices() == []
+
+
+async def test_abstract_shows_code_stars_and_project_page(fake: FakeDiscord, start_bot: StartBot) -> None:
+    await start_bot()
+    _, message = await abstract(fake, "https://huggingface.co/papers/2509.07969")
+    info = fields(message)
+    assert info["Code"] == "https://github.com/Mini-o3/Mini-o3 · ★ 44"
+    assert info["Project page"] == "https://mini-o3.github.io/"
+    assert "Organization" not in info  # unknown fields are left out, not shown empty

@@ -207,6 +207,16 @@ async def test_an_unexpected_error_is_one_ephemeral_line_and_a_logged_traceback(
     assert trending.embeds and trending.embeds[0]["title"].startswith("Trending")
 
 
+async def test_members_without_manage_server_get_the_permission_line_for_digest_commands(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    await start_bot()
+    handle = await fake.slash("paper digest list", user_id=MEMBER_USER_ID)
+    response = await handle.response()
+    assert response.type == 4 and response.ephemeral
+    assert "Manage Server" in (response.data or {}).get("content", "")
+
+
 async def test_paginator_disables_its_components_on_timeout(
     fake: FakeDiscord, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
