@@ -48,6 +48,8 @@ INDEX_VERSION = 1
 TITLE_BOOST = 3.0
 AUTHORS_BOOST = 1.5
 _MARKER = "paperbot-index.json"
+# The library's version and on-disk format: an upgrade rebuilds the index instead of trusting old files.
+_ENGINE = str(getattr(tantivy, "__version__", "unknown"))
 # Lowercase and ASCII-fold, no stemming: a Snowball stemmer doubled indexing time (measured, bench/), so
 # singular/plural matching happens at query time instead (`_variants`: "model" also finds "models").
 _WORDS = "paper_words"  # title, abstract: lowercase (ASCII-folding every abstract cost ~20% of indexing)
@@ -132,13 +134,21 @@ class SearchIndex:
         marker = _read_marker(directory)
         trusted = (
             marker.get("version") == INDEX_VERSION
+            and marker.get("engine") == _ENGINE
             and marker.get("complete") is True
             and tantivy.Index.exists(str(directory))
         )
+        index: tantivy.Index | None = None
+        if trusted:
+            try:
+                index = tantivy.Index(_schema(), path=str(directory), reuse=True)
+            except ValueError:  # a corrupt or foreign index directory: rebuild rather than fail to start
+                trusted = False
         if not trusted:
             shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
-        index = tantivy.Index(_schema(), path=str(directory), reuse=trusted)
+            directory.mkdir(parents=True, exist_ok=True)
+            index = tantivy.Index(_schema(), path=str(directory), reuse=False)
+        assert index is not None
         index.register_tokenizer(_WORDS, _analyzer(fold=False))
         index.register_tokenizer(_NAMES, _analyzer(fold=True))
         index.reload()
@@ -379,5 +389,6 @@ def _read_marker(directory: Path) -> dict[str, object]:
 def _write_marker(directory: Path, *, complete: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{_MARKER}.tmp"
-    tmp.write_text(json.dumps({"version": INDEX_VERSION, "complete": complete}), encoding="utf-8")
+    marker = {"version": INDEX_VERSION, "engine": _ENGINE, "complete": complete}
+    tmp.write_text(json.dumps(marker), encoding="utf-8")
     os.replace(tmp, directory / _MARKER)

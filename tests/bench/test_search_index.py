@@ -71,12 +71,24 @@ def test_open_rebuild_reopen_and_version_marker(tmp_path: Path) -> None:
     assert not reopened.needs_rebuild and reopened.num_docs == 4
     reopened.close()
     marker = directory / "paperbot-index.json"
-    marker.write_text(json.dumps({"version": INDEX_VERSION - 1, "complete": True}))
+    good = json.loads(marker.read_text())
+    assert good["complete"] is True and good["version"] == INDEX_VERSION
+    marker.write_text(json.dumps({**good, "version": INDEX_VERSION - 1}))
     stale = SearchIndex.open(directory, heap_bytes=50_000_000)
     assert stale.needs_rebuild and stale.num_docs == 0  # an old format is wiped, never trusted
     stale.close()
-    marker.write_text(json.dumps({"version": INDEX_VERSION, "complete": False}))
+    marker.write_text(json.dumps({**good, "complete": False}))
     assert SearchIndex.open(directory, heap_bytes=50_000_000).needs_rebuild  # a crashed rebuild is redone
+
+
+def test_corrupt_index_is_rebuilt_not_fatal(tmp_path: Path) -> None:
+    directory = tmp_path / "index"
+    built = SearchIndex.open(directory, heap_bytes=50_000_000)
+    built.rebuild(PAPERS)
+    built.close()
+    (directory / "meta.json").write_text("garbage")
+    reopened = SearchIndex.open(directory, heap_bytes=50_000_000)
+    assert reopened.needs_rebuild and reopened.num_docs == 0
 
 
 def test_all_words_then_any_word(index: SearchIndex) -> None:
