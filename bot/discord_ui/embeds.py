@@ -206,12 +206,14 @@ def search_page_embed(results: SearchResults, *, page_size: int = SEARCH_PAGE_SI
     query = truncate(escape_text(one_line(results.query)), 200)
     embed = discord.Embed(title=truncate(f"Papers matching “{query}”", TITLE_LIMIT), colour=COLOUR)
     entries: list[str] = []
+    # Per-entry budgets (link 330 + authors 170 + date/upvotes + summary 250 + markup) keep 5 entries under
+    # 4096 characters, so the final truncate below never has to cut through a link.
     for number, paper in enumerate(results.papers[:page_size], start=results.offset + 1):
-        meta = f"{escape_text(shorten_authors(paper.authors))} · {_date(paper)} · {_upvotes(paper)}"
-        lines = [f"**{number}.** {_linked_title(paper, 400)}", truncate(meta, 300)]
+        authors = truncate(escape_text(shorten_authors(paper.authors)), 170)  # date and upvotes always show
+        lines = [f"**{number}.** {_linked_title(paper, 330)}", f"{authors} · {_date(paper)} · {_upvotes(paper)}"]
         summary = one_line_summary(paper)
         if summary:
-            lines.append(f"> {truncate(escape_text(summary), 300)}")
+            lines.append(f"> {truncate(escape_text(summary), 250)}")
         entries.append("\n".join(lines))
     embed.description = truncate("\n\n".join(entries), DESCRIPTION_LIMIT)
     first = results.offset + 1

@@ -117,8 +117,10 @@ def test_search_page_is_within_limits(found: list[Paper], query: str, matched: s
     embed = E.search_page_embed(results)
     assert_message_within_limits([embed])
     assert _no_live_mentions(embed.title or "") and _no_live_mentions(embed.description or "")
+    # Budgets fit: the description was not cut, so every entry keeps its date and upvotes line.
+    assert (embed.description or "").count(" · ▲ ") == len(found)
     for number, paper in enumerate(found, start=offset + 1):
-        assert paper.url in (embed.description or "")
+        assert f"]({paper.url})" in (embed.description or "")  # every link is whole
         assert len(E.select_label(paper, number)) <= E.SELECT_LABEL_LIMIT
         assert len(E.select_description(paper)) <= E.SELECT_LABEL_LIMIT
 
