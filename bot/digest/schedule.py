@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
@@ -97,6 +97,7 @@ class Scheduler:
             # max_instances=1: a slow post must not overlap the next run of the same job.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
@@ -115,6 +116,16 @@ class Scheduler:
             # so stop synchronously: a restart right after shutdown must not find a half-stopped scheduler.
             BaseScheduler.shutdown(self._aps, wait=False)
             self._aps._stop_timer()
+        for task in self._tasks:
+            task.cancel()
+
+    def spawn(self, name: str, func: JobFunc) -> asyncio.Task[None]:
+        """Run `func` once, now, as background work owned by the scheduler: errors are logged with `name`,
+        and shutdown() cancels it like a running job (e.g. the digest's start-up catch-up)."""
+        task = asyncio.get_running_loop().create_task(_guarded(name, func)(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def add_cron_job(self, job_id: str, cron: str, func: JobFunc) -> None:
         """Add (or replace) `func` to run on a 5-field UTC crontab, e.g. ``*/30 * * * *``."""
@@ -150,6 +161,8 @@ class Scheduler:
             return
         self._aps.process_now()
         await self._executor.join()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _add(self, job_id: str, trigger: BaseTrigger, func: JobFunc) -> None:
         guarded = _guarded(job_id, func)
@@ -189,7 +202,7 @@ class DailyTrigger(BaseTrigger):  # type: ignore[misc]
         return f"<DailyTrigger {self.at:%H:%M} {self.tz.key}>"
 
 
-def _guarded(job_id: str, func: JobFunc) -> JobFunc:
+def _guarded(job_id: str, func: JobFunc) -> Callable[[], Coroutine[Any, Any, None]]:
     """Wrap a job so an exception is logged with its job id and never kills the scheduler."""
 
     async def run() -> None:

@@ -210,6 +210,7 @@ class DigestService:
         # Reconciles every 'posting' record and makes any post owed while the bot was down.
         await self.catch_up()
         self.ready.set()
+        log.info("Digest service ready: owed posts made, jobs scheduled")
 
     async def rebuild(self) -> list[Subscription]:
         """Replace the digest jobs with one per effective subscription (at start and on every change)."""

@@ -154,15 +154,14 @@ def install_digest(
 
     Called by the runtime (the composition root). Starting waits for `on_ready` because reconciliation and
     owed posts need a logged-in client; `DigestService.start` is idempotent, so reconnects change nothing.
+    A failing start is logged by the scheduler with its name ("digest-start").
     """
     service = DigestService(bot.catalogue, DiscordDigestSink(bot), scheduler, bot.settings, refresh=refresh)
     bot.digest_service = service  # type: ignore[attr-defined]
 
     async def start_digest() -> None:
-        try:
-            await service.start()
-        except Exception:
-            log.exception("Starting the digest service failed; digests will not be posted until restart")
+        # As scheduler-owned work: shutdown cancels it (a half-made post is reconciled at the next start).
+        scheduler.spawn("digest-start", service.start)
 
     bot.add_listener(start_digest, "on_ready")
     return service
