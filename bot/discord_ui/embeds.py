@@ -247,6 +247,8 @@ def _abstract_fields(paper: Paper) -> list[tuple[str, str, bool]]:
         ("arXiv date", _date(paper), True),
         ("Upvotes", str(paper.upvotes) if paper.upvotes is not None else "–", True),
     ]
+    if paper.ai_summary and paper.ai_summary.strip():
+        fields.insert(0, ("TL;DR (AI)", truncate(escape_text(one_line(paper.ai_summary)), 500), False))
     if paper.organization and paper.organization.strip():
         fields.append(("Organization", truncate(escape_text(one_line(paper.organization)), 200), True))
     if _is_http_url(paper.github_repo):

@@ -173,4 +173,5 @@ async def test_abstract_shows_code_stars_and_project_page(fake: FakeDiscord, sta
     info = fields(message)
     assert info["Code"] == "https://github.com/Mini-o3/Mini-o3 · ★ 44"
     assert info["Project page"] == "https://mini-o3.github.io/"
+    assert info["TL;DR (AI)"].startswith("Mini-o3")  # Hugging Face's AI summary, when it has one
     assert "Organization" not in info  # unknown fields are left out, not shown empty
