@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.digest.dry_run import dry_run
+from bot.digest.render import Rendered, to_text
 from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService, SubscriptionError
 from bot.models import Subscription
@@ -331,3 +333,23 @@ async def test_preview_renders_today_without_recording(catalogue: Any) -> None:
         rendered = await service.preview(sub)
     assert len(rendered.messages[0].embeds) == 4 and sink.posted == []
     assert await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26)) is None
+
+
+async def test_dry_run_renders_the_same_post_as_the_bot(catalogue: Any) -> None:
+    await fill(catalogue, dt.date(2026, 11, 25), 1)
+    settings = two_channels()
+    clock = Clock(at(2026, 11, 26, 7, 59))
+    sink = RecordingSink(clock)
+    async with running(catalogue, sink, clock, settings) as service:
+        await step_to(clock, service.scheduler, at(2026, 11, 26, 8, 1))
+    posted = sink.posts(BERLIN)[0]
+    text = await dry_run(settings, catalogue, None, BERLIN, now=at(2026, 11, 26, 8))
+    expected = to_text(Rendered(marker="", messages=tuple(p.message for p in posted))).rstrip()
+    assert expected in text
+    assert "channel 111 (config file) · 09:00 Europe/Berlin · top 3" in text
+    everything = await dry_run(settings, catalogue, dt.date(2026, 11, 25), None, now=at(2026, 11, 26, 8))
+    assert "channel 111" in everything and "channel 222" in everything
+    unknown = await dry_run(settings, catalogue, dt.date(2026, 11, 20), 999, now=at(2026, 11, 26, 8))
+    assert "not subscribed: [digest] defaults" in unknown and "paperbot ingest --date 2026-11-20" in unknown
+    empty = await dry_run(make_settings(), catalogue, dt.date(2026, 11, 25), None, now=at(2026, 11, 26, 8))
+    assert "no channel is subscribed" in empty and "Paper number" in empty
