@@ -12,7 +12,7 @@ from tests.e2e.test_search import FIRST_RESPONSE_CEILING_S, assert_no_mentions, 
 from tests.fake_discord.interactions import InteractionHandle
 from tests.fake_discord.messages import StoredMessage
 from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID
+from tests.fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.fixture_server import Fault, FixtureServer
 
 CHRONOS = "2403.07815"
@@ -175,3 +175,16 @@ async def test_abstract_shows_code_stars_and_project_page(fake: FakeDiscord, sta
     assert info["Project page"] == "https://mini-o3.github.io/"
     assert info["TL;DR (AI)"].startswith("Mini-o3")  # Hugging Face's AI summary, when it has one
     assert "Organization" not in info  # unknown fields are left out, not shown empty
+
+
+async def test_a_user_hammering_abstract_is_asked_to_slow_down(fake: FakeDiscord, start_bot: StartBot) -> None:
+    await start_bot()
+    for _ in range(5):
+        await abstract(fake, CHRONOS)
+    handle = await fake.slash("paper abstract", title=CHRONOS, user_id=MEMBER_USER_ID)
+    response = await handle.response()
+    assert response.type == 4 and response.ephemeral
+    assert "Slow down" in (response.data or {}).get("content", "")
+    # Someone else is not affected.
+    other = await fake.slash("paper abstract", title=CHRONOS, user_id=OTHER_USER_ID)
+    assert (await other.original()).embeds
