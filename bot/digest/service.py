@@ -294,18 +294,18 @@ class DigestService:
     async def catch_up(self) -> None:
         """Make every post that is owed now and not yet made (after downtime or a transient error)."""
         for sub in await self.subscriptions():
-            await self.post_due(sub.channel_id)
+            await self.post_due(sub.channel_id, sub)
 
-    async def post_due(self, channel_id: int) -> PostState | None:
+    async def post_due(self, channel_id: int, sub: Subscription | None = None) -> PostState | None:
         """Make the post this channel owes now, if any; return the resulting record state.
 
-        Never raises: a failure is logged with the subscription and recorded, so one channel cannot stop
-        the others or kill the job.
+        `sub` saves a lookup when the caller just read the subscriptions. Never raises: a failure is logged
+        with the subscription and recorded, so one channel cannot stop the others or kill the job.
         """
-        sub: Subscription | None = None
         try:
             async with self._lock(channel_id):
-                sub = await self.subscription(channel_id)
+                if sub is None:
+                    sub = await self.subscription(channel_id)
                 if sub is None:
                     return None
                 return await self._post_due(sub)

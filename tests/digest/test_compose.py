@@ -20,6 +20,7 @@ from bot.digest.render import (
     summary,
     to_text,
 )
+from bot.discord_ui.digest_commands import embeds_for
 from bot.models import Paper, Subscription
 from tests.digest.conftest import make_paper
 
@@ -187,3 +188,12 @@ def test_any_digest_is_ordered_filtered_and_fits_discord(
         for embed in message.embeds:
             assert len(embed.title or "") <= 256 and len(embed.description or "") <= 4096
             assert len(embed.author or "") <= 256 and len(embed.footer or "") <= 2048
+
+
+@given(papers=papers_strategy, top_n=st.integers(min_value=1, max_value=25))
+def test_discord_embeds_built_from_specs_have_the_sizes_we_packed_for(papers: list[Paper], top_n: int) -> None:
+    for message in render(compose(papers, sub(top_n=top_n), DAY), LOCAL).messages:
+        embeds = embeds_for(message)
+        # discord.py's own len(Embed) is what Discord's 6000 rule counts.
+        assert sum(len(e) for e in embeds) == message.size() <= MAX_MESSAGE_CHARS
+        assert len(embeds) <= MAX_EMBEDS

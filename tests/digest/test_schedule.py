@@ -176,3 +176,25 @@ async def test_removing_and_replacing_jobs() -> None:
     scheduler.remove_job("a")
     scheduler.remove_job("a")
     assert scheduler.job_ids() == []
+
+
+async def test_a_nonexistent_local_time_fires_at_the_next_valid_minute() -> None:
+    clock = Clock(at(2026, 3, 28, 12))
+    scheduler = Scheduler(now=clock)
+    fired: list[dt.datetime] = []
+
+    async def job() -> None:
+        fired.append(clock())
+
+    scheduler.add_daily_job("berlin", dt.time(2, 30), BERLIN, job)
+    scheduler.start()
+    try:
+        for _ in range(2):
+            when = scheduler.next_run("berlin")
+            assert when is not None
+            clock.set(when)
+            await scheduler.wakeup()
+    finally:
+        scheduler.shutdown()
+    # 29 March 02:30 does not exist in Berlin: 03:00 CEST (01:00 UTC); the 30th: 02:30 CEST (00:30 UTC).
+    assert fired == [at(2026, 3, 29, 1), at(2026, 3, 30, 0, 30)]
