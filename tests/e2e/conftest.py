@@ -109,12 +109,26 @@ def full_catalogue_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "discord_rejects: the test provokes REST errors from the fake on purpose (e.g. a bad token)"
+    )
+
+
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    """A fresh loopback Discord with the default test guild; fails the test if it saw unknown routes."""
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeDiscord]:
+    """A fresh loopback Discord with the default test guild.
+
+    After the test it fails on unknown routes or fake crashes, and — unless the test is marked
+    `discord_rejects` — on any request the fake rejected: a 4xx from Discord (an over-limit body, a second
+    initial response, a late response) is a bug even when the user-visible outcome looks right.
+    """
     async with FakeDiscord() as server:
         yield server
         server.assert_clean()
+        if request.node.get_closest_marker("discord_rejects") is None:
+            rejected = [str(r) for r in server.requests if r.status >= 400]
+            assert not rejected, f"the fake rejected requests: {rejected}"
 
 
 @dataclass

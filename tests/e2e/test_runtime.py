@@ -60,6 +60,7 @@ async def test_startup_syncs_the_command_tree_to_the_guild_and_uses_the_advertis
     assert session.intents & PRIVILEGED_INTENTS == 0
 
 
+@pytest.mark.discord_rejects
 async def test_a_guild_the_bot_is_not_in_is_logged_and_skipped(
     fake: FakeDiscord, start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -97,6 +98,7 @@ async def test_no_token_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]
     assert "DISCORD_TOKEN" in err
 
 
+@pytest.mark.discord_rejects
 async def test_rejected_token_exits_1_with_one_line_and_no_traceback(
     fake: FakeDiscord, fixture_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
