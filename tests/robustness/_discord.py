@@ -7,6 +7,7 @@ sources are optional. `step_to` moves the clock job run by job run, waking the r
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,7 +59,8 @@ async def serving(
     scheduler.start()
     try:
         async with running_client(fake, bot, guild_ready_timeout=0.05):
-            await fake.wait_for(lambda: service.ready.is_set() or None, what="the digest service to start")
+            # The bot sets this event itself (no fake state changes): await it, fake.wait_for would idle 5 s.
+            await asyncio.wait_for(service.ready.wait(), 10)
             await fake.wait_for_commands(ids.GUILD_ID)
             yield bot, service
     finally:
