@@ -9,7 +9,9 @@ dead button.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -55,6 +57,7 @@ class ResultsPaginator(discord.ui.View):
         self.results = results
         self.owner_id = owner_id
         self.page_size = page_size
+        self._turning = asyncio.Lock()
         # Set by the sender once the message exists, so on_timeout can edit it.
         self.message: discord.Message | discord.WebhookMessage | discord.InteractionMessage | None = None
         self._refresh_components()
@@ -86,36 +89,33 @@ class ResultsPaginator(discord.ui.View):
         await interaction.response.send_message(NOT_YOURS, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return False
 
-    async def _show_page(self, interaction: discord.Interaction[Any], offset: int) -> None:
+    async def _turn_page(self, interaction: discord.Interaction[Any], pages: int) -> None:
         # Acknowledge first (deferred update): the search is local but the 3 s window is not negotiable.
         await interaction.response.defer()
-        results = await self.catalogue.search(
-            self.results.query, limit=self.page_size, offset=max(offset, 0), sort=self.results.sort
-        )
-        if results.papers:
-            self.results = results
-        else:
-            # The catalogue changed under us (fewer hits than before): stay on the page, but stop offering Next.
-            self.results = SearchResults(
-                query=self.results.query,
-                papers=self.results.papers,
-                matched=self.results.matched,
-                sort=self.results.sort,
-                offset=self.results.offset,
-                has_more=False,
+        # Presses are serialised and the offset is read inside the lock, so two quick Next presses move two
+        # pages instead of both computing the same target from the page they started on.
+        async with self._turning:
+            offset = max(self.results.offset + pages * self.page_size, 0)
+            results = await self.catalogue.search(
+                self.results.query, limit=self.page_size, offset=offset, sort=self.results.sort
             )
-        self._refresh_components()
-        await interaction.edit_original_response(embed=self.embed(), view=self, allowed_mentions=NO_MENTIONS)
+            if results.papers:
+                self.results = results
+            else:
+                # The catalogue changed under us (fewer hits than before): stay, but stop offering Next.
+                self.results = replace(self.results, has_more=False)
+            self._refresh_components()
+            await interaction.edit_original_response(embed=self.embed(), view=self, allowed_mentions=NO_MENTIONS)
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
         """Show the previous page of results."""
-        await self._show_page(interaction, self.results.offset - self.page_size)
+        await self._turn_page(interaction, -1)
 
     @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
     async def next_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
         """Show the next page of results."""
-        await self._show_page(interaction, self.results.offset + self.page_size)
+        await self._turn_page(interaction, +1)
 
     @discord.ui.select(placeholder="Open an abstract…", min_values=1, max_values=1)
     async def open_abstract(self, interaction: discord.Interaction[Any], select: discord.ui.Select[Any]) -> None:

@@ -74,3 +74,22 @@ async def test_page_change_is_acknowledged_before_the_search_runs(
     await deferred_before_the_gate_opens(fake, press, gate)
     updated = await press.updated_message()
     assert updated.embeds[0]["footer"]["text"].startswith("Results 6–10")
+
+
+async def test_two_quick_next_presses_move_two_pages(
+    fake: FakeDiscord, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await start_bot()
+    _, message = await search(fake, "diffusion")
+    gate = Gate(monkeypatch, "search")
+    first = await click(fake, message, label="Next", user_id=MEMBER_USER_ID)
+    second = await click(fake, message, label="Next", user_id=MEMBER_USER_ID)  # pressed before page 2 shows
+    await first.response()
+    await second.response()
+    gate.open()
+
+    def footer() -> str:
+        return str(fake.message(message.id).embeds[0]["footer"]["text"])
+
+    await fake.wait_for(lambda: footer().startswith("Results 11–15") or None, what="page 3 after two presses")
+    assert not first.errors and not second.errors
