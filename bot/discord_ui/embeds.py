@@ -1,7 +1,7 @@
 """Pure builders from paperbot models to `discord.Embed`s, plus a plain-text renderer of those embeds.
 
 Everything here is a function of its arguments: no I/O, no clock, no bot state. That keeps the cogs thin
-(defer → use case → builder → reply), lets `paperbot digest --dry-run` print exactly what Discord would get
+(defer → use case → builder → reply), lets a terminal show exactly what Discord would get
 (`render_message_text`), and lets property tests prove that *any* `Paper` fits Discord's limits.
 
 Two rules hold for every piece of paper data that reaches an embed:

@@ -16,6 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.discord_ui._replies import send_text
 from bot.discord_ui.embeds import escape_text, one_line, truncate
 from bot.errors import PaperNotFound, SourceError, UserInputError
 
@@ -101,14 +102,9 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         log.info("%s in %s (user %s): %s", type(original).__name__, where, user, original)
     text = truncate(text, _CONTENT_LIMIT)
     try:
-        if interaction.response.is_done():
-            # After a public defer Discord turns the first followup into the deferred message, so this line
-            # replaces the "thinking…" placeholder rather than adding to it.
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
-        else:
-            await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
+        # After a public defer Discord turns the first followup into the deferred message, so this line
+        # replaces the "thinking…" placeholder rather than adding to it.
+        await send_text(interaction, text, ephemeral=True)
     except discord.HTTPException as exc:  # expired token, deleted channel: nothing more to tell the user
         log.warning("Could not report an error to the user for %s: %s", where, exc)
 
