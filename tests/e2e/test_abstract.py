@@ -188,3 +188,17 @@ async def test_a_user_hammering_abstract_is_asked_to_slow_down(fake: FakeDiscord
     # Someone else is not affected.
     other = await fake.slash("paper abstract", title=CHRONOS, user_id=OTHER_USER_ID)
     assert (await other.original()).embeds
+
+
+async def test_upstream_failure_is_a_friendly_line_not_a_crash(
+    fake: FakeDiscord, start_bot: StartBot, fixture_server: FixtureServer
+) -> None:
+    await start_bot()
+    fixture_server.fail_next("/api/query", [403])
+    fixture_server.fail_next("/api/papers/1605.08386", [403])
+    _handle, message = await abstract(fake, "1605.08386")
+    assert "Hugging Face or arXiv did not answer" in message.content
+    assert not message.embeds
+    # Nothing was stored, so the next try asks upstream again and succeeds.
+    _, retry = await abstract(fake, "1605.08386")
+    assert retry.embeds[0]["title"] == "Heat-bath random walks with Markov bases"
