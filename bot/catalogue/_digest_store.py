@@ -189,18 +189,28 @@ class DigestStore:
     # ---- channel state ------------------------------------------------------------------------------------
 
     async def digest_see_channels(self, channel_ids: Iterable[int], *, now: dt.datetime) -> dict[int, dt.datetime]:
-        """Record `now` as first-seen for config channels not seen before; return every given channel's."""
+        """Record `now` as first-seen for config channels not seen before; return every given channel's.
+
+        Channels no longer in the file are forgotten, so one added back later counts from when it is seen
+        again — a returning channel must not get a post "owed" from before it was re-added.
+        """
         ids = sorted(set(channel_ids))
-        if not ids:
-            return {}
         async with self._digest_tx() as db:
+            marks = ", ".join("?" for _ in ids)
+            gone = f"first_seen IS NOT NULL AND channel_id NOT IN ({marks})" if ids else "first_seen IS NOT NULL"
+            await db.execute(f"UPDATE digest_channel_state SET first_seen = NULL WHERE {gone}", ids)
+            await db.execute(
+                "DELETE FROM digest_channel_state WHERE first_seen IS NULL\n"
+                "    AND channel_id NOT IN (SELECT channel_id FROM digest_subscriptions)"
+            )
+            if not ids:
+                return {}
             await db.executemany(
                 "INSERT INTO digest_channel_state (channel_id, first_seen) VALUES (?, ?)\n"
                 "ON CONFLICT (channel_id) DO UPDATE SET first_seen = excluded.first_seen\n"
                 "WHERE digest_channel_state.first_seen IS NULL",
                 [(channel_id, _iso(now)) for channel_id in ids],
             )
-            marks = ", ".join("?" for _ in ids)
             rows = await self._rows(
                 db, f"SELECT channel_id, first_seen FROM digest_channel_state WHERE channel_id IN ({marks})", ids
             )

@@ -7,7 +7,9 @@ No I/O and no Discord here, so the same answer comes out of the running bot, `/p
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from bot.models import Digest, Paper, Subscription
 
@@ -38,14 +40,21 @@ def normalise_keywords(keywords: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+@lru_cache(maxsize=1024)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    # Anchored at the start of a word, open at the end: "transformer" finds "Transformers", "RL" finds
+    # "RLHF" but not "world", "vision-language" finds itself. Spaces in a keyword match any whitespace.
+    words = r"\s+".join(re.escape(part) for part in keyword.split())
+    return re.compile(rf"(?<!\w){words}", re.IGNORECASE)
+
+
 def matches(paper: Paper, keywords: Sequence[str]) -> bool:
-    """Whether any keyword occurs (case-insensitively) in the title, the abstract or the AI keywords."""
+    """Whether any keyword starts a word (case-insensitively) in the title, the abstract or the AI keywords."""
     wanted = normalise_keywords(keywords)
     if not wanted:
         return True
-    haystack = " ".join([paper.title, paper.abstract or "", " ".join(paper.ai_keywords or ())]).casefold()
-    haystack = " ".join(haystack.split())
-    return any(keyword in haystack for keyword in wanted)
+    haystack = "\n".join([paper.title, paper.abstract or "", "\n".join(paper.ai_keywords or ())])
+    return any(_keyword_pattern(keyword).search(haystack) for keyword in wanted)
 
 
 def select(papers: Iterable[Paper], sub: Subscription) -> list[Paper]:

@@ -53,6 +53,13 @@ def test_min_upvotes_and_keywords_filter_on_title_abstract_and_ai_keywords() -> 
     assert matches(make_paper(9), [" ", ""])  # blank keywords mean "everything"
 
 
+def test_keywords_match_at_word_starts() -> None:
+    paper = make_paper(1, title="Transformers for the world", abstract="We use RLHF and vision-language\nmodels.")
+    assert matches(paper, ["transformer"]) and matches(paper, ["rl"]) and matches(paper, ["Vision-Language  Models"])
+    assert not matches(paper, ["orld"]) and not matches(paper, ["former"])
+    assert matches(make_paper(2, title="C++ (and) [brackets]"), ["c++", "[brackets]"])
+
+
 def test_empty_day_modes() -> None:
     week = [make_paper(1, upvotes=3), make_paper(2, upvotes=70)]
     skip = compose([], sub(empty_days="skip"), DAY, week_papers=week)

@@ -353,3 +353,14 @@ async def test_dry_run_renders_the_same_post_as_the_bot(catalogue: Any) -> None:
     assert "not subscribed: [digest] defaults" in unknown and "paperbot ingest --date 2026-11-20" in unknown
     empty = await dry_run(make_settings(), catalogue, dt.date(2026, 11, 25), None, now=at(2026, 11, 26, 8))
     assert "no channel is subscribed" in empty and "Paper number" in empty
+
+
+async def test_a_config_channel_removed_and_added_back_counts_from_when_it_is_seen_again(catalogue: Any) -> None:
+    await catalogue.digest_see_channels([BERLIN, TOKYO], now=at(2026, 11, 1))
+    await catalogue.digest_mark_failing(TOKYO, "gone", now=at(2026, 11, 2))
+    assert set(await catalogue.digest_see_channels([TOKYO], now=at(2026, 11, 5))) == {TOKYO}
+    assert (await catalogue.digest_see_channels([BERLIN, TOKYO], now=at(2026, 11, 9)))[BERLIN] == at(2026, 11, 9)
+    states = await catalogue.digest_channel_states()
+    assert states[TOKYO].first_seen == at(2026, 11, 1) and states[TOKYO].failing_reason == "gone"
+    await catalogue.digest_see_channels([], now=at(2026, 11, 10))
+    assert await catalogue.digest_channel_states() == {}  # no config channel, no subscription, no state
