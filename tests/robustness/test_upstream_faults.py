@@ -320,10 +320,6 @@ async def test_arxiv_never_answering_fails_within_its_attempts_and_the_db_is_unt
     assert check_database(db_path).papers == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B1 (BUGS.md): as_int lets a >64-bit count through; sqlite3 OverflowError aborts the whole range",
-)
 async def test_out_of_range_number_in_one_item_does_not_sink_the_day_or_the_range(
     fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources
 ) -> None:
