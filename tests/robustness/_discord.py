@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -49,12 +49,21 @@ async def filled_catalogue(path: Path) -> Catalogue:
 
 @asynccontextmanager
 async def serving(
-    fake: FakeDiscord, catalogue: Catalogue, clock: Clock, settings: Settings, sources: Sources | None = None
+    fake: FakeDiscord,
+    catalogue: Catalogue,
+    clock: Clock,
+    settings: Settings,
+    sources: Sources | None = None,
+    *,
+    refresh: Callable[[dt.date], Awaitable[object]] | None = None,
 ) -> AsyncIterator[tuple[PaperBot, DigestService]]:
-    """One bot process on the fake; leaving the block stops it (scheduler first, as the runtime does)."""
+    """One bot process on the fake; leaving the block stops it (scheduler first, as the runtime does).
+
+    `refresh` is what the runtime passes to the digest (refetch a day's list just before posting).
+    """
     scheduler = Scheduler(now=clock)
     bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
-    service = install_digest(bot, scheduler)
+    service = install_digest(bot, scheduler, refresh=refresh)
     service.now = clock
     scheduler.start()
     try:
