@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 CHUNK = 5_000
 _BIGRAM_P = 0.35
 _TAIL_WORDS = 400_000
@@ -256,10 +256,12 @@ def _record(index: int, rng: random.Random, m: _Model, title: str, abstract: str
     }
 
 
-def _chunk(args: tuple[int, int, int]) -> bytes:
+def _chunk(args: tuple[int, int, int, int]) -> bytes:
     """Records [start, stop) as JSON Lines; depends only on (seed, start, stop)."""
-    seed, start, stop = args
-    count = stop - start
+    seed, start, stop, chunk = args
+    # Always draw a whole chunk and cut it: the random stream then never depends on where the corpus
+    # ends, so a corpus of N papers is a byte-prefix of any bigger one with the same seed.
+    keep, count = stop - start, chunk
     m = _model()
     rng = np.random.default_rng([seed, start])
     py_rng = random.Random(f"{seed}:{start}")
@@ -275,7 +277,7 @@ def _chunk(args: tuple[int, int, int]) -> bytes:
     sentence_cuts = rng.integers(12, 31, size=(count, 40)).tolist()
     bounds = (ends - lengths).tolist()
     lines: list[str] = []
-    for k in range(count):
+    for k in range(keep):
         t0, a0 = bounds[2 * k], bounds[2 * k + 1]
         title = _title(words[t0 : t0 + int(title_lengths[k])])
         abstract = _abstract(words[a0 : a0 + int(abstract_lengths[k])], sentence_cuts[k])
@@ -283,9 +285,9 @@ def _chunk(args: tuple[int, int, int]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _chunks(papers: int, seed: int) -> Iterator[tuple[int, int, int]]:
+def _chunks(papers: int, seed: int) -> Iterator[tuple[int, int, int, int]]:
     for start in range(0, papers, CHUNK):
-        yield seed, start, min(papers, start + CHUNK)
+        yield seed, start, min(papers, start + CHUNK), CHUNK
 
 
 def snapshot_path(cache_dir: Path, papers: int, seed: int) -> Path:

@@ -1,85 +1,166 @@
 """The proposed serving design, wired around the lead's `Catalogue` exactly as `store.py` would wire it.
 
-* Schema: the `papers` table keeps every row and its B-tree indexes, but the FTS5 tables and their triggers
-  go (a future migration; here `drop_fts()` emulates it on the bench database). Writing a row then costs a
-  B-tree insert instead of two FTS5 inserts through triggers.
+* Schema (`proposed_schema.sql`, a migration for the lead to number): the `papers` table keeps every row and
+  its B-tree indexes; the FTS5 tables and their triggers go; `search_outbox` records, in the same SQLite
+  transaction as the change, every paper id the index has not caught up with.
 * Search and autocomplete go to `SearchIndex` (tantivy) in a worker thread; the ids it returns are looked up
-  in SQLite in one `IN (…)` query, in the index's order, dropping any id SQLite lacks.
-* The snapshot import calls `import_arxiv_batch`, which writes the batch to SQLite and to the index at once
-  (SQLite's thread and tantivy's threads overlap); search only serves ids SQLite has.
+  in SQLite in one `IN (…)` query, in the index's order, dropping any id SQLite lacks — the index can never
+  make the bot serve a paper the catalogue does not have.
+* Keeping in step: after every write the outbox is drained (rows read back merged, indexed, then the outbox
+  entries deleted). On open, a stale or missing index is rebuilt from SQLite; otherwise the outbox is drained,
+  which repairs a crash between a SQLite commit and an index commit.
+* The snapshot import indexes the papers each batch changed straight from memory in the background (batch k
+  is indexed while batch k+1 is written and k+2 parsed), then deletes their outbox entries.
 
-This module is the reference for the wiring; it touches `Catalogue` privates (`_read`, `_db`) only because it
-lives outside the catalogue package — inside `store.py` they are its own.
+This module is the reference for the wiring; it touches `Catalogue` privates (`_read`, `_transaction`) only
+because it lives outside the catalogue package — inside `store.py` they are its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
 from bot.catalogue import Catalogue
 from bot.catalogue._bulk import BulkResult, import_arxiv_batch
 from bot.catalogue._tantivy_index import SearchIndex
-from bot.catalogue.store import paper_from_row
-from bot.models import Paper, SearchResults, SortOrder
+from bot.catalogue.store import DayChange, paper_from_row
+from bot.models import DailyEntry, Paper, SearchResults, SortOrder
 
-_FTS_OBJECTS = (
-    "DROP TRIGGER IF EXISTS papers_fts_insert",
-    "DROP TRIGGER IF EXISTS papers_fts_delete",
-    "DROP TRIGGER IF EXISTS papers_fts_update",
-    "DROP TRIGGER IF EXISTS titles_fts_update",
-    "DROP TABLE IF EXISTS papers_fts",
-    "DROP TABLE IF EXISTS titles_fts",
-)
+SCHEMA = Path(__file__).with_name("proposed_schema.sql")
+_DRAIN_BATCH = 5_000
+_IDS_PER_QUERY = 500
 
 
 class ProposedCatalogue(Catalogue):
     """`Catalogue` with search and autocomplete served by a tantivy index kept in step with SQLite."""
 
     index: SearchIndex
+    _indexing: asyncio.Task[None] | None = None
+    _uncommitted: list[str]
+    # The import indexes every batch but commits the index only this often: a tantivy commit flushes and
+    # reloads segments, and per-batch commits were a large share of import time.
+    COMMIT_EVERY = 100_000
 
     @classmethod
-    async def open_with_index(cls, path: Path | str, index_dir: Path | str, *, drop_fts: bool = True) -> Self:
-        """Open the catalogue and its search index (emulating the migration that drops FTS5)."""
+    async def open_with_index(cls, path: Path | str, index_dir: Path | str, *, migrate: bool = True) -> Self:
+        """Open the catalogue and its search index, then rebuild or catch the index up."""
         catalogue = await cls.open(path)
-        if drop_fts:
-            async with catalogue._transaction() as db:
-                for statement in _FTS_OBJECTS:
-                    await db.execute(statement)
-        catalogue.index = await asyncio.to_thread(SearchIndex.open, index_dir)
+        try:
+            if migrate:
+                async with catalogue._write_lock:
+                    async with catalogue._db.execute(
+                        "SELECT 1 FROM sqlite_master WHERE name = 'search_outbox'"
+                    ) as cursor:
+                        migrated = await cursor.fetchone() is not None
+                    if not migrated:
+                        sql = SCHEMA.read_text(encoding="utf-8")
+                        await catalogue._db.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
+            catalogue.index = await asyncio.to_thread(SearchIndex.open, index_dir)
+            catalogue._uncommitted = []
+            await catalogue.catch_up()
+        except BaseException:
+            await catalogue.close()
+            raise
         return catalogue
 
     async def close(self) -> None:
-        """Close the index writer, then both connections."""
+        """Finish indexing, close the index writer, then both connections."""
+        await self.finish_arxiv_import()
         index = getattr(self, "index", None)
         if index is not None:
             await asyncio.to_thread(index.close)
         await super().close()
 
-    _indexing: asyncio.Task[int] | None = None
+    # ---- keeping the index in step ------------------------------------------------------------------------
+
+    async def catch_up(self) -> None:
+        """Rebuild the index from SQLite if it cannot be trusted, else index what the outbox lists."""
+        if self.index.needs_rebuild:
+            await asyncio.to_thread(self.index.rebuild, _all_papers(self.path), commit_every=200_000)
+            async with self._transaction() as db:
+                await db.execute("DELETE FROM search_outbox")
+            return
+        while await self._drain_outbox():
+            pass
+
+    async def _drain_outbox(self) -> int:
+        """Index up to `_DRAIN_BATCH` outbox entries (deleting index entries for papers SQLite lost)."""
+        rows = await self._read(
+            "SELECT o.id AS outbox_id, p.* FROM search_outbox o LEFT JOIN papers p ON p.id = o.id LIMIT ?",
+            (_DRAIN_BATCH,),
+        )
+        if not rows:
+            return 0
+        present = [paper_from_row(row) for row in rows if row["pk"] is not None]
+        missing = [row["outbox_id"] for row in rows if row["pk"] is None]
+        if present:
+            await asyncio.to_thread(self.index.index_papers, present)
+        if missing:
+            await asyncio.to_thread(self.index.delete_ids, missing)
+        await self._forget([row["outbox_id"] for row in rows])
+        return len(rows)
+
+    async def _forget(self, ids: Sequence[str]) -> None:
+        async with self._transaction() as db:
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = list(ids[start : start + _IDS_PER_QUERY])
+                await db.execute(f"DELETE FROM search_outbox WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+
+    async def upsert_papers(self, papers: Sequence[Paper], *, seen_at: dt.datetime | None = None) -> int:
+        """Catalogue write, then index catch-up."""
+        changed = await super().upsert_papers(papers, seen_at=seen_at)
+        await self._drain_outbox()
+        return changed
+
+    async def record_day(
+        self, day: dt.date, entries: Sequence[DailyEntry], *, fetched_at: dt.datetime | None = None
+    ) -> DayChange:
+        """Catalogue write, then index catch-up."""
+        change = await super().record_day(day, entries, fetched_at=fetched_at)
+        await self._drain_outbox()
+        return change
 
     async def import_arxiv_batch(self, papers: Sequence[Paper], *, seen_at: dt.datetime | None = None) -> BulkResult:
         """Commit the batch to SQLite, then index exactly the papers it changed, in the background.
 
-        Indexing batch k overlaps the SQLite write of batch k+1 (and the parsing of k+2); at most one
-        indexing task runs, so memory stays bounded. Search only serves ids SQLite has, and an index left
-        behind by a crash is caught up from the catalogue on open.
+        At most one indexing task runs (memory stays bounded); its outbox entries are deleted only after the
+        index committed, so a crash leaves them for `catch_up()`.
         """
         result = await import_arxiv_batch(self, papers, seen_at=seen_at)
-        await self.finish_arxiv_import()
-        changed = result.changed_papers(papers)
-        if changed:
-            self._indexing = asyncio.create_task(asyncio.to_thread(self.index.index_papers, changed))
-        return result
-
-    async def finish_arxiv_import(self) -> None:
-        """Wait until the index holds every batch written so far."""
         task, self._indexing = self._indexing, None
         if task is not None:
             await task
+        changed = result.changed_papers(papers)
+        if changed:
+            self._indexing = asyncio.create_task(self._index_batch(changed))
+        return result
+
+    async def _index_batch(self, papers: list[Paper]) -> None:
+        await asyncio.to_thread(self.index.index_papers, papers, commit=False)
+        self._uncommitted.extend(p.id for p in papers)
+        if len(self._uncommitted) >= self.COMMIT_EVERY:
+            await self._commit_index()
+
+    async def _commit_index(self) -> None:
+        # Outbox entries go only after the index commit: a crash before it leaves them for catch_up().
+        pending, self._uncommitted = self._uncommitted, []
+        await asyncio.to_thread(self.index.commit)
+        await self._forget(pending)
+
+    async def finish_arxiv_import(self) -> None:
+        """Wait until the index holds, committed, every batch written so far."""
+        task, self._indexing = self._indexing, None
+        if task is not None:
+            await task
+        if getattr(self, "_uncommitted", None):
+            await self._commit_index()
+
+    # ---- reads --------------------------------------------------------------------------------------------
 
     async def _papers_by_id(self, ids: Sequence[str]) -> list[Paper]:
         if not ids:
@@ -98,7 +179,7 @@ class ProposedCatalogue(Catalogue):
         return SearchResults(
             query=query,
             papers=tuple(papers),
-            matched=hits.matched,
+            matched=hits.matched if papers else "none",
             sort=sort,
             offset=max(0, offset),
             has_more=hits.has_more,
@@ -115,3 +196,19 @@ class ProposedCatalogue(Catalogue):
         rows = await self._read(f"SELECT id, title FROM papers WHERE id IN ({marks})", ids)
         titles = {row["id"]: row["title"] for row in rows}
         return [(i, titles[i]) for i in ids if i in titles]
+
+
+def _all_papers(path: Path) -> Iterator[Paper]:
+    """Every catalogue row, streamed in key order through a read-only connection (runs in the index thread)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        last = 0
+        while True:
+            rows = db.execute("SELECT * FROM papers WHERE pk > ? ORDER BY pk LIMIT 10000", (last,)).fetchall()
+            if not rows:
+                return
+            yield from (paper_from_row(row) for row in rows)
+            last = rows[-1]["pk"]
+    finally:
+        db.close()

@@ -81,7 +81,9 @@ def render(results: dict[str, Any]) -> str:
     )
     floor_rate = _get(results, "floor", "rate")
     lines.append("")
-    lines.append(f"{'import':<44}{'rec/s':>10}{'vs floor':>10}{'seconds':>10}{'peak RSS MB':>13}{'size MB':>10}")
+    lines.append(
+        f"{'import':<44}{'rec/s':>10}{'vs floor':>10}{'seconds':>10}{'peak RSS MB':>13}{'anon MB':>9}{'size MB':>10}"
+    )
     rows = [
         ("floor (parse + 1 FTS5 table, 1 txn)", "floor", "db_bytes"),
         ("paperbot today (triggers -> FTS5)", "import-current", "db_bytes"),

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.proposed import ProposedCatalogue
+from bot.catalogue import Catalogue
 from bot.catalogue._tantivy_index import INDEX_VERSION, SearchIndex, _variants
 from bot.models import Paper
 
@@ -192,5 +193,50 @@ async def test_proposed_catalogue_never_serves_a_paper_sqlite_lacks(tmp_path: Pa
         titles = await catalogue.autocomplete("video g")
         assert titles == [("2401.00001", "Video generation with diffusion models")]
         assert await catalogue.autocomplete("") != []  # nothing typed: the most upvoted titles
+    finally:
+        await catalogue.close()
+
+
+async def test_crash_between_sqlite_and_index_is_caught_up_on_open(tmp_path: Path) -> None:
+    db, index_dir = tmp_path / "papers.db", tmp_path / "index"
+    catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
+    # The catalogue commits but the process dies before the index hears of it: the plain Catalogue write
+    # (no drain) leaves the change in the outbox only.
+    await Catalogue.upsert_papers(catalogue, PAPERS[:2])
+    assert (await catalogue.search("reward")).papers == ()
+    await catalogue.close()
+    reopened = await ProposedCatalogue.open_with_index(db, index_dir)
+    try:
+        assert [p.id for p in (await reopened.search("reward")).papers] == ["2401.00002"]
+        assert await reopened._read("SELECT * FROM search_outbox") == []
+    finally:
+        await reopened.close()
+
+
+async def test_stale_index_is_rebuilt_from_the_catalogue(tmp_path: Path) -> None:
+    db, index_dir = tmp_path / "papers.db", tmp_path / "index"
+    catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
+    await catalogue.upsert_papers(PAPERS)
+    await catalogue.close()
+    (index_dir / "paperbot-index.json").write_text(json.dumps({"version": INDEX_VERSION + 1, "complete": True}))
+    reopened = await ProposedCatalogue.open_with_index(db, index_dir)
+    try:
+        assert reopened.index.num_docs == 4
+        assert {p.id for p in (await reopened.search("model")).papers} == {"2401.00001", "2401.00002", "2401.00003"}
+    finally:
+        await reopened.close()
+
+
+async def test_writes_keep_the_index_in_step(tmp_path: Path) -> None:
+    catalogue = await ProposedCatalogue.open_with_index(tmp_path / "papers.db", tmp_path / "index")
+    try:
+        await catalogue.upsert_papers(PAPERS[:3])
+        assert next(p.id for p in (await catalogue.search("model", sort="upvotes")).papers) == "2401.00002"
+        await catalogue.upsert_papers([Paper(id="2401.00003", title=PAPERS[2].title, upvotes=500)])
+        assert next(p.id for p in (await catalogue.search("model", sort="upvotes")).papers) == "2401.00003"
+        async with catalogue._transaction() as db:
+            await db.execute("DELETE FROM papers WHERE id = '2401.00003'")
+        await catalogue.catch_up()
+        assert catalogue.index.num_docs == 2
     finally:
         await catalogue.close()
