@@ -21,6 +21,7 @@ from bot import __version__
 from bot.catalogue import Catalogue
 from bot.config import Settings, load_settings, redacted
 from bot.errors import ConfigError, PaperbotError, PaperNotFound
+from bot.log import redact, setup_logging
 from bot.models import Paper
 from bot.sources import open_sources
 
@@ -107,7 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"paperbot: config: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from bot.log import setup_logging
 
     token = settings.discord.token.get_secret_value()
     setup_logging("DEBUG" if debug else settings.log.level, secrets=[token] if token else [])
@@ -124,13 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PaperbotError as exc:
         if debug:
             log.exception("failed")
-        print(f"paperbot: {exc}", file=sys.stderr)
+        print(redact(f"paperbot: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     except Exception as exc:  # the last line of defence: one line, traceback only on request
         if debug:
             log.exception("unexpected error")
         print(
-            f"paperbot: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+            redact(f"paperbot: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)"),
+            file=sys.stderr,
         )
         return EXIT_FAILURE
 
@@ -153,7 +154,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
-    source = getattr(settings, "_config_file", None)
+    source = settings.config_file
     print(f"# configuration is valid (file: {source or 'none, defaults + environment'})")
     print(render_toml(redacted(settings)), end="")
     return EXIT_OK
