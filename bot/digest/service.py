@@ -202,13 +202,17 @@ class DigestService:
         if self._started:
             return
         self._started = True
-        now = self.now()
-        config_ids = [sub.channel_id for sub in self.settings.digest.subscriptions()]
-        await self.catalogue.digest_see_channels(config_ids, now=now)
-        await self.rebuild()
-        self.scheduler.add_cron_job(CATCH_UP_JOB, CATCH_UP_CRON, self.catch_up)
-        # Reconciles every 'posting' record and makes any post owed while the bot was down.
-        await self.catch_up()
+        try:
+            now = self.now()
+            config_ids = [sub.channel_id for sub in self.settings.digest.subscriptions()]
+            await self.catalogue.digest_see_channels(config_ids, now=now)
+            await self.rebuild()
+            self.scheduler.add_cron_job(CATCH_UP_JOB, CATCH_UP_CRON, self.catch_up)
+            # Reconciles every 'posting' record and makes any post owed while the bot was down.
+            await self.catch_up()
+        except BaseException:
+            self._started = False  # the next on_ready (after a reconnect) tries again
+            raise
         self.ready.set()
         log.info("Digest service ready: owed posts made, jobs scheduled")
 
