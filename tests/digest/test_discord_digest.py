@@ -426,3 +426,24 @@ async def test_a_channel_that_forbids_posting_after_subscribing_is_marked_failin
         assert sub is not None and sub.failing_reason is not None and "50013" in sub.failing_reason
         posts = [r for r in fake.requests_to("POST /channels/*/messages") if str(NEW_CHANNEL_ID) in r.path]
         assert len(posts) == 1 and posts[0].status == 403
+
+
+async def test_the_synced_digest_group_has_the_contract_options(
+    fake: FakeDiscord, catalogue: Any, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db")
+    async with running_bot(fake, catalogue, Clock(at(2026, 10, 23, 12)), settings):
+        synced = await fake.wait_for_commands(ids.GUILD_ID)
+    paper = next(c for c in synced if c["name"] == "paper")
+    digest = next(o for o in paper["options"] if o["name"] == "digest")
+    subs = {o["name"]: o for o in digest["options"]}
+    assert sorted(subs) == ["list", "preview", "subscribe", "unsubscribe"]
+    options = {o["name"]: o for o in subs["subscribe"]["options"]}
+    assert list(options) == ["channel", "time", "timezone", "top_n", "min_upvotes", "keywords", "empty_days"]
+    assert options["channel"]["required"] and not any(options[n].get("required") for n in list(options)[1:])
+    assert options["timezone"]["autocomplete"] is True
+    assert (options["top_n"]["min_value"], options["top_n"]["max_value"]) == (1, 25)
+    assert [c["value"] for c in options["empty_days"]["choices"]] == ["skip", "note", "week"]
+    assert [o["name"] for o in subs["unsubscribe"]["options"]] == ["channel"]
+    assert [o["name"] for o in subs["preview"]["options"]] == ["channel"]
+    assert not subs["preview"]["options"][0].get("required")
