@@ -108,14 +108,15 @@ class DigestStore:
     async def _digest_tx(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
             try:
-                # BEGIN inside the try: a task cancelled while BEGIN runs on aiosqlite's thread would otherwise
-                # leave the shared connection inside a transaction ("cannot start a transaction within a
-                # transaction" for every later writer).
+                # BEGIN inside the try, and an unconditional ROLLBACK below: a task cancelled while awaiting
+                # BEGIN has already queued it on aiosqlite's thread, where it still runs — after our check of
+                # `in_transaction` would have said "no". aiosqlite runs calls in order, so the ROLLBACK queued
+                # here undoes it; without that the shared connection stays inside a transaction and every
+                # later writer fails ("cannot start a transaction within a transaction").
                 await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                if self._db.in_transaction:
-                    await self._db.rollback()
+                await self._db.rollback()  # a no-op when no transaction is open
                 raise
             else:
                 await self._db.commit()
