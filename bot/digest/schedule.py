@@ -209,7 +209,9 @@ def _guarded(job_id: str, func: JobFunc) -> Callable[[], Coroutine[Any, Any, Non
         try:
             await func()
         except asyncio.CancelledError:
-            raise
+            # Only shutdown() cancels jobs, and this coroutine is its task's top level: end quietly instead
+            # of APScheduler logging a cancelled job as an ERROR with a traceback on every clean stop.
+            log.info("scheduled job %s was cancelled by shutdown", job_id)
         except Exception:
             log.exception("scheduled job %s failed", job_id)
 

@@ -447,3 +447,25 @@ async def test_the_synced_digest_group_has_the_contract_options(
     assert [o["name"] for o in subs["unsubscribe"]["options"]] == ["channel"]
     assert [o["name"] for o in subs["preview"]["options"]] == ["channel"]
     assert not subs["preview"]["options"][0].get("required")
+
+
+@pytest.mark.parametrize("mode", ["skip", "note", "week"])
+async def test_an_empty_day_in_each_mode(fake: FakeDiscord, catalogue: Any, tmp_path: Path, mode: str) -> None:
+    channels = [{"channel_id": ids.GENERAL_CHANNEL_ID, "time": dt.time(9), "timezone": "UTC", "empty_days": mode}]
+    settings = settings_for(fake, tmp_path / "papers.db", channels, top_n=5)
+    clock = Clock(at(2026, 11, 1, 12))  # the catalogue has lists up to 29 October: 1 November's is empty
+    async with running_bot(fake, catalogue, clock, settings) as (_, service):
+        await step_to(clock, service.scheduler, at(2026, 11, 2, 9, 1))
+    messages = fake.channel_messages(ids.GENERAL_CHANNEL_ID)
+    record = await catalogue.digest_post(ids.GENERAL_CHANNEL_ID, dt.date(2026, 11, 2))
+    if mode == "skip":
+        assert messages == [] and record.state == "skipped"
+        return
+    assert len(messages) == 1 and record.state == "posted"
+    header = messages[0].embeds[0]
+    assert "No papers were listed on 2026-11-01" in header["description"]
+    if mode == "note":
+        assert len(messages[0].embeds) == 1
+    else:
+        # The week 26 Oct – 1 Nov: its best five (lists of 26–29 October are stored).
+        assert "best of the week" in header["title"] and len(messages[0].embeds) == 1 + 5
