@@ -31,7 +31,7 @@ from bot.models import DailyEntry, Subscription
 from tests.catalogue.conftest import fixture_days
 from tests.fake_discord import FakeDiscord, ids
 from tests.robustness._discord import assert_exactly_one_complete_digest, bot_messages, digest_parts
-from tests.robustness._proc import start_bot, wait_for
+from tests.robustness._proc import start_bot
 from tests.robustness.conftest import check_database
 
 POSTS = "POST /channels/*/messages"
@@ -132,12 +132,17 @@ async def _kill_mid_digest(point: str, seed: int, tmp_path: Path) -> dict[str, o
         check_database(db)
         assert state_at_kill in {"posting", "posted"}, state_at_kill
 
-        # Restart: the bot reconciles from the channel's history and finishes the post.
+        # Restart: the bot reconciles from the channel's history and finishes the post. Its own log line says
+        # when start-up (reconciliation and owed posts) is over; only then is the outcome final.
         second = await start_bot("run", env=env, cwd=db.parent)
+        seen: list[bytes] = []
         try:
-            await wait_for(
-                lambda: _record_state(db, local_date) == "posted", deadline_s=30, what="the post to be recorded"
-            )
+            assert second.stderr is not None
+            async with asyncio.timeout(30):
+                while b"Digest service ready" not in (line := await second.stderr.readline()):
+                    assert line, b"".join(seen).decode()[-2000:]
+                    seen.append(line)
+            assert _record_state(db, local_date) == "posted"
         finally:
             second.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(second.communicate(), 30)
