@@ -194,11 +194,11 @@ def _settings(fake: FakeDiscord, db: Path) -> Settings:
 
 def _plan(count: int, stored: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, command, options) for each interaction: a realistic mix, deterministic from `rng`."""
-    plan = []
+    plan: list[tuple[str, str, dict[str, Any]]] = []
     for _ in range(count):
         roll = rng.random()
         if roll < 0.40:
-            # Words a user would type: some from a stored title (so most searches hit), some common ones.
+            # Words a user would type: one to three words of a stored title, so most searches hit.
             title_words = rng.choice(stored)[1].lower().split()
             query = " ".join(rng.sample(title_words, min(len(title_words), rng.randint(1, 3))))
             sort = rng.choice(["relevance", "relevance", "upvotes", "newest"])

@@ -113,7 +113,7 @@ async def _import_crash_seeds(seeds: list[int], lines: int, batch: int, tmp_path
     assert ref.returncode == 0, ref_err.decode()
     reference = _rows(ref_db)
     assert set(reference) == set(ids)
-    outcomes = []
+    outcomes: list[dict[str, object]] = []
     for seed in seeds:
         rng = random.Random(seed)
         kill_at = rng.uniform(0.0, 1.2 * window)

@@ -227,7 +227,7 @@ async def test_title_autocomplete_answers_within_3s_while_the_catalogue_reader_i
             while not stop.is_set():
                 queued = [f for f in queued if not f.done()]
                 while len(queued) < 30:
-                    queued.append(asyncio.ensure_future(catalogue._reader._execute(time.sleep, 0.05)))
+                    queued.append(asyncio.ensure_future(catalogue._reader._execute(time.sleep, 0.05)))  # type: ignore[no-untyped-call]
                 await asyncio.sleep(0.01)  # the feeder's pace, not synchronisation
             await asyncio.gather(*queued)
 
