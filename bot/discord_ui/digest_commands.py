@@ -387,21 +387,74 @@ class DigestGroup(app_commands.Group):
         return timezone_choices(current)
 
     @app_commands.command(name="unsubscribe", description="Stop the daily digest in a channel")
-    @app_commands.describe(channel="The channel that should stop getting the digest")
-    async def unsubscribe(self, interaction: discord.Interaction[Any], channel: app_commands.AppCommandChannel) -> None:
-        """Remove a slash-command subscription (works for deleted channels too); config channels are refused."""
+    @app_commands.describe(
+        channel="The channel that should stop getting the digest",
+        channel_id="Or the id of a subscribed channel that no longer exists (suggested as you type)",
+    )
+    async def unsubscribe(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: app_commands.AppCommandChannel | None = None,
+        channel_id: str | None = None,
+    ) -> None:
+        """Remove a slash-command subscription of this server; config-file channels are refused.
+
+        `channel_id` exists because Discord's channel picker cannot select a deleted channel, yet its
+        subscription (failing with 404) must still be removable.
+        """
         service = self._service()
+        guild = interaction.guild
+        assert guild is not None
+        if (channel is None) == (channel_id is None):
+            raise UserInputError("Give either `channel` or `channel_id` (for a channel that no longer exists).")
+        if channel is not None:
+            target = channel.id
+        else:
+            assert channel_id is not None
+            digits = channel_id.strip().removeprefix("<#").removesuffix(">")
+            if not digits.isdigit():
+                raise UserInputError("`channel_id` must be a channel id (digits), e.g. from `/paper digest list`.")
+            target = int(digits)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        stored = await service.subscription(target)
+        # Only this server's subscriptions: a typed id must not reach into another server's digest.
+        if stored is not None and stored.source == "db" and stored.guild_id not in (None, guild.id):
+            stored = None
+        if stored is None:
+            await interaction.followup.send(
+                f"<#{target}> has no digest subscription in this server.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         try:
-            removed = await service.unsubscribe(channel.id)
+            removed = await service.unsubscribe(target)
         except SubscriptionError as exc:
             raise UserInputError(str(exc)) from exc
         text = (
-            f"<#{channel.id}> will no longer get the daily digest."
+            f"<#{target}> will no longer get the daily digest."
             if removed
-            else f"<#{channel.id}> has no digest subscription."
+            else f"<#{target}> has no digest subscription."
         )
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @unsubscribe.autocomplete("channel_id")
+    async def _channel_id_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        service: DigestService | None = getattr(self.bot, "digest_service", None)
+        guild = interaction.guild
+        if service is None or guild is None:
+            return []
+        choices: list[app_commands.Choice[str]] = []
+        for sub in await service.subscriptions():
+            if sub.source != "db" or sub.guild_id != guild.id or not str(sub.channel_id).startswith(current.strip()):
+                continue
+            cached = guild.get_channel(sub.channel_id)
+            label = f"#{cached.name}" if cached is not None else "deleted channel"
+            if sub.failing_reason:
+                label += f" — failing: {sub.failing_reason}"
+            name = f"{label} ({sub.channel_id})"
+            choices.append(app_commands.Choice(name=name[:100], value=str(sub.channel_id)))
+        return choices[:25]
 
     @app_commands.command(name="list", description="This server's digest channels: settings, next post, last post")
     async def list_(self, interaction: discord.Interaction[Any]) -> None:

@@ -25,6 +25,7 @@ from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import DiscordDigestSink, install_digest
+from bot.models import Subscription
 from tests.digest.conftest import Clock, Crash, entries, make_paper, open_catalogue
 from tests.fake_discord import Channel, FakeDiscord, ids, running_client
 from tests.fake_discord.messages import StoredMessage
@@ -406,6 +407,15 @@ async def test_a_channel_deleted_after_subscribing_is_marked_failing_and_not_ret
         assert sub is not None and sub.failing_reason is not None and "no longer exists" in sub.failing_reason
         listing = await command(fake, "paper digest list")
         assert "failing since" in listing and "no longer exists" in listing
+        # Discord's channel picker cannot select a deleted channel: its id is suggested and accepted instead.
+        # (`options=`: the fake's own `channel_id=` keyword is where the command is invoked.)
+        handle = await fake.autocomplete(
+            "paper digest unsubscribe", "channel_id", options={"channel_id": ""}, user_id=ids.ADMIN_USER_ID
+        )
+        [choice] = await handle.choices()
+        assert choice["value"] == str(NEW_CHANNEL_ID) and choice["name"].startswith("deleted channel — failing")
+        text = await command(fake, "paper digest unsubscribe", options={"channel_id": str(NEW_CHANNEL_ID)})
+        assert "no longer get" in text and await service.subscription(NEW_CHANNEL_ID) is None
 
 
 async def test_a_channel_that_forbids_posting_after_subscribing_is_marked_failing(
@@ -444,7 +454,7 @@ async def test_the_synced_digest_group_has_the_contract_options(
     assert options["timezone"]["autocomplete"] is True
     assert (options["top_n"]["min_value"], options["top_n"]["max_value"]) == (1, 25)
     assert [c["value"] for c in options["empty_days"]["choices"]] == ["skip", "note", "week"]
-    assert [o["name"] for o in subs["unsubscribe"]["options"]] == ["channel"]
+    assert [o["name"] for o in subs["unsubscribe"]["options"]] == ["channel", "channel_id"]
     assert [o["name"] for o in subs["preview"]["options"]] == ["channel"]
     assert not subs["preview"]["options"][0].get("required")
 
@@ -469,3 +479,19 @@ async def test_an_empty_day_in_each_mode(fake: FakeDiscord, catalogue: Any, tmp_
     else:
         # The week 26 Oct – 1 Nov: its best five (lists of 26–29 October are stored).
         assert "best of the week" in header["title"] and len(messages[0].embeds) == 1 + 5
+
+
+async def test_unsubscribe_by_id_is_limited_to_this_server(fake: FakeDiscord, catalogue: Any, tmp_path: Path) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db")
+    async with running_bot(fake, catalogue, Clock(at(2026, 10, 23, 12)), settings) as (_, service):
+        await fake.wait_for_commands(ids.GUILD_ID)
+        # A subscription that belongs to another server.
+        await service.subscribe(Subscription(channel_id=42, guild_id=777, time=dt.time(9), timezone="UTC"))
+        text = await command(fake, "paper digest unsubscribe", options={"channel_id": "42"})
+        assert "no digest subscription in this server" in text and await service.subscription(42) is not None
+        assert "Give either" in await command(fake, "paper digest unsubscribe")
+        both = await command(
+            fake, "paper digest unsubscribe", options={"channel": ids.GENERAL_CHANNEL_ID, "channel_id": "42"}
+        )
+        assert "Give either" in both
+        assert "must be a channel id" in await command(fake, "paper digest unsubscribe", options={"channel_id": "x"})
