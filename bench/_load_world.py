@@ -34,9 +34,10 @@ from bot.config import DatabaseSettings, DiscordSettings, Settings, SourcesSetti
 from bot.importer import import_snapshot
 from bot.models import DailyEntry, Paper
 from bot.runtime import run_bot
-from tests.fake_discord import FakeDiscord, ids
+from tests.fake_discord import FakeDiscord, Member, User, default_guild, ids
 
 DEADLINE_S = 3.0
+_FIRST_USER_ID = 1_700_000_000_000_000_000
 _HEAD = (
     "language model models diffusion video generation transformer attention graph neural network robust sparse "
     "quantum lattice retrieval agents reasoning benchmark scaling laws vision multimodal learning reinforcement "
@@ -119,6 +120,7 @@ class Outcome:
     first_response_s: float | None = None  # INTERACTION_CREATE → callback, fake's clock
     answered_s: float | None = None  # INTERACTION_CREATE → final answer visible
     response_type: int | None = None
+    throttled: bool = False  # answered with the per-user cooldown's "Slow down" line instead of a result
     error: str | None = None
 
 
@@ -154,6 +156,7 @@ class LoadReport:
             "burst_seconds": self.burst_seconds,
             "kinds": kinds,
             "answered": len(answered),
+            "throttled": sum(o.throttled for o in self.outcomes),
             "lost": len(self.lost),
             "late_first_response": len(self.late),
             "first_response_s": distribution(first),
@@ -232,6 +235,8 @@ async def _follow(fake: FakeDiscord, kind: str, handle: Any, answer_timeout: flo
             return outcome
         outcome.first_response_s = record.response.latency
         outcome.response_type = record.response.type
+        content = (record.response.data or {}).get("content") or ""
+        outcome.throttled = record.response.type == 4 and content.startswith("Slow down")
         if kind != "autocomplete" and record.response.type == 5:
             await handle.original(timeout=answer_timeout)
         outcome.answered_s = fake.clock() - record.dispatched_at
@@ -301,7 +306,11 @@ async def run_load(
     plan = _plan(interactions, stored, rng)
     report = LoadReport(papers=papers, interactions=interactions, burst_seconds=burst_seconds)
     serve = _bot_subprocess if subprocess else _bot_in_process
-    async with FakeDiscord() as fake, serve(fake, db) as exited:
+    # A big server: every interaction comes from one of many members (the bot rate-limits each user).
+    guild = default_guild()
+    members = [Member(User(_FIRST_USER_ID + i, f"user{i}", f"User {i}")) for i in range(max(1, interactions // 2))]
+    guild.members.extend(members)
+    async with FakeDiscord(guilds=[guild]) as fake, serve(fake, db) as exited:
         await fake.wait_for(
             lambda: exited() or (fake.gateway.session is not None and fake.gateway.session.connection),
             timeout=60,
@@ -313,7 +322,7 @@ async def run_load(
         loop = asyncio.get_running_loop()
         start = loop.time()
         followers = []
-        users = [ids.MEMBER_USER_ID, ids.OTHER_USER_ID, ids.ADMIN_USER_ID, ids.MODERATOR_USER_ID]
+        users = [m.id for m in members]
         for i, (kind, command, options) in enumerate(plan):
             # Pacing of the load generator (an arrival schedule), not synchronisation.
             await asyncio.sleep(max(0.0, start + i * burst_seconds / interactions - loop.time()))

@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_row("first response", summary["first_response_s"]))
     print(_row("final answer", summary["answered_s"]))
     print(
-        f"  answered {summary['answered']}/{summary['interactions']}, lost {summary['lost']}, "
+        f"  answered {summary['answered']}/{summary['interactions']} "
+        f"({summary['throttled']} by the per-user cooldown), lost {summary['lost']}, "
         f"first response later than {DEADLINE_S:g} s: {summary['late_first_response']}"
     )
     for error in summary["errors"]:
