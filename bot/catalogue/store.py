@@ -248,11 +248,14 @@ class Catalogue(DigestStore):
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction, serialised with every other writer of this process."""
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                # BEGIN is inside the try: a task cancelled while BEGIN runs (shutdown) must still roll back,
+                # or the shared writer stays inside a transaction and every later write fails.
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                await self._db.rollback()
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await asyncio.shield(self._db.rollback())
                 raise
             else:
                 await self._db.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import sqlite3
@@ -186,3 +188,13 @@ async def test_fts_index_stays_in_step_with_updates(catalogue: Catalogue) -> Non
     with sqlite3.connect(catalogue.path) as db:
         db.execute("INSERT INTO papers_fts(papers_fts) VALUES ('integrity-check')")
         db.execute("INSERT INTO titles_fts(titles_fts) VALUES ('integrity-check')")
+
+
+async def test_a_write_cancelled_during_begin_leaves_the_writer_usable(catalogue: Catalogue) -> None:
+    for _ in range(20):
+        task = asyncio.create_task(catalogue.upsert_papers([_paper()]))
+        await asyncio.sleep(0)  # let it reach BEGIN, then cancel it there
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert await catalogue.upsert_papers([_paper("2401.00077")]) == 1
