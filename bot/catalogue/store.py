@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 # Title hits matter most, then authors and AI keywords, then the abstract (BM25 column weights).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 3.0, 3.0)"
 _TRENDING_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
+# Pooled read connections besides the autocomplete one: reads run in parallel threads (SQLite releases the GIL),
+# so one slow search no longer delays every other command behind it (found under load, bench/load.py).
+READ_POOL_SIZE = 3
 
 # Columns a source may know; None from a source never replaces a stored value (COALESCE).
 _FIELDS = (
@@ -200,43 +203,58 @@ async def _connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
     return db
 
 
+async def _fetch_all(db: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[sqlite3.Row]:
+    async with db.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def _close_all(connections: Sequence[aiosqlite.Connection]) -> None:
+    for db in connections:
+        with contextlib.suppress(ValueError, sqlite3.Error):
+            await db.close()
+
+
 class Catalogue(DigestStore):
     """Papers, Daily Papers lists and search, stored in one SQLite file (digest state via DigestStore)."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: Sequence[aiosqlite.Connection]) -> None:
         self.path = path
         self._db = writer
-        self._reader = reader
         self._write_lock = asyncio.Lock()
+        # The first reader serves autocomplete alone: it runs on every keystroke with a 3 s deadline, so it
+        # must never queue behind a slow search. The others form a pool for every other read.
+        self._autocomplete_reader = readers[0]
+        self._all_readers = tuple(readers)
+        self._pool: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for reader in readers[1:]:
+            self._pool.put_nowait(reader)
 
     @classmethod
     async def open(cls, path: Path | str) -> Self:
         """Open (creating if needed) and migrate the catalogue at `path`."""
         path = Path(path)
-        writer: aiosqlite.Connection | None = None
+        opened: list[aiosqlite.Connection] = []
         try:
             _create_private_file(path)
             writer = await _connect(path, read_only=False)
+            opened.append(writer)
             async with writer.execute("PRAGMA journal_mode = WAL") as cursor:
                 await cursor.fetchone()
             await writer.execute("PRAGMA synchronous = NORMAL")
             await migrate(writer)
-            reader = await _connect(path, read_only=True)
+            for _ in range(1 + READ_POOL_SIZE):
+                opened.append(await _connect(path, read_only=True))
         except (OSError, sqlite3.Error) as exc:
-            if writer is not None:
-                await writer.close()
+            await _close_all(opened)
             raise CatalogueError(f"cannot open the catalogue at {path}: {exc}") from exc
-        except CatalogueError:
-            if writer is not None:
-                await writer.close()
+        except BaseException:
+            await _close_all(opened)
             raise
-        return cls(path, writer, reader)
+        return cls(path, opened[0], opened[1:])
 
     async def close(self) -> None:
-        """Close both connections (idempotent)."""
-        for db in (self._reader, self._db):
-            with contextlib.suppress(ValueError, sqlite3.Error):
-                await db.close()
+        """Close every connection (idempotent)."""
+        await _close_all([*self._all_readers, self._db])
 
     async def __aenter__(self) -> Self:
         return self
@@ -260,9 +278,21 @@ class Catalogue(DigestStore):
             else:
                 await self._db.commit()
 
-    async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    async def _read(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] = (),
+        *,
+        reader: aiosqlite.Connection | None = None,
+    ) -> list[sqlite3.Row]:
+        """Run one read on `reader`, or on the next free pooled reader (each has its own thread)."""
+        if reader is not None:
+            return await _fetch_all(reader, sql, params)
+        pooled = await self._pool.get()
+        try:
+            return await _fetch_all(pooled, sql, params)
+        finally:
+            self._pool.put_nowait(pooled)
 
     # ---- writes -------------------------------------------------------------------------------------------
 
@@ -377,13 +407,18 @@ class Catalogue(DigestStore):
         limit = max(1, min(limit, 25))
         expression = autocomplete_match(text)
         if expression is None:
-            rows = await self._read("SELECT id, title FROM papers ORDER BY upvotes DESC, id LIMIT ?", (limit,))
+            rows = await self._read(
+                "SELECT id, title FROM papers ORDER BY upvotes DESC, id LIMIT ?",
+                (limit,),
+                reader=self._autocomplete_reader,
+            )
         else:
             try:
                 rows = await self._read(
                     "SELECT p.id, p.title FROM (SELECT rowid, rank FROM titles_fts WHERE titles_fts MATCH ?\n"
                     "    ORDER BY rank LIMIT ?) AS hits JOIN papers p ON p.pk = hits.rowid ORDER BY hits.rank",
                     (expression, limit),
+                    reader=self._autocomplete_reader,
                 )
             except sqlite3.OperationalError:
                 log.warning("FTS5 rejected autocomplete %r for %r", expression, text, exc_info=True)

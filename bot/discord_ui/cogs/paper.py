@@ -150,10 +150,17 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Suggest up to 25 stored titles for what has been typed; local DB only, never raises."""
+        lookup = asyncio.ensure_future(self.bot.catalogue.autocomplete(current[:MAX_QUERY_CHARS], limit=25))
+        # asyncio.wait, not wait_for: wait_for would wait for the cancelled read to unwind (its cursor close
+        # queues behind the connection's other work), which is exactly the delay the timeout must cap.
+        done, _ = await asyncio.wait({lookup}, timeout=AUTOCOMPLETE_TIMEOUT_S)
+        if not done:
+            lookup.cancel()
+            lookup.add_done_callback(_consume_outcome)
+            log.warning("title autocomplete timed out after %.1fs for %r", AUTOCOMPLETE_TIMEOUT_S, current[:100])
+            return []
         try:
-            hits = await asyncio.wait_for(
-                self.bot.catalogue.autocomplete(current[:MAX_QUERY_CHARS], limit=25), AUTOCOMPLETE_TIMEOUT_S
-            )
+            hits = lookup.result()
         except Exception:
             # An autocomplete error only leaves the user without suggestions; log and answer empty.
             log.exception("title autocomplete failed for %r", current[:100])
@@ -188,3 +195,9 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
 async def setup(bot: PaperBot) -> None:
     """Extension entry point (`bot.load_extension`)."""
     await bot.add_cog(PaperCog(bot))
+
+
+def _consume_outcome(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned task's outcome so asyncio never logs 'exception was never retrieved'."""
+    if not task.cancelled():
+        task.exception()
