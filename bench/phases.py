@@ -24,7 +24,7 @@ from typing import Any
 from bench.baselines import Fts5Raw, NaiveScan, TantivyBaseline, floor_import
 from bench.queries import AUTOCOMPLETE, QUERIES, id_sample
 from bot.catalogue import Catalogue
-from bot.importer import import_snapshot
+from bot.importer import DEFAULT_BATCH_SIZE, import_snapshot
 
 MB = 1024 * 1024
 
@@ -182,10 +182,12 @@ def phase_import_proposed(args: dict[str, Any]) -> dict[str, Any]:
     _reset(db, index_dir)
 
     async def run() -> dict[str, Any]:
-        catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
+        catalogue = await ProposedCatalogue.open_with_index(
+            db, index_dir, heap_bytes=int(args.get("heap_bytes", 64_000_000))
+        )
         try:
             report = await import_snapshot(
-                args["snapshot"], catalogue, progress=False, batch_size=args.get("batch_size", 20_000)
+                args["snapshot"], catalogue, progress=False, batch_size=int(args.get("batch_size", DEFAULT_BATCH_SIZE))
             )
             await asyncio.to_thread(catalogue.index.mark_complete)
         finally:

@@ -97,13 +97,14 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"{(label + note):<44}{_f(data.get('rate'), 0):>10}{_ratio(data.get('rate'), floor_rate):>10}"
             f"{_f(data.get('seconds')):>10}{_f(data.get('rss_peak_mb'), 0):>13}"
-            f"{_f(size / 1e6 if size else None, 0):>10}"
+            f"{_f(data.get('rss_anon_peak_mb'), 0):>9}{_f(size / 1e6 if size else None, 0):>10}"
         )
     tantivy_p95 = _get(results, "serve-tantivy", "search", "all", "p95")
     fts_p95 = _get(results, "serve-fts5", "search", "all", "p95")
     lines.append("")
     lines.append(
         f"{'search, top 10 (ms)':<44}{'p50':>8}{'p95':>8}{'p99':>8}{'vs tantivy':>11}{'vs fts5':>9}{'RSS MB':>8}"
+        f"{'anon':>6}"
     )
     for _key, phase, label in SEARCH_SYSTEMS:
         s = _get(results, phase, "search", "all") or {}
@@ -112,7 +113,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"{label:<44}{_f(s.get('p50'), 2):>8}{_f(s.get('p95'), 2):>8}{_f(s.get('p99'), 2):>8}"
             f"{_ratio(s.get('p95'), tantivy_p95):>11}{_ratio(s.get('p95'), fts_p95):>9}"
-            f"{_f(_get(results, phase, 'rss_peak_mb'), 0):>8}"
+            f"{_f(_get(results, phase, 'rss_peak_mb'), 0):>8}{_f(_get(results, phase, 'rss_anon_peak_mb'), 0):>6}"
         )
     lines.append("")
     lines.append(f"{'search p95 by query class (ms)':<30}" + "".join(f"{c:>10}" for c in CLASSES))
@@ -127,6 +128,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"{key + ' ' + metric:<44}{_f(s.get('p50'), 2):>8}{_f(s.get('p95'), 2):>8}{_f(s.get('p99'), 2):>8}"
             )
+    lines.append("")
+    lines.append("(peak RSS = VmHWM, which counts memory-mapped index pages; anon = the process's own memory)")
     lines.append("")
     lines.append(f"{'target (issue 5)':<34}{'variant':>10}{'value':>12}{'limit':>12}  met")
     for t in results["targets"]:

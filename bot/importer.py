@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BATCH_SIZE", "ImportProgress", "ImportReport", "import_snapshot"]
 
-DEFAULT_BATCH_SIZE = 20_000
+DEFAULT_BATCH_SIZE = 10_000
+# Parsing (pure Python) runs beside SQLite's and the index's native threads, which give the GIL back while
+# they work and must win it back for every row. At the default 5 ms switch interval they wait behind the parser
+# (a convoy); 0.5 ms let the overlap work: +11% records/s measured at 200k papers.
+_IMPORT_SWITCH_INTERVAL = 0.0005
 _BAD_LINES_KEPT = 20
 
 
@@ -124,14 +128,29 @@ async def import_snapshot(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool | ImportProgress | None = None,
+    switch_interval: float | None = _IMPORT_SWITCH_INTERVAL,
 ) -> ImportReport:
     """Stream-import the snapshot at `path` (JSON Lines, plain or gzip) into `catalogue`.
 
     `progress`: None draws a rich progress bar only when stderr is a terminal; True forces it, False hides
     it; a callable receives (bytes_read, total_bytes, records) after every batch instead.
+    `switch_interval`: the interpreter's thread switch interval during the import (restored afterwards);
+    None leaves it alone.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
+    previous_interval = sys.getswitchinterval()
+    if switch_interval is not None:
+        sys.setswitchinterval(switch_interval)
+    try:
+        return await _import(path, catalogue, batch_size, progress)
+    finally:
+        sys.setswitchinterval(previous_interval)
+
+
+async def _import(
+    path: Path | str, catalogue: Catalogue, batch_size: int, progress: bool | ImportProgress | None
+) -> ImportReport:
     started = time.perf_counter()
     seen_at = dt.datetime.now(dt.UTC)
     read = imported = changed = 0

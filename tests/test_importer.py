@@ -7,6 +7,7 @@ import gzip
 import itertools
 import json
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -274,3 +275,12 @@ async def test_missing_file_raises(catalogue: Catalogue, tmp_path: Path) -> None
 @given(st.text(alphabet=st.sampled_from(list("ab .\n\t\r\x0b\x0c\x1c\x1f\x85\xa0é\u2009\u3000")), max_size=60))
 def test_whitespace_collapse_matches_split_join(text: str) -> None:
     assert _collapse(text) == " ".join(text.split())
+
+
+async def test_switch_interval_is_restored(catalogue: Catalogue, tmp_path: Path) -> None:
+    before = sys.getswitchinterval()
+    await import_snapshot(SAMPLE, catalogue, progress=False, switch_interval=0.001)
+    assert sys.getswitchinterval() == before
+    with pytest.raises(FileNotFoundError):
+        await import_snapshot(tmp_path / "absent", catalogue, progress=False, switch_interval=0.001)
+    assert sys.getswitchinterval() == before

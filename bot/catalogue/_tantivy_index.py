@@ -55,6 +55,8 @@ _ENGINE = str(getattr(tantivy, "__version__", "unknown"))
 _WORDS = "paper_words"  # title, abstract: lowercase (ASCII-folding every abstract cost ~20% of indexing)
 _NAMES = "paper_names"  # authors: lowercase and ASCII-folded, so "Gahler" finds "Gähler"
 _MAX_PREFIX_TERMS = 24  # a prefix expands to at most this many index terms per field (the most frequent)
+# Autocomplete runs on every keystroke with a 10 ms budget: its unfinished word expands to fewer terms.
+_AUTOCOMPLETE_PREFIX_TERMS = 8
 _PREFIX_SCAN = 4096  # dictionary entries scanned per prefix (lexicographic order), the most frequent kept
 _EPOCH = dt.date(1970, 1, 1)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -257,6 +259,11 @@ class SearchIndex:
                 self._commit(writer)
             return count
 
+    def mark_incomplete(self) -> None:
+        """Record that the index may lack catalogue papers until `mark_complete()` (a bulk load is running):
+        if the process dies first, the next `open()` asks for a rebuild."""
+        _write_marker(self.directory, complete=False)
+
     def mark_complete(self) -> None:
         """Record that the index now holds every catalogue paper (after a full catch-up)."""
         _write_marker(self.directory, complete=True)
@@ -307,7 +314,7 @@ class SearchIndex:
             if not tokens:
                 continue
             if still_typing and position == len(words) - 1:
-                prefix_query = self._prefix_query(searcher, "title", tokens[0])
+                prefix_query = self._prefix_query(searcher, "title", tokens[0], _AUTOCOMPLETE_PREFIX_TERMS)
                 if prefix_query is None:
                     return []
                 clauses.append(prefix_query)
@@ -366,13 +373,15 @@ class SearchIndex:
             return tantivy.Query.empty_query() if term.prefix else None
         return self._fields_query(fields)
 
-    def _prefix_query(self, searcher: tantivy.Searcher, field: str, prefix: str) -> tantivy.Query | None:
+    def _prefix_query(
+        self, searcher: tantivy.Searcher, field: str, prefix: str, max_terms: int = _MAX_PREFIX_TERMS
+    ) -> tantivy.Query | None:
         """The most frequent index terms starting with `prefix` in `field`, OR-ed; None when there are none."""
         terms = searcher.terms_with_prefix(field, prefix, limit=_PREFIX_SCAN)
         if not terms:
             return None
-        if len(terms) > _MAX_PREFIX_TERMS:
-            terms = sorted(terms, key=lambda pair: -pair[1])[:_MAX_PREFIX_TERMS]
+        if len(terms) > max_terms:
+            terms = sorted(terms, key=lambda pair: -pair[1])[:max_terms]
         return tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, field, t)) for t, _df in terms]
         )

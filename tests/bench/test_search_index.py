@@ -200,15 +200,33 @@ async def test_proposed_catalogue_never_serves_a_paper_sqlite_lacks(tmp_path: Pa
 async def test_crash_between_sqlite_and_index_is_caught_up_on_open(tmp_path: Path) -> None:
     db, index_dir = tmp_path / "papers.db", tmp_path / "index"
     catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
-    # The catalogue commits but the process dies before the index hears of it: the plain Catalogue write
-    # (no drain) leaves the change in the outbox only.
-    await Catalogue.upsert_papers(catalogue, PAPERS[:2])
+    # The catalogue commits the change and its outbox rows, but the process dies before the index hears of it.
+    async with catalogue._transaction() as conn:
+        await catalogue._upsert(conn, PAPERS[:2], dt.datetime.now(dt.UTC).isoformat())
+        await conn.executemany("INSERT INTO search_outbox (id) VALUES (?)", [(p.id,) for p in PAPERS[:2]])
     assert (await catalogue.search("reward")).papers == ()
     await catalogue.close()
     reopened = await ProposedCatalogue.open_with_index(db, index_dir)
     try:
         assert [p.id for p in (await reopened.search("reward")).papers] == ["2401.00002"]
         assert await reopened._read("SELECT * FROM search_outbox") == []
+    finally:
+        await reopened.close()
+
+
+async def test_crash_mid_import_rebuilds_the_index_on_open(tmp_path: Path) -> None:
+    db, index_dir = tmp_path / "papers.db", tmp_path / "index"
+    catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
+    await catalogue.import_arxiv_batch(PAPERS)
+    task = catalogue._indexing
+    assert task is not None
+    await task  # indexed but never committed, and the import never finished: as if the process died here
+    catalogue._indexing, catalogue._importing = None, False
+    await Catalogue.close(catalogue)  # skip ProposedCatalogue.close, which would finish the import
+    reopened = await ProposedCatalogue.open_with_index(db, index_dir)
+    try:
+        assert reopened.index.num_docs == 4
+        assert [p.id for p in (await reopened.search("branes")).papers] == ["hep-th/9901001"]
     finally:
         await reopened.close()
 
@@ -234,8 +252,9 @@ async def test_writes_keep_the_index_in_step(tmp_path: Path) -> None:
         assert next(p.id for p in (await catalogue.search("model", sort="upvotes")).papers) == "2401.00002"
         await catalogue.upsert_papers([Paper(id="2401.00003", title=PAPERS[2].title, upvotes=500)])
         assert next(p.id for p in (await catalogue.search("model", sort="upvotes")).papers) == "2401.00003"
-        async with catalogue._transaction() as db:
-            await db.execute("DELETE FROM papers WHERE id = '2401.00003'")
+        async with catalogue._transaction() as conn:
+            await conn.execute("DELETE FROM papers WHERE id = '2401.00003'")
+            await conn.execute("INSERT INTO search_outbox (id) VALUES ('2401.00003')")
         await catalogue.catch_up()
         assert catalogue.index.num_docs == 2
     finally:
