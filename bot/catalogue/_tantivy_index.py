@@ -291,13 +291,12 @@ class SearchIndex:
         for mode, occur in attempts:
             combined = clauses[0] if len(clauses) == 1 else tantivy.Query.boolean_query([(occur, c) for c in clauses])
             hits = searcher.search(combined, limit + 1, count=False, order_by_field=order_by, offset=offset).hits
-            if hits or offset:
+            if hits:
                 ids = tuple(searcher.doc(address)["id"][0] for _score, address in hits[:limit])
-                if not ids and mode == "all" and len(attempts) > 1:
-                    # Past the end of the all-words results: do not silently switch to any-word results.
-                    return IndexHits((), "all")
-                if ids:
-                    return IndexHits(ids, mode, has_more=len(hits) > limit)
+                return IndexHits(ids, mode, has_more=len(hits) > limit)
+            if offset and searcher.search(combined, 1, count=False).hits:
+                # Past the end of this mode's results: an empty page, not a silent switch to any-word results.
+                return IndexHits((), mode)
         return IndexHits((), "none")
 
     def autocomplete(self, text: str, *, limit: int = 25) -> list[str]:

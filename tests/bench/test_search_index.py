@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bench.proposed import ProposedCatalogue
 from bot.catalogue import Catalogue
-from bot.catalogue._tantivy_index import INDEX_VERSION, SearchIndex, _variants
+from bot.catalogue._tantivy_index import INDEX_VERSION, IndexHits, SearchIndex, _variants
 from bot.models import Paper
 
 PAPERS = [
@@ -120,7 +120,10 @@ def test_paging_and_sorting(index: SearchIndex) -> None:
     assert set(first.ids) | set(rest.ids) == {"2401.00001", "2401.00002", "2401.00003"}
     assert index.search("model", sort="upvotes").ids == ("2401.00002", "2401.00001", "2401.00003")
     assert index.search("model", sort="newest").ids == ("2401.00002", "2401.00001", "2401.00003")
-    assert index.search("model", offset=50).ids == ()
+    assert index.search("model", offset=50) == IndexHits((), "all")
+    page_two_of_any = index.search("video nonexistentword", limit=1, offset=1)
+    assert page_two_of_any.matched == "any" and len(page_two_of_any.ids) == 1  # paging the fallback works
+    assert index.search("nonexistentword", offset=10).matched == "none"
 
 
 def test_index_papers_replaces_by_id_and_delete(index: SearchIndex) -> None:
