@@ -3,7 +3,8 @@
 Design choices:
 
 * Flat memory: the file is read line by line (`SnapshotReader`) and written in batches of `batch_size`
-  papers, one transaction each; at most two batches exist at any time, whatever the file size.
+  papers, one transaction each; the importer holds at most two batches (one parsing, one writing) and a
+  catalogue that indexes in the background one more, whatever the file size.
 * Parsing overlaps writing: the next batch is parsed in a worker thread while SQLite (its own thread, which
   releases the GIL while it steps) writes the previous one, so the import costs about max(parse, write)
   instead of their sum. The event loop only coordinates and never blocks.
@@ -12,6 +13,9 @@ Design choices:
   None for them and the catalogue's upsert never lets None erase a value. Unchanged papers are not
   rewritten, so a re-run is idempotent (`ImportReport.changed == 0`).
 * A progress bar (bytes of the file on disk → ETA, plus records/s) is drawn only on a terminal.
+* The write goes through `catalogue.import_arxiv_batch` when the catalogue has one (so it can feed its search
+  index), else through `bot.catalogue._bulk.import_arxiv_batch`; `catalogue.finish_arxiv_import()`, if
+  present, is awaited at the end.
 """
 
 from __future__ import annotations
