@@ -28,6 +28,7 @@ from typing import Self
 
 from bot.catalogue import Catalogue
 from bot.catalogue._bulk import BulkResult, import_arxiv_batch
+from bot.catalogue._search import normalise_title
 from bot.catalogue._tantivy_index import SearchIndex
 from bot.catalogue.store import DayChange, paper_from_row
 from bot.models import DailyEntry, Paper, SearchResults, SortOrder
@@ -155,14 +156,18 @@ class ProposedCatalogue(Catalogue):
         task, self._indexing = self._indexing, None
         if task is not None:
             await task
-        changed = result.changed_papers(papers)
-        if changed:
-            self._indexing = asyncio.create_task(self._index_batch(changed))
+        new = [p for p in papers if p.id in result.new_ids]
+        if new or result.updated:
+            self._indexing = asyncio.create_task(self._index_batch(new, list(result.updated)))
         return result
 
-    async def _index_batch(self, papers: list[Paper]) -> None:
-        await asyncio.to_thread(self.index.index_papers, papers, commit=False)
-        self._pending += len(papers)
+    async def _index_batch(self, new: list[Paper], updated: list[Paper]) -> None:
+        def work() -> None:
+            self.index.index_papers(new, commit=False, new=True)
+            self.index.index_papers(updated, commit=False)
+
+        await asyncio.to_thread(work)
+        self._pending += len(new) + len(updated)
         if self._pending >= self.COMMIT_EVERY:
             self._pending = 0
             await asyncio.to_thread(self.index.commit)
@@ -203,16 +208,28 @@ class ProposedCatalogue(Catalogue):
         )
 
     async def autocomplete(self, text: str, *, limit: int = 25) -> list[tuple[str, str]]:
-        """Same contract as `Catalogue.autocomplete`, answered by the index's title field."""
+        """Same contract as `Catalogue.autocomplete`: titles that start with the typed text first (a B-tree
+        range on `title_key`, ~0.2 ms), then titles containing every typed word from the index."""
+        limit = max(1, min(limit, 25))
         if not text.strip():
             return await super().autocomplete(text, limit=limit)  # nothing typed: the most upvoted titles
+        key = normalise_title(text)
+        rows = await self._read(
+            "SELECT id, title FROM papers WHERE title_key >= ? AND title_key < ? ORDER BY title_key LIMIT ?",
+            (key, key + "\U0010ffff", limit),
+        )
+        found = [(row["id"], row["title"]) for row in rows]
+        if len(found) >= limit:
+            return found
         ids = await asyncio.to_thread(self.index.autocomplete, text, limit=limit)
+        seen = {pid for pid, _ in found}
+        ids = [i for i in ids if i not in seen][: limit - len(found)]
         if not ids:
-            return []
+            return found
         marks = ", ".join("?" * len(ids))
         rows = await self._read(f"SELECT id, title FROM papers WHERE id IN ({marks})", ids)
         titles = {row["id"]: row["title"] for row in rows}
-        return [(i, titles[i]) for i in ids if i in titles]
+        return found + [(i, titles[i]) for i in ids if i in titles]
 
 
 def _all_papers(path: Path) -> Iterator[Paper]:

@@ -190,17 +190,20 @@ class SearchIndex:
         doc.add_integer("published", (paper.published - _EPOCH).days if paper.published else -1)
         return doc
 
-    def index_papers(self, papers: Iterable[Paper], *, commit: bool = True) -> int:
+    def index_papers(self, papers: Iterable[Paper], *, commit: bool = True, new: bool = False) -> int:
         """Add or replace these papers (by id); commit unless told not to; return how many were indexed.
 
+        `new=True` promises the papers are not in the index yet (a bulk load of new catalogue rows): no
+        delete-by-id is queued, which keeps the writer's pending-operation queue empty during big imports.
         Uncommitted work is invisible to searches and lost on a crash: a caller batching commits must keep
-        its own record of what is pending (the catalogue's outbox) until `commit()` returns.
+        its own record of what is pending until `commit()` returns.
         """
         with self._write_lock:
             writer = self._get_writer()
             count = 0
             for paper in papers:
-                writer.delete_documents_by_term("id", paper.id)
+                if not new:
+                    writer.delete_documents_by_term("id", paper.id)
                 writer.add_document(self._document(paper))
                 count += 1
             if count and commit:
@@ -242,21 +245,6 @@ class SearchIndex:
             self._writer = None
             _write_marker(self.directory, complete=True)
             self.needs_rebuild = False
-            return count
-
-    def add_new_papers(self, papers: Iterable[Paper]) -> int:
-        """Bulk-add papers known to be absent from the index (no delete-by-id); commit; return the count.
-
-        For the snapshot import into a catalogue whose rows are all new: skips the per-document delete.
-        """
-        with self._write_lock:
-            writer = self._get_writer()
-            count = 0
-            for paper in papers:
-                writer.add_document(self._document(paper))
-                count += 1
-            if count:
-                self._commit(writer)
             return count
 
     def mark_incomplete(self) -> None:
