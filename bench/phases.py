@@ -58,7 +58,9 @@ _SAMPLER: _RssSampler | None = None
 
 def _memory() -> dict[str, float]:
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's peak.
-    out = {"rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds (all threads) next to wall time: on a shared machine the work done is the steadier figure.
+    out = {"rss_peak_mb": usage.ru_maxrss / 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime}
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             key, _, value = line.partition(":")

@@ -45,9 +45,10 @@ class ProposedCatalogue(Catalogue):
     _indexing: asyncio.Task[None] | None = None
     _importing: bool = False
     _pending: int = 0
-    # The import indexes every batch but commits the index only this often: a tantivy commit flushes and
-    # reloads segments, and per-batch commits were a large share of import time.
-    COMMIT_EVERY = 200_000
+    # The import indexes every batch but commits the index only this often: each tantivy commit starts
+    # segment merges, which cost CPU and memory during the import (peak RSS 552 → 385 MB at 1M with one
+    # commit at the end). Crash safety does not depend on it: the index is marked incomplete meanwhile.
+    COMMIT_EVERY = 1_000_000
 
     @classmethod
     async def open_with_index(

@@ -82,7 +82,8 @@ def render(results: dict[str, Any]) -> str:
     floor_rate = _get(results, "floor", "rate")
     lines.append("")
     lines.append(
-        f"{'import':<44}{'rec/s':>10}{'vs floor':>10}{'seconds':>10}{'peak RSS MB':>13}{'anon MB':>9}{'size MB':>10}"
+        f"{'import':<44}{'rec/s':>10}{'vs floor':>10}{'seconds':>10}{'CPU s':>8}{'peak RSS MB':>13}{'anon MB':>9}"
+        f"{'size MB':>10}"
     )
     rows = [
         ("floor (parse + 1 FTS5 table, 1 txn)", "floor", "db_bytes"),
@@ -96,7 +97,7 @@ def render(results: dict[str, Any]) -> str:
         note = f" [first {data['prefix_records']:,}]" if data.get("prefix_records") else ""
         lines.append(
             f"{(label + note):<44}{_f(data.get('rate'), 0):>10}{_ratio(data.get('rate'), floor_rate):>10}"
-            f"{_f(data.get('seconds')):>10}{_f(data.get('rss_peak_mb'), 0):>13}"
+            f"{_f(data.get('seconds')):>10}{_f(data.get('cpu_seconds')):>8}{_f(data.get('rss_peak_mb'), 0):>13}"
             f"{_f(data.get('rss_anon_peak_mb'), 0):>9}{_f(size / 1e6 if size else None, 0):>10}"
         )
     tantivy_p95 = _get(results, "serve-tantivy", "search", "all", "p95")
