@@ -5,9 +5,8 @@ is generated once and cached under `bench/.cache/` (generation is not timed). Pr
 the floor and to tantivy-py, and writes the same numbers as JSON under `bench/results/`.
 
 Systems measured on the same corpus and queries:
-  current   — `Catalogue` as it is in `bot/catalogue/store.py` (FTS5, BM25, title weighted)
-  proposed  — `Catalogue` with the tantivy index (`bot/catalogue/_tantivy_index.py`) behind search and
-              autocomplete, and no FTS5 tables (`bench/proposed.py` wires it like store.py would)
+  current   — `Catalogue` as it is in `bot/catalogue/store.py`: SQLite rows, search and autocomplete through
+              its tantivy index (`bot/catalogue/_tantivy_index.py`) — what `/paper search` runs
   floor     — read+parse, executemany (id, title, abstract, authors) into one FTS5 table, one transaction
   fts5      — raw FTS5 BM25 top-10 on the floor's table (the naive design)
   tantivy   — tantivy-py with its query parser (what a user would pick)
@@ -55,20 +54,6 @@ def _run_phase(name: str, args: dict[str, Any], log: list[str]) -> dict[str, Any
     return result
 
 
-def _prefix_file(source: Path, target: Path, lines: int) -> Path:
-    """The first `lines` records of `source` (the corpus is prefix-stable: same seed, same first records)."""
-    if target.exists():
-        return target
-    tmp = target.with_suffix(".tmp")
-    with open(source, "rb") as src, open(tmp, "wb") as dst:
-        for i, line in enumerate(src):
-            if i >= lines:
-                break
-            dst.write(line)
-    tmp.replace(target)
-    return target
-
-
 def run(
     papers: int,
     *,
@@ -77,8 +62,6 @@ def run(
     cache_dir: Path = HERE / ".cache",
     results_dir: Path = HERE / "results",
     naive_max: int = 100_000,
-    full_current_max: int = 200_000,
-    current_prefix: int = 100_000,
     reps: int | None = None,
 ) -> dict[str, Any]:
     """Run the whole benchmark; return the results dict (also written as JSON)."""
@@ -94,22 +77,9 @@ def run(
     log: list[str] = []
     phases: dict[str, dict[str, Any]] = {}
     phases["floor"] = _run_phase("floor", base, log)
-    phases["import-proposed"] = _run_phase("import-proposed", base, log)
-    if papers <= full_current_max:
-        phases["import-current"] = _run_phase("import-current", base, log)
-    else:
-        # Today's trigger-fed FTS5 import is too slow to run at full size inside the time budget: time it on a
-        # prefix of the same corpus, and build today's schema for serving from the proposed DB instead.
-        prefix = _prefix_file(snapshot, work / f"prefix-{current_prefix}.jsonl", current_prefix)
-        prefix_work = work / "prefix"
-        prefix_work.mkdir(exist_ok=True)
-        phases["import-current"] = _run_phase(
-            "import-current", {**base, "snapshot": str(prefix), "work": str(prefix_work)}, log
-        )
-        phases["import-current"]["prefix_records"] = current_prefix
-        phases["current-from-proposed"] = _run_phase("current-from-proposed", base, log)
+    phases["import-current"] = _run_phase("import-current", base, log)
     phases["tantivy-build"] = _run_phase("tantivy-build", base, log)
-    for name in ("serve-proposed", "serve-tantivy", "serve-current", "serve-fts5", "serve-naive"):
+    for name in ("serve-current", "serve-tantivy", "serve-fts5", "serve-naive"):
         phase_reps = repetitions(name, papers, smoke=smoke, override=reps)
         phases[name] = _run_phase(name, {**base, "reps": phase_reps}, log)
         phases[name]["repetitions"] = phase_reps
@@ -148,13 +118,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-dir", type=Path, default=HERE / ".cache")
     parser.add_argument("--results-dir", type=Path, default=HERE / "results")
     parser.add_argument("--naive-max", type=int, default=100_000)
-    parser.add_argument(
-        "--full-current-max",
-        type=int,
-        default=200_000,
-        help="above this size, time today's (slow) importer on a prefix of the corpus only",
-    )
-    parser.add_argument("--current-prefix", type=int, default=100_000, help="that prefix's size")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per query (default 5, smoke 1)")
     ns = parser.parse_args(argv)
     if ns.papers < 1:
@@ -166,8 +129,6 @@ def main(argv: list[str] | None = None) -> None:
         cache_dir=ns.cache_dir,
         results_dir=ns.results_dir,
         naive_max=ns.naive_max,
-        full_current_max=ns.full_current_max,
-        current_prefix=ns.current_prefix,
         reps=ns.reps,
     )
 

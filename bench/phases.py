@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import shutil
-import sqlite3
 import statistics
 import sys
 import threading
@@ -24,6 +23,7 @@ from typing import Any
 from bench.baselines import Fts5Raw, NaiveScan, TantivyBaseline, floor_import
 from bench.queries import AUTOCOMPLETE, QUERIES, id_sample
 from bot.catalogue import Catalogue
+from bot.catalogue.store import index_directory
 from bot.importer import DEFAULT_BATCH_SIZE, import_snapshot
 
 MB = 1024 * 1024
@@ -156,44 +156,15 @@ def _reset(*paths: Path) -> None:
 
 
 def phase_import_current(args: dict[str, Any]) -> dict[str, Any]:
-    """paperbot's importer into the catalogue as it is today (FTS5 kept in step by triggers)."""
-    db = Path(args["work"]) / "catalogue-current.db"
-    _reset(db)
+    """paperbot's importer into the catalogue (SQLite rows + its tantivy search index)."""
+    db = Path(args["work"]) / "catalogue.db"
+    _reset(db, index_directory(db))
 
     async def run() -> dict[str, Any]:
         async with await Catalogue.open(db) as catalogue:
-            report = await import_snapshot(args["snapshot"], catalogue, progress=False)
-        return {
-            "records": report.read,
-            "imported": report.imported,
-            "bad": report.bad,
-            "seconds": report.seconds,
-            "rate": report.rate,
-        }
-
-    result = asyncio.run(run())
-    return {**result, "db_bytes": _size(db), **_memory()}
-
-
-def phase_import_proposed(args: dict[str, Any]) -> dict[str, Any]:
-    """paperbot's importer into the proposed design: SQLite rows + tantivy index, no FTS5."""
-    from bench.proposed import ProposedCatalogue
-
-    work = Path(args["work"])
-    db, index_dir = work / "catalogue-proposed.db", work / "index-proposed"
-    _reset(db, index_dir)
-
-    async def run() -> dict[str, Any]:
-        catalogue = await ProposedCatalogue.open_with_index(
-            db, index_dir, heap_bytes=int(args.get("heap_bytes", 64_000_000))
-        )
-        try:
             report = await import_snapshot(
                 args["snapshot"], catalogue, progress=False, batch_size=int(args.get("batch_size", DEFAULT_BATCH_SIZE))
             )
-            await asyncio.to_thread(catalogue.index.mark_complete)
-        finally:
-            await catalogue.close()
         return {
             "records": report.read,
             "imported": report.imported,
@@ -203,7 +174,7 @@ def phase_import_proposed(args: dict[str, Any]) -> dict[str, Any]:
         }
 
     result = asyncio.run(run())
-    return {**result, "db_bytes": _size(db), "index_bytes": _size(index_dir), **_memory()}
+    return {**result, "db_bytes": _size(db), "index_bytes": _size(index_directory(db)), **_memory()}
 
 
 def phase_tantivy_build(args: dict[str, Any]) -> dict[str, Any]:
@@ -248,19 +219,10 @@ def _serve_catalogue(catalogue_factory: Callable[[], Awaitable[Catalogue]], args
 
 
 def phase_serve_current(args: dict[str, Any]) -> dict[str, Any]:
-    """The slash command's code path today: `Catalogue.search` / `.autocomplete` / `.get` (FTS5)."""
-    db = Path(args["work"]) / "catalogue-current.db"
-    return {**_serve_catalogue(lambda: Catalogue.open(db), args), "db_bytes": _size(db)}
-
-
-def phase_serve_proposed(args: dict[str, Any]) -> dict[str, Any]:
-    """The same code path with the tantivy index behind `search` and `autocomplete`."""
-    from bench.proposed import ProposedCatalogue
-
-    work = Path(args["work"])
-    db, index_dir = work / "catalogue-proposed.db", work / "index-proposed"
-    result = _serve_catalogue(lambda: ProposedCatalogue.open_with_index(db, index_dir), args)
-    return {**result, "db_bytes": _size(db), "index_bytes": _size(index_dir)}
+    """The slash command's code path: `Catalogue.search` / `.autocomplete` / `.get`."""
+    db = Path(args["work"]) / "catalogue.db"
+    result = _serve_catalogue(lambda: Catalogue.open(db), args)
+    return {**result, "db_bytes": _size(db), "index_bytes": _size(index_directory(db))}
 
 
 def phase_serve_fts5(args: dict[str, Any]) -> dict[str, Any]:
@@ -289,35 +251,11 @@ def phase_serve_naive(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def phase_current_from_proposed(args: dict[str, Any]) -> dict[str, Any]:
-    """Build today's schema from the proposed DB (copy, re-create FTS5, 'rebuild'): skips a slow re-import."""
-    work = Path(args["work"])
-    source, target = work / "catalogue-proposed.db", work / "catalogue-current.db"
-    _reset(target)
-    started = time.perf_counter()
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    from importlib import resources
-
-    schema = resources.files("bot.catalogue").joinpath("migrations/0001_initial.sql").read_text(encoding="utf-8")
-    fts_part = schema[schema.index("-- Ranked search") :]
-    db = sqlite3.connect(target, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.executescript(f"BEGIN;\n{fts_part}\nCOMMIT;")
-    db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
-    db.execute("INSERT INTO titles_fts (titles_fts) VALUES ('rebuild')")
-    db.close()
-    return {"seconds": time.perf_counter() - started, "db_bytes": _size(target), **_memory()}
-
-
 PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "floor": phase_floor,
     "import-current": phase_import_current,
-    "import-proposed": phase_import_proposed,
     "tantivy-build": phase_tantivy_build,
-    "current-from-proposed": phase_current_from_proposed,
     "serve-current": phase_serve_current,
-    "serve-proposed": phase_serve_proposed,
     "serve-fts5": phase_serve_fts5,
     "serve-tantivy": phase_serve_tantivy,
     "serve-naive": phase_serve_naive,

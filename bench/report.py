@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 SEARCH_SYSTEMS = (
-    ("current", "serve-current", "paperbot today (Catalogue.search, FTS5)"),
-    ("proposed", "serve-proposed", "paperbot proposed (Catalogue + tantivy index)"),
+    ("paperbot", "serve-current", "paperbot (Catalogue.search, tantivy index)"),
     ("fts5", "serve-fts5", "raw FTS5 BM25 (naive design)"),
     ("tantivy", "serve-tantivy", "tantivy-py (query parser)"),
     ("naive", "serve-naive", "naive scan, arxiv-sanity-lite style"),
@@ -28,7 +27,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     tantivy_p95 = _get(results, "serve-tantivy", "search", "all", "p95")
     floor_rate = _get(results, "floor", "rate")
-    for variant in ("current", "proposed"):
+    for variant in ("current",):
         serve, imp = f"serve-{variant}", f"import-{variant}"
         checks = [
             (
@@ -87,14 +86,13 @@ def render(results: dict[str, Any]) -> str:
     )
     rows = [
         ("floor (parse + 1 FTS5 table, 1 txn)", "floor", "db_bytes"),
-        ("paperbot today (triggers -> FTS5)", "import-current", "db_bytes"),
-        ("paperbot proposed (SQLite rows + tantivy)", "import-proposed", None),
+        ("paperbot (SQLite rows + tantivy index)", "import-current", None),
         ("tantivy-py baseline index build", "tantivy-build", "index_bytes"),
     ]
     for label, phase, size_key in rows:
         data = _get(results, phase) or {}
         size = (data.get("db_bytes") or 0) + (data.get("index_bytes") or 0) if size_key is None else data.get(size_key)
-        note = f" [first {data['prefix_records']:,}]" if data.get("prefix_records") else ""
+        note = ""
         lines.append(
             f"{(label + note):<44}{_f(data.get('rate'), 0):>10}{_ratio(data.get('rate'), floor_rate):>10}"
             f"{_f(data.get('seconds')):>10}{_f(data.get('cpu_seconds')):>8}{_f(data.get('rss_peak_mb'), 0):>13}"
@@ -123,7 +121,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"{key:<30}{cells}")
     lines.append("")
     lines.append(f"{'lookups (ms)':<44}{'p50':>8}{'p95':>8}{'p99':>8}")
-    for key in ("current", "proposed"):
+    for key in ("current",):
         for metric in ("autocomplete", "abstract_by_id", "search_newest_common"):
             s = _get(results, f"serve-{key}", metric) or {}
             lines.append(

@@ -1,6 +1,7 @@
-"""`bot/catalogue/_tantivy_index.py` (the proposed search index) and its wiring in `bench/proposed.py`.
+"""`bot/catalogue/_tantivy_index.py`: the search index behind `Catalogue.search` and `.autocomplete`.
 
-Real tantivy indexes in tmp_path and a real SQLite catalogue; no mocks.
+Real tantivy indexes in tmp_path; no mocks. How the catalogue keeps it in step (outbox, catch-up, rebuild) is
+tested with the catalogue in tests/catalogue.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.proposed import ProposedCatalogue
-from bot.catalogue import Catalogue
 from bot.catalogue._tantivy_index import INDEX_VERSION, IndexHits, SearchIndex, _variants
 from bot.models import Paper
 
@@ -180,85 +179,3 @@ def _shared_index(factory: pytest.TempPathFactory) -> SearchIndex:
         idx.rebuild(PAPERS)
         _SHARED["index"] = idx
     return _SHARED["index"]
-
-
-async def test_proposed_catalogue_never_serves_a_paper_sqlite_lacks(tmp_path: Path) -> None:
-    catalogue = await ProposedCatalogue.open_with_index(tmp_path / "papers.db", tmp_path / "index")
-    try:
-        await catalogue.import_arxiv_batch(PAPERS[:3])
-        await catalogue.finish_arxiv_import()  # indexing runs in the background during an import
-        catalogue.index.index_papers([PAPERS[3]])  # in the index only
-        results = await catalogue.search("state")
-        assert [p.id for p in results.papers] == ["2401.00003"]
-        assert results.matched == "all"
-        ghost = await catalogue.search("branes")
-        assert ghost.papers == ()
-        titles = await catalogue.autocomplete("video g")
-        assert titles == [("2401.00001", "Video generation with diffusion models")]
-        assert await catalogue.autocomplete("") != []  # nothing typed: the most upvoted titles
-    finally:
-        await catalogue.close()
-
-
-async def test_crash_between_sqlite_and_index_is_caught_up_on_open(tmp_path: Path) -> None:
-    db, index_dir = tmp_path / "papers.db", tmp_path / "index"
-    catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
-    # The catalogue commits the change and its outbox rows, but the process dies before the index hears of it.
-    async with catalogue._transaction() as conn:
-        await catalogue._upsert(conn, PAPERS[:2], dt.datetime.now(dt.UTC).isoformat())
-        await conn.executemany("INSERT INTO search_outbox (id) VALUES (?)", [(p.id,) for p in PAPERS[:2]])
-    assert (await catalogue.search("reward")).papers == ()
-    await catalogue.close()
-    reopened = await ProposedCatalogue.open_with_index(db, index_dir)
-    try:
-        assert [p.id for p in (await reopened.search("reward")).papers] == ["2401.00002"]
-        assert await reopened._read("SELECT * FROM search_outbox") == []
-    finally:
-        await reopened.close()
-
-
-async def test_crash_mid_import_rebuilds_the_index_on_open(tmp_path: Path) -> None:
-    db, index_dir = tmp_path / "papers.db", tmp_path / "index"
-    catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
-    await catalogue.import_arxiv_batch(PAPERS)
-    task = catalogue._indexing
-    assert task is not None
-    await task  # indexed but never committed, and the import never finished: as if the process died here
-    catalogue._indexing, catalogue._importing = None, False
-    await Catalogue.close(catalogue)  # skip ProposedCatalogue.close, which would finish the import
-    reopened = await ProposedCatalogue.open_with_index(db, index_dir)
-    try:
-        assert reopened.index.num_docs == 4
-        assert [p.id for p in (await reopened.search("branes")).papers] == ["hep-th/9901001"]
-    finally:
-        await reopened.close()
-
-
-async def test_stale_index_is_rebuilt_from_the_catalogue(tmp_path: Path) -> None:
-    db, index_dir = tmp_path / "papers.db", tmp_path / "index"
-    catalogue = await ProposedCatalogue.open_with_index(db, index_dir)
-    await catalogue.upsert_papers(PAPERS)
-    await catalogue.close()
-    (index_dir / "paperbot-index.json").write_text(json.dumps({"version": INDEX_VERSION + 1, "complete": True}))
-    reopened = await ProposedCatalogue.open_with_index(db, index_dir)
-    try:
-        assert reopened.index.num_docs == 4
-        assert {p.id for p in (await reopened.search("model")).papers} == {"2401.00001", "2401.00002", "2401.00003"}
-    finally:
-        await reopened.close()
-
-
-async def test_writes_keep_the_index_in_step(tmp_path: Path) -> None:
-    catalogue = await ProposedCatalogue.open_with_index(tmp_path / "papers.db", tmp_path / "index")
-    try:
-        await catalogue.upsert_papers(PAPERS[:3])
-        assert next(p.id for p in (await catalogue.search("model", sort="upvotes")).papers) == "2401.00002"
-        await catalogue.upsert_papers([Paper(id="2401.00003", title=PAPERS[2].title, upvotes=500)])
-        assert next(p.id for p in (await catalogue.search("model", sort="upvotes")).papers) == "2401.00003"
-        async with catalogue._transaction() as conn:
-            await conn.execute("DELETE FROM papers WHERE id = '2401.00003'")
-            await conn.execute("INSERT INTO search_outbox (id) VALUES ('2401.00003')")
-        await catalogue.catch_up()
-        assert catalogue.index.num_docs == 2
-    finally:
-        await catalogue.close()
