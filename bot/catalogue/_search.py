@@ -1,9 +1,8 @@
-"""Pure helpers that turn user text into safe FTS5 MATCH expressions.
+"""Pure helpers that cut user search text into terms: plain words, "quoted phrases" and `word*` prefixes.
 
-User text never reaches FTS5 syntax directly: it is cut into plain words and "quoted phrases", each emitted
-as a double-quoted FTS5 string (quotes doubled), so operators like NEAR, AND, `*`, `:` or `^` typed by a user
-are just words. The only syntax we add ourselves is AND/OR between terms and a trailing `*` for a word the user
-ended with `*` (an explicit prefix search).
+User text never reaches a query parser: the search index builds its query term by term from these, so
+operators like NEAR, AND, `:` or `^` typed by a user are just words. `Term.to_fts` renders a term as an
+FTS5 string literal for the benchmark's raw-FTS5 baseline.
 """
 
 from __future__ import annotations
@@ -62,24 +61,13 @@ def _add_words(chunk: str, add: Callable[[Term], None]) -> None:
 
 
 def match_all(terms: list[Term]) -> str:
-    """An FTS5 expression requiring every term."""
+    """An FTS5 expression requiring every term (the benchmark's raw-FTS5 baseline)."""
     return " AND ".join(term.to_fts() for term in terms)
 
 
 def match_any(terms: list[Term]) -> str:
-    """An FTS5 expression requiring at least one term."""
+    """An FTS5 expression requiring at least one term (the benchmark's raw-FTS5 baseline)."""
     return " OR ".join(term.to_fts() for term in terms)
-
-
-def autocomplete_match(text: str) -> str | None:
-    """Titles containing every typed word, the last one as a prefix (the user is still typing it)."""
-    words = [w.lower() for w in _WORD.findall(text.replace("\x00", " "))][:_MAX_TERMS]
-    if not words:
-        return None
-    still_typing = not text[-1:].isspace()
-    terms = [Term((w,)) for w in words[:-1]]
-    terms.append(Term((words[-1],), prefix=still_typing))
-    return match_all(terms)
 
 
 def normalise_title(title: str) -> str:

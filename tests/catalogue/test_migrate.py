@@ -21,7 +21,8 @@ async def test_empty_file_is_migrated_to_latest(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == latest
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"papers", "daily", "papers_fts", "titles_fts"} <= tables
+    assert {"papers", "daily", "search_outbox"} <= tables
+    assert not {"papers_fts", "titles_fts"} & tables  # 0003 moved search to the tantivy index
 
 
 async def test_reopen_does_not_reapply(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.catalogue import Catalogue
-from bot.catalogue._search import Term, autocomplete_match, match_all, parse_query
+from bot.catalogue._search import Term, parse_query
 from bot.models import Paper
 
 HOSTILE = [
@@ -66,14 +66,7 @@ def test_parse_query_quotes_everything() -> None:
         Term(("x",)),
         Term(("gen",), prefix=True),
     ]
-    assert match_all(terms[:2]) == '"video" AND "diffusion model"'
     assert parse_query('say "he said ""hi"""') == [Term(("say",)), Term(("he", "said")), Term(("hi",))]
-
-
-def test_autocomplete_treats_last_word_as_prefix_while_typing() -> None:
-    assert autocomplete_match("video gen") == '"video" AND "gen"*'
-    assert autocomplete_match("video gen ") == '"video" AND "gen"'
-    assert autocomplete_match("  ") is None
 
 
 async def test_video_generation_ranks_relevant_papers_first(filled: Catalogue) -> None:

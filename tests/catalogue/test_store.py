@@ -178,7 +178,7 @@ async def test_failed_write_rolls_back_whole_transaction(catalogue: Catalogue) -
     assert await catalogue.upsert_papers([good]) == 1  # and the writer is usable afterwards
 
 
-async def test_fts_index_stays_in_step_with_updates(catalogue: Catalogue) -> None:
+async def test_search_index_stays_in_step_with_updates(catalogue: Catalogue) -> None:
     await catalogue.upsert_papers([_paper(title="Quantum widgets")])
     assert (await catalogue.search("widgets")).papers
     await catalogue.upsert_papers([_paper(title="Classical gadgets")])
@@ -186,8 +186,41 @@ async def test_fts_index_stays_in_step_with_updates(catalogue: Catalogue) -> Non
     assert [p.id for p in (await catalogue.search("gadgets")).papers] == ["2401.00001"]
     assert [t for _, t in await catalogue.autocomplete("gadg")] == ["Classical gadgets"]
     with sqlite3.connect(catalogue.path) as db:
-        db.execute("INSERT INTO papers_fts(papers_fts) VALUES ('integrity-check')")
-        db.execute("INSERT INTO titles_fts(titles_fts) VALUES ('integrity-check')")
+        assert db.execute("SELECT count(*) FROM search_outbox").fetchone()[0] == 0
+
+
+async def test_index_lost_or_behind_is_repaired_on_open(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.catalogue.store import index_directory
+
+    path = tmp_path / "papers.db"
+    cat = await Catalogue.open(path)
+    await cat.upsert_papers([_paper("2401.00001", title="Quantum widgets")])
+    await cat.close()
+    # A crash between the SQLite commit and the index commit leaves the id in the outbox.
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE papers SET title = 'Classical gadgets', title_key = 'classical gadgets'")
+        db.execute("INSERT INTO search_outbox (id) VALUES ('2401.00001')")
+    cat = await Catalogue.open(path)
+    assert [p.id for p in (await cat.search("gadgets")).papers] == ["2401.00001"]
+    assert not (await cat.search("widgets")).papers
+    await cat.close()
+    shutil.rmtree(index_directory(path))  # lost entirely: rebuilt from SQLite
+    cat = await Catalogue.open(path)
+    try:
+        assert [p.id for p in (await cat.search("gadgets")).papers] == ["2401.00001"]
+    finally:
+        await cat.close()
+
+
+async def test_search_never_serves_a_paper_the_catalogue_lacks(catalogue: Catalogue) -> None:
+    await catalogue.upsert_papers([_paper("2401.00001", title="Quantum widgets")])
+    with sqlite3.connect(catalogue.path) as db:  # the row vanishes behind the index's back
+        db.execute("DELETE FROM papers WHERE id = '2401.00001'")
+    results = await catalogue.search("widgets")
+    assert results.papers == () and results.matched == "none"
+    assert await catalogue.autocomplete("quantum") == []
 
 
 async def test_a_write_cancelled_during_begin_leaves_the_writer_usable(catalogue: Catalogue) -> None:
