@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 import sys
@@ -37,7 +38,7 @@ from bot.digest.schedule import Scheduler
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
 from bot.errors import SourceError
-from bot.ingest import default_days, ingest_day
+from bot.ingest import default_days, ingest_day, ingest_range
 from bot.sources import Sources, open_sources
 
 __all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
@@ -54,6 +55,9 @@ REJECTED_TOKEN_MESSAGE = (
     "(Bot → Reset Token) into DISCORD_TOKEN"
 )
 INGEST_JOB_ID = "ingest"
+# A catalogue with no lists at all (a first run) is filled with this many past days in the background, so
+# /paper trending month and the first digest have data without waiting for the ingest cron or a manual ingest.
+FIRST_RUN_DAYS = 30
 
 
 def _fail(line: str) -> None:
@@ -122,7 +126,26 @@ def _schedule_ingest(scheduler: Scheduler, catalogue: Catalogue, sources: Source
     scheduler.add_cron_job(INGEST_JOB_ID, cron, ingest_recent)
 
 
-async def _serve(bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event) -> int:
+async def _first_run_fill(catalogue: Catalogue, sources: Sources) -> None:
+    """Fill an empty catalogue with the last FIRST_RUN_DAYS lists; best effort, never fatal."""
+    if sources.huggingface is None or await catalogue.latest_day() is not None:
+        return
+    _yesterday, today = default_days()
+    since = today - dt.timedelta(days=FIRST_RUN_DAYS - 1)
+    log.info("Empty catalogue: fetching the Daily Papers lists from %s to %s in the background", since, today)
+    report = await ingest_range(since, today, catalogue, sources)
+    log.info(
+        "First-run fill: %d of %d days landed, %d papers listed%s",
+        len(report.days) - len(report.failed),
+        FIRST_RUN_DAYS,
+        report.listed,
+        f"; {report.aborted}" if report.aborted else "",
+    )
+
+
+async def _serve(
+    bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event, background: tuple[asyncio.Task[None], ...] = ()
+) -> int:
     """Run the gateway until `stop` is set or the connection fails for good; then stop in order."""
     gateway = asyncio.create_task(bot.connect(reconnect=True), name="paperbot-gateway")
     stopping = asyncio.create_task(stop.wait(), name="paperbot-stop")
@@ -137,6 +160,11 @@ async def _serve(bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event) -> in
             status = EXIT_RUNTIME
     finally:
         stopping.cancel()
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
         scheduler.shutdown()
         await bot.close()
         # close() ends connect()'s loop; wait for it so no task outlives the run.
@@ -184,7 +212,8 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         install_digest(bot, scheduler, refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None)
         # --- end digest
         scheduler.start()
-        return await _serve(bot, scheduler, stop)
+        first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")
+        return await _serve(bot, scheduler, stop, (first_fill,))
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
 
 
