@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
@@ -103,23 +103,13 @@ class DigestStore:
 
     _db: aiosqlite.Connection
     _write_lock: asyncio.Lock
+    # Provided by Catalogue: one write transaction under the writer lock, rolled back on any failure
+    # (including a task cancelled during BEGIN).
+    _transaction: Callable[[], contextlib.AbstractAsyncContextManager[aiosqlite.Connection]]
 
-    @contextlib.asynccontextmanager
-    async def _digest_tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            try:
-                # BEGIN inside the try, and an unconditional ROLLBACK below: a task cancelled while awaiting
-                # BEGIN has already queued it on aiosqlite's thread, where it still runs — after our check of
-                # `in_transaction` would have said "no". aiosqlite runs calls in order, so the ROLLBACK queued
-                # here undoes it; without that the shared connection stays inside a transaction and every
-                # later writer fails ("cannot start a transaction within a transaction").
-                await self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
-            except BaseException:
-                await self._db.rollback()  # a no-op when no transaction is open
-                raise
-            else:
-                await self._db.commit()
+    def _digest_tx(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The catalogue's write transaction: digest writes share its lock and its rollback rules."""
+        return self._transaction()
 
     @staticmethod
     async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
