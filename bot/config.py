@@ -388,6 +388,18 @@ class DigestSettings(_Section):
             for ch in self.channels
         ]
 
+    def default_subscription(self, channel_id: int) -> Subscription:
+        """Return a Subscription for `channel_id` with every setting taken from these defaults."""
+        return Subscription(
+            channel_id=channel_id,
+            time=self.time,
+            timezone=self.timezone,
+            top_n=self.top_n,
+            min_upvotes=self.min_upvotes,
+            keywords=tuple(self.keywords),
+            empty_days=self.empty_days,
+        )
+
     def grace_hours_for(self, channel_id: int) -> float:
         """Return the grace window for a channel: its own override from the file, else the default."""
         for ch in self.channels:

@@ -20,19 +20,6 @@ from bot.models import Subscription
 __all__ = ["dry_run"]
 
 
-def _defaults(settings: Settings, channel_id: int) -> Subscription:
-    d = settings.digest
-    return Subscription(
-        channel_id=channel_id,
-        time=d.time,
-        timezone=d.timezone,
-        top_n=d.top_n,
-        min_upvotes=d.min_upvotes,
-        keywords=tuple(d.keywords),
-        empty_days=d.empty_days,
-    )
-
-
 def _title(sub: Subscription, origin: str, list_day: dt.date) -> str:
     filters = [f"top {sub.top_n}"]
     if sub.min_upvotes:
@@ -70,11 +57,11 @@ async def dry_run(
         if found:
             chosen = [(found[0], "config file" if channel_id in config_ids else "subscribed with /paper digest")]
         else:
-            chosen = [(_defaults(settings, channel_id), "not subscribed: [digest] defaults")]
+            chosen = [(settings.digest.default_subscription(channel_id), "not subscribed: [digest] defaults")]
     elif subs:
         chosen = [(s, "config file" if s.channel_id in config_ids else "subscribed with /paper digest") for s in subs]
     else:
-        chosen = [(_defaults(settings, 0), "no channel is subscribed: [digest] defaults")]
+        chosen = [(settings.digest.default_subscription(0), "no channel is subscribed: [digest] defaults")]
     blocks: list[str] = []
     for sub, origin in chosen:
         local_date = now.astimezone(zone(sub.timezone)).date()

@@ -351,16 +351,7 @@ class DigestGroup(app_commands.Group):
                 "Grant them to my role in the channel's settings, then subscribe again."
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        defaults = service.settings.digest
-        base = await service.subscription(channel.id) or Subscription(
-            channel_id=channel.id,
-            time=defaults.time,
-            timezone=defaults.timezone,
-            top_n=defaults.top_n,
-            min_upvotes=defaults.min_upvotes,
-            keywords=tuple(defaults.keywords),
-            empty_days=defaults.empty_days,
-        )
+        base = await service.subscription(channel.id) or service.settings.digest.default_subscription(channel.id)
         sub = Subscription(
             channel_id=channel.id,
             guild_id=channel.guild.id,
@@ -494,18 +485,9 @@ class DigestGroup(app_commands.Group):
         assert channel_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await service.subscription(channel_id)
-        defaults = service.settings.digest
         intro = f"Preview of today's digest for <#{channel_id}>"
         if sub is None:
-            sub = Subscription(
-                channel_id=channel_id,
-                time=defaults.time,
-                timezone=defaults.timezone,
-                top_n=defaults.top_n,
-                min_upvotes=defaults.min_upvotes,
-                keywords=tuple(defaults.keywords),
-                empty_days=defaults.empty_days,
-            )
+            sub = service.settings.digest.default_subscription(channel_id)
             intro += " (not subscribed: default settings)"
         rendered: Rendered = await service.preview(sub)
         if not rendered.messages:
