@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from bot import __version__
 from bot.catalogue import Catalogue
@@ -23,6 +23,7 @@ from bot.config import Settings, load_settings, redacted
 from bot.errors import ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper
+from bot.render.plain import abstract_text, paper_lines
 from bot.sources import open_sources
 
 log = logging.getLogger("bot.cli")
@@ -233,8 +234,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         if results.matched == "any":
             print("No paper has all of those words; showing papers with any of them.\n")
-        for number, paper in enumerate(results.papers, start=1):
-            _print_paper_line(number, paper, sys.stdout)
+        sys.stdout.write(paper_lines(results.papers))
         return EXIT_OK
 
     return _run_async(work)
@@ -253,7 +253,7 @@ def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             _print_json(paper_json(paper, full=True))
         else:
-            _print_abstract(paper, sys.stdout)
+            sys.stdout.write(abstract_text(paper))
         return EXIT_OK
 
     return _run_async(work)
@@ -342,39 +342,6 @@ def paper_json(paper: Paper, *, full: bool = False) -> dict[str, Any]:
 
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def _authors_short(authors: Sequence[str], keep: int = 3) -> str:
-    if not authors:
-        return "unknown authors"
-    return ", ".join(authors[:keep]) + (" et al." if len(authors) > keep else "")
-
-
-def _print_paper_line(number: int, paper: Paper, out: TextIO) -> None:
-    meta = [
-        paper.published.isoformat() if paper.published else None,
-        f"▲ {paper.upvotes}" if paper.upvotes is not None else None,
-    ]
-    out.write(f"{number:>2}. {paper.title}\n    {_authors_short(paper.authors)}")
-    extra = " · ".join(m for m in meta if m)
-    out.write(f" · {extra}\n" if extra else "\n")
-    out.write(f"    {paper.url}\n")
-
-
-def _print_abstract(paper: Paper, out: TextIO) -> None:
-    out.write(f"{paper.title}\n{_authors_short(paper.authors, keep=10)}\n")
-    facts = [
-        f"arXiv {paper.id}" + (f" · {paper.published.isoformat()}" if paper.published else ""),
-        f"▲ {paper.upvotes} upvotes" if paper.upvotes is not None else None,
-        paper.organization,
-        f"GitHub: {paper.github_repo}" + (f" (★ {paper.github_stars})" if paper.github_stars is not None else "")
-        if paper.github_repo
-        else None,
-        f"Project: {paper.project_page}" if paper.project_page else None,
-    ]
-    out.write("\n".join(f for f in facts if f) + "\n\n")
-    out.write((paper.abstract or "(no abstract known)") + "\n\n")
-    out.write(f"{paper.url}\n{paper.arxiv_url}\n{paper.pdf_url}\n")
 
 
 def render_toml(data: dict[str, Any], prefix: str = "") -> str:

@@ -36,7 +36,6 @@ from bot.catalogue import Catalogue
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
 from bot.discord_ui.client import PaperBot
-from bot.discord_ui.digest_commands import install_digest
 from bot.errors import SourceError
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.sources import Sources, open_sources
@@ -192,7 +191,14 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         sources = await stack.enter_async_context(open_sources(settings))
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
-        bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
+        hf_on = sources.huggingface is not None
+        bot = PaperBot(
+            settings,
+            catalogue=catalogue,
+            sources=sources,
+            scheduler=scheduler,
+            digest_refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None,
+        )
         try:
             await bot.login(token)  # also runs setup_hook: extensions + command sync
             if not settings.discord.default_api:
@@ -207,10 +213,6 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
             _fail(f"paperbot: could not start on Discord at {where} (login or command sync): {exc!r}")
             return EXIT_RUNTIME
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
-        # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
-        hf_on = sources.huggingface is not None
-        install_digest(bot, scheduler, refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None)
-        # --- end digest
         scheduler.start()
         first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")
         return await _serve(bot, scheduler, stop, (first_fill,))

@@ -3,6 +3,8 @@
     config / models / errors / log  ←  sources, catalogue  ←  ingest, lookup, importer, digest
         ←  discord_ui  ←  runtime  ←  cli
 
+    models  ←  render (pure builders: what a person sees)  ←  digest, discord_ui, runtime, cli
+
 Plus the third-party rules from DESIGN.md: only `discord_ui` (and the composition root and CLI above it)
 imports `discord`; only `catalogue` touches SQLite (`aiosqlite`, `sqlite3`); only `digest/schedule.py`
 imports `apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
@@ -27,6 +29,7 @@ PACKAGE = REPO / "bot"
 BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
 USE_CASES = frozenset({"bot.ingest", "bot.lookup", "bot.importer", "bot.digest"})
+RENDER = frozenset({"bot.render"})
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -37,10 +40,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.config": frozenset({"bot.errors", "bot.models"}),
     "bot.sources": BASE,
     "bot.catalogue": BASE,
-    **{name: BASE | DATA | USE_CASES for name in USE_CASES},
-    "bot.discord_ui": BASE | DATA | USE_CASES,
-    "bot.runtime": BASE | DATA | USE_CASES | {"bot.discord_ui"},
-    "bot.cli": BASE | DATA | USE_CASES | {"bot.discord_ui", "bot.runtime"},
+    # Pure builders: models in, specs and text out; no data access, no use cases, no discord.
+    "bot.render": frozenset({"bot.models"}),
+    **{name: BASE | DATA | USE_CASES | RENDER for name in USE_CASES},
+    "bot.discord_ui": BASE | DATA | USE_CASES | RENDER,
+    "bot.runtime": BASE | DATA | USE_CASES | RENDER | {"bot.discord_ui"},
+    "bot.cli": BASE | DATA | USE_CASES | RENDER | {"bot.discord_ui", "bot.runtime"},
     "bot.__main__": frozenset({"bot.cli"}),
 }
 
@@ -214,7 +219,9 @@ def test_importing_bot_has_no_side_effects() -> None:
 
 def test_lower_layers_do_not_load_discord_transitively() -> None:
     """Not even through a helper or a third-party package: everything below discord_ui runs without it."""
-    lower = sorted(module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | USE_CASES)
+    lower = sorted(
+        module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | USE_CASES | RENDER
+    )
     modules = set(_probe(lower)["modules"])  # type: ignore[arg-type]
     assert "discord" not in modules
 
@@ -225,11 +232,11 @@ def test_the_walk_sees_every_import_form() -> None:
     source = (
         "from __future__ import annotations\n"
         "import importlib\n"
-        "from ..discord_ui import embeds\n"
+        "from ..discord_ui import adapter\n"
         "def f() -> None:\n"
         "    import discord.ui as ui\n"
         "    importlib.import_module('aiosqlite')\n"
     )
     # Parsed as if it lived at bot/digest/compose.py; nothing is written.
     found = {(imp.target, imp.line) for imp in imports_of_source(source, fake)}
-    assert {("bot.discord_ui", 3), ("bot.discord_ui.embeds", 3), ("discord.ui", 5), ("aiosqlite", 6)} <= found
+    assert {("bot.discord_ui", 3), ("bot.discord_ui.adapter", 3), ("discord.ui", 5), ("aiosqlite", 6)} <= found

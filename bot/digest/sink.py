@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.digest.render import MessageSpec
 from bot.errors import PaperbotError
+from bot.render.specs import MessageSpec
 
 
 class DeliveryError(PaperbotError):

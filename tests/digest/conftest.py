@@ -14,9 +14,9 @@ import pytest
 from bot.catalogue import Catalogue
 from bot.catalogue._digest_store import DigestStore
 from bot.config import DigestChannelSettings, DigestSettings, Settings
-from bot.digest.render import MessageSpec
 from bot.digest.sink import DeliveryError, SentMessage
 from bot.models import DailyEntry, Paper
+from bot.render.specs import MessageSpec
 
 UTC = dt.UTC
 

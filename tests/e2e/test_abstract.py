@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.catalogue import Catalogue
-from bot.discord_ui.embeds import abstract_messages
+from bot.render.papers import abstract_messages
 from tests.e2e.conftest import CRAFTED, HOSTILE_ID, LONG_ABSTRACT, LONG_ID, StartBot
 from tests.e2e.test_search import FIRST_RESPONSE_CEILING_S, assert_no_mentions, first_response_in_time
 from tests.fake_discord.interactions import InteractionHandle

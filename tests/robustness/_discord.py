@@ -1,6 +1,6 @@
 """The bot composed as `bot.runtime` composes it, logged into the fake Discord, with a hand-moved clock.
 
-PaperBot + Scheduler + `install_digest` with the catalogue, exactly the runtime's wiring, except that the
+PaperBot with a Scheduler (which owns the digest service) and the catalogue, exactly the runtime's wiring, except that the
 scheduler and the digest service read a `Clock` the test moves (so a post time arrives without waiting), and
 sources are optional. `step_to` moves the clock job run by job run, waking the real scheduler at each.
 """
@@ -18,11 +18,10 @@ from pydantic import SecretStr
 
 from bot.catalogue import Catalogue
 from bot.config import DatabaseSettings, DigestChannelSettings, DigestSettings, DiscordSettings, Settings
-from bot.digest.render import parse_marker
 from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
-from bot.discord_ui.digest_commands import install_digest
+from bot.render.digest import parse_marker
 from bot.sources import Sources
 from tests.catalogue.conftest import fixture_days
 from tests.digest.conftest import Clock
@@ -62,8 +61,9 @@ async def serving(
     `refresh` is what the runtime passes to the digest (refetch a day's list just before posting).
     """
     scheduler = Scheduler(now=clock)
-    bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
-    service = install_digest(bot, scheduler, refresh=refresh)
+    bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler, digest_refresh=refresh)
+    service = bot.digest
+    assert service is not None
     service.now = clock
     scheduler.start()
     try:
