@@ -1,8 +1,9 @@
 """The bot composed as `bot.runtime` composes it, logged into the fake Discord, with a hand-moved clock.
 
-PaperBot with a Scheduler (which owns the digest service) and the catalogue, exactly the runtime's wiring, except that the
-scheduler and the digest service read a `Clock` the test moves (so a post time arrives without waiting), and
-sources are optional. `step_to` moves the clock job run by job run, waking the real scheduler at each.
+PaperBot with a Scheduler (which owns the digest service) and the catalogue, exactly the runtime's wiring,
+except that the scheduler and the digest service read a `Clock` the test moves (so a post time arrives
+without waiting), and sources are optional. `step_to` moves the clock job run by job run, waking the real
+scheduler at each.
 """
 
 from __future__ import annotations
