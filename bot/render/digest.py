@@ -262,5 +262,6 @@ def with_role_pings(message: MessageSpec, pings: Sequence[RolePing]) -> MessageS
     if line is None:
         return message
     mentioned = tuple(int(m) for m in re.findall(r"<@&(\d+)>", line))
-    content = line if not message.content else truncate(f"{line}\n{message.content}", limits.CONTENT_MAX)
+    room = limits.CONTENT_MAX - len(line) - 1  # the line stays whole: the message's own content gives way
+    content = f"{line}\n{truncate(message.content, room)}" if message.content and room > 1 else line
     return replace(message, content=content, allowed_role_ids=mentioned)

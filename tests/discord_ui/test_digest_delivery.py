@@ -1,0 +1,182 @@
+"""Review defects in digest delivery and the admin commands, each through the real bot on the fake Discord.
+
+- Every digest part is sent with the deterministic nonce of (channel, local date, part) and `enforce_nonce`,
+  so a repeated send of a part (discord.py's own retry of a 5xx on POST, or another attempt) cannot post it
+  twice.
+- One paper whose thumbnail URL Discord rejects (400 / 50035 naming `embeds.N.thumbnail.url`) costs that
+  thumbnail, not the day's post in every channel listing the paper — nor the abstract reply.
+- Autocomplete of an admin command (`/paper digest …`) answers nothing to a member without Manage Server:
+  discord.py runs no group checks for autocomplete, and the suggestions list the server's subscriptions.
+- The status view links each channel's last post; a message spec's allowed roles are the only roles pinged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.discord_ui.digest_sink import DiscordDigestSink
+from bot.render.digest import digest_nonce, parse_marker
+from bot.render.specs import EmbedSpec, MessageSpec
+from tests.digest.conftest import Clock, entries, make_paper, open_catalogue
+from tests.digest.test_discord_digest import (
+    NEW_CHANNEL_ID,
+    PAPERS_CHANNEL_ID,
+    at,
+    command,
+    digests,
+    running_bot,
+    settings_for,
+    step_to,
+    world,
+)
+from tests.fake_discord import FakeDiscord, ids
+
+LIST_DAY = dt.date(2026, 10, 23)
+LOCAL = dt.date(2026, 10, 24)
+BAD_ID = "2511.00007"
+# Whitespace in the host: Discord's URL validator refuses it (400, 50035 URL_TYPE_INVALID_URL), our cheap
+# http(s) check lets it through — as with any URL that only Discord's own rules reject.
+BAD_THUMBNAIL = "https://cdn-thumbnails.huggingface.co/social thumbnails/2511.00007.png"
+TWO_CHANNELS = [
+    {"channel_id": ids.GENERAL_CHANNEL_ID, "time": dt.time(9), "timezone": "UTC", "top_n": 12},
+    {"channel_id": PAPERS_CHANNEL_ID, "time": dt.time(9), "timezone": "UTC", "top_n": 25},
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(guilds=[world()]) as server:
+        yield server
+        server.assert_clean()
+
+
+@pytest.fixture
+async def catalogue(tmp_path: Path) -> AsyncIterator[Any]:
+    """Lists of 22–23 October: 20 papers each (long enough for several parts), one with a bad thumbnail."""
+    cat = await open_catalogue(tmp_path / "papers.db")
+    for day in (LIST_DAY - dt.timedelta(days=1), LIST_DAY):
+        papers = [make_paper(n, upvotes=100 - n, abstract="A long sentence about scaling. " * 40) for n in range(20)]
+        papers[7] = make_paper(7, upvotes=93, thumbnail=BAD_THUMBNAIL)
+        await cat.record_day(day, entries(day, papers))
+    try:
+        yield cat
+    finally:
+        await cat.close()
+
+
+async def post_once(fake: FakeDiscord, catalogue: Any, tmp_path: Path) -> Any:
+    """Run the bot from before 09:00 UTC on 24 October past its post time; return the catalogue."""
+    settings = settings_for(fake, tmp_path / "papers.db", TWO_CHANNELS)
+    clock = Clock(at(2026, 10, 23, 12))
+    async with running_bot(fake, catalogue, clock, settings) as (_, service):
+        await step_to(clock, service.scheduler, at(2026, 10, 24, 9, 5))
+    return settings
+
+
+async def test_every_part_goes_out_with_its_deterministic_nonce_and_enforce_nonce(
+    fake: FakeDiscord, catalogue: Any, tmp_path: Path
+) -> None:
+    await post_once(fake, catalogue, tmp_path)
+    for channel_id in (ids.GENERAL_CHANNEL_ID, PAPERS_CHANNEL_ID):
+        posts = [r for r in fake.requests_to("POST /channels/*/messages") if r.path.endswith(f"/{channel_id}/messages")]
+        accepted = [r for r in posts if r.ok]
+        assert len(accepted) >= 2  # several parts, so the nonce really differs per part
+        for request in accepted:
+            footer = request.json["embeds"][-1]["footer"]["text"]
+            local_date, part, _parts = parse_marker(footer)  # type: ignore[misc]
+            assert request.json["nonce"] == digest_nonce(channel_id, local_date, part)
+            assert request.json["enforce_nonce"] is True
+
+
+async def test_a_thumbnail_discord_rejects_costs_the_thumbnail_not_the_post(
+    fake: FakeDiscord, catalogue: Any, tmp_path: Path
+) -> None:
+    await post_once(fake, catalogue, tmp_path)
+    rejected = [r for r in fake.requests_to("POST /channels/*/messages") if r.status == 400]
+    assert rejected and all(r.code == 50035 for r in rejected)  # the fake did refuse the bad URL, once per channel
+    for channel_id in (ids.GENERAL_CHANNEL_ID, PAPERS_CHANNEL_ID):
+        messages = digests(fake, channel_id)[LOCAL]
+        parts = [parse_marker(m.embeds[-1]["footer"]["text"]) for m in messages]
+        assert [p[1] for p in parts if p] == list(range(1, len(messages) + 1))  # complete, each part once
+        embeds = [e for m in messages for e in m.embeds[0:]]
+        bad = [e for e in embeds if e.get("url", "").endswith(BAD_ID)]
+        assert len(bad) == 1 and "thumbnail" not in bad[0]  # that paper is listed, without its thumbnail
+        others = [e for e in embeds if e.get("url", "").startswith("https://huggingface.co/papers/2")]
+        assert all("thumbnail" in e for e in others if e is not bad[0])  # nobody else lost theirs
+        record = await catalogue.digest_post(channel_id, LOCAL)
+        assert record.state == "posted"
+        states = await catalogue.digest_channel_states()
+        assert states.get(channel_id) is None or states[channel_id].failing_reason is None
+
+
+async def test_the_abstract_of_a_paper_with_a_rejected_thumbnail_is_still_shown(
+    fake: FakeDiscord, catalogue: Any, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db")
+    async with running_bot(fake, catalogue, Clock(at(2026, 10, 23, 12)), settings):
+        await fake.wait_for_commands(ids.GUILD_ID)
+        handle = await fake.slash("paper abstract", title=BAD_ID, user_id=ids.MEMBER_USER_ID)
+        message = await handle.original()
+        assert message.embeds and message.embeds[0]["url"].endswith(BAD_ID)
+        assert "thumbnail" not in message.embeds[0]
+
+
+async def test_admin_autocomplete_answers_nothing_to_members(fake: FakeDiscord, catalogue: Any, tmp_path: Path) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db")
+    async with running_bot(fake, catalogue, Clock(at(2026, 10, 23, 12)), settings):
+        await fake.wait_for_commands(ids.GUILD_ID)
+        await command(fake, "paper digest subscribe", channel=NEW_CHANNEL_ID, time="09:00", timezone="UTC")
+
+        async def suggestions(name: str, focused: str, user_id: int, **options: Any) -> list[dict[str, Any]]:
+            handle = await fake.autocomplete(name, focused, user_id=user_id, options=options)
+            choices = await handle.choices()
+            assert not handle.errors
+            return choices
+
+        # The admin and a moderator (Manage Server) are helped …
+        for admin in (ids.ADMIN_USER_ID, ids.MODERATOR_USER_ID):
+            [choice] = await suggestions("paper digest unsubscribe", "channel_id", admin, channel_id="")
+            assert choice["value"] == str(NEW_CHANNEL_ID)
+            assert await suggestions("paper digest subscribe", "timezone", admin, timezone="ber")
+        # … a member without Manage Server learns nothing about the server's subscriptions.
+        for member in (ids.MEMBER_USER_ID, ids.OTHER_USER_ID):
+            assert await suggestions("paper digest unsubscribe", "channel_id", member, channel_id="") == []
+            assert await suggestions("paper digest subscribe", "timezone", member, timezone="ber") == []
+        # Member commands keep their suggestions.
+        assert await suggestions("paper abstract", "title", ids.MEMBER_USER_ID, title="Paper number")
+
+
+async def test_the_status_view_links_the_last_post(fake: FakeDiscord, catalogue: Any, tmp_path: Path) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db", TWO_CHANNELS)
+    clock = Clock(at(2026, 10, 23, 12))
+    async with running_bot(fake, catalogue, clock, settings) as (_, service):
+        await step_to(clock, service.scheduler, at(2026, 10, 24, 9, 5))
+        await fake.wait_for_commands(ids.GUILD_ID)
+        handle = await fake.slash("paper digest list", user_id=ids.ADMIN_USER_ID)
+        listing = await handle.original()
+    first = digests(fake, ids.GENERAL_CHANNEL_ID)[LOCAL][0]
+    text = listing.embeds[0]["description"]
+    assert f"https://discord.com/channels/{ids.GUILD_ID}/{ids.GENERAL_CHANNEL_ID}/{first.id}" in text
+    assert listing.allowed_mentions == {"parse": []}
+
+
+async def test_a_spec_pings_exactly_its_allowed_roles(fake: FakeDiscord, catalogue: Any, tmp_path: Path) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db")
+    async with running_bot(fake, catalogue, Clock(at(2026, 10, 23, 12)), settings) as (bot, _):
+        sink = DiscordDigestSink(bot)
+        allowed, other = ids.MODERATOR_ROLE_ID, ids.ADMIN_ROLE_ID
+        content = f"<@&{allowed}> <@&{other}> @everyone <@{ids.MEMBER_USER_ID}>"
+        pinged = await sink.send(
+            ids.GENERAL_CHANNEL_ID,
+            MessageSpec(content=content, embeds=(EmbedSpec(title="t"),), allowed_role_ids=(allowed,)),
+        )
+        quiet = await sink.send(ids.GENERAL_CHANNEL_ID, MessageSpec(content=content))
+    roles = fake.message(pinged)
+    assert roles.mention_roles == [allowed] and not roles.mention_everyone and not roles.mentions
+    nobody = fake.message(quiet)
+    assert nobody.mention_roles == [] and not nobody.mention_everyone and not nobody.mentions
