@@ -19,6 +19,7 @@ from discord import app_commands
 from bot.config import DigestChannelSettings
 from bot.errors import UserInputError
 from bot.render.status import DIGEST_PERMISSIONS
+from bot.render.text import escape
 
 __all__ = [
     "KEYWORD_MAX_CHARS",
@@ -77,7 +78,7 @@ def _problem_text(exc: ValueError, given: dict[str, Any]) -> str:
         name = loc[0] if loc else "value"
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         shown = given.get(name)
-        got = f" (got “{str(shown)[:40]}”)" if isinstance(shown, str | int) else ""
+        got = f" (got “{escape(str(shown)[:40])}”)" if isinstance(shown, str | int) else ""
         parts.append(f"`{name}`: {message}{got}")
     return "; ".join(parts)
 
