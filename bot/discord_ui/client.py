@@ -23,6 +23,7 @@ import discord
 from discord.ext import commands
 
 from bot.digest.service import DigestService
+from bot.discord_ui.adapter import NO_MENTIONS
 from bot.discord_ui.cogs import EXTENSIONS
 from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.discord_ui.tree import PaperTree
@@ -66,7 +67,7 @@ class PaperBot(commands.Bot):
             intents=discord.Intents.default(),
             tree_cls=PaperTree,
             # Default for every message; paper-data replies also pass it explicitly.
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NO_MENTIONS,
             **options,
         )
         self.settings = settings

@@ -46,7 +46,7 @@ Origin = Literal["config", "command", "config+command"]
 # What the bot needs in a digest channel: see it, post, show embeds, and read back its own posts (the restart
 # reconciliation looks for its half-made digest in the channel's history).
 DIGEST_PERMISSIONS: tuple[str, ...] = ("View Channel", "Send Messages", "Embed Links", "Read Message History")
-_ENTRIES_ROOM = 4000  # of the description's 4096, leaving room for the "… and N more" line
+_ENTRIES_ROOM = limits.DESCRIPTION_MAX - 96  # room for the "… and N more" line
 
 
 @dataclass(frozen=True, slots=True)
