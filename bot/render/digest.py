@@ -92,13 +92,14 @@ def parse_marker(text: str) -> tuple[dt.date, int, int] | None:
     return dt.date.fromisoformat(found.group(1)), int(found.group(2)), int(found.group(3))
 
 
-def digest_nonce(channel_id: int, local_date: dt.date, part: int) -> str:
+def digest_nonce(channel_id: int, local_date: dt.date, part: int, *, kind: str = "daily") -> str:
     """The nonce of one part of one channel's post for one local date: same inputs, same nonce, ≤ 25 chars.
 
     A hash rather than the readable key because a snowflake alone is up to 20 digits and Discord takes at most
-    25 characters; 96 bits make a collision between two different parts practically impossible.
+    25 characters; 96 bits make a collision between two different parts practically impossible. `kind`
+    keeps a weekly recap and a daily post of the same channel and date apart.
     """
-    key = f"{channel_id}:{local_date.isoformat()}:{part}".encode()
+    key = f"{kind}:{channel_id}:{local_date.isoformat()}:{part}".encode()
     nonce = "pd" + hashlib.blake2b(key, digest_size=11).hexdigest()
     assert len(nonce) <= limits.NONCE_MAX
     return nonce
@@ -171,7 +172,9 @@ def recap_header(recap: WeeklyRecap) -> EmbedSpec:
 # ---- whole posts ----------------------------------------------------------------------------------------
 
 
-def _parts(header: EmbedSpec, papers: Sequence[Paper], label: str, channel_id: int, local_date: dt.date) -> Rendered:
+def _parts(
+    header: EmbedSpec, papers: Sequence[Paper], label: str, channel_id: int, local_date: dt.date, kind: str
+) -> Rendered:
     """Pack header + paper embeds into numbered messages, each ending in the marker, each with its nonce."""
     marker = marker_for(local_date)
     embeds = [header] + [paper_embed(p, i) for i, p in enumerate(papers, start=1)]
@@ -186,7 +189,7 @@ def _parts(header: EmbedSpec, papers: Sequence[Paper], label: str, channel_id: i
                 embeds=(*group[:-1], last),
                 part=index,
                 parts=total,
-                nonce=digest_nonce(channel_id, local_date, index),
+                nonce=digest_nonce(channel_id, local_date, index, kind=kind),
             )
         )
     return Rendered(marker=marker, messages=tuple(messages))
@@ -197,13 +200,13 @@ def render(digest: Digest, local_date: dt.date) -> Rendered:
     if digest.kind == "skip":
         return Rendered(marker=marker_for(local_date))
     label = f"Daily Papers {digest.day.isoformat()}"
-    return _parts(header_embed(digest), digest.papers, label, digest.subscription.channel_id, local_date)
+    return _parts(header_embed(digest), digest.papers, label, digest.subscription.channel_id, local_date, "daily")
 
 
 def render_recap(recap: WeeklyRecap, channel_id: int, local_date: dt.date) -> Rendered:
     """The messages of a weekly recap posted in `channel_id` on `local_date` (same marker and nonces)."""
     label = f"Weekly recap {recap.first_day.isoformat()} – {recap.last_day.isoformat()}"
-    return _parts(recap_header(recap), recap.papers, label, channel_id, local_date)
+    return _parts(recap_header(recap), recap.papers, label, channel_id, local_date, "weekly")
 
 
 # ---- threads and pings ----------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ __all__ = [
     "Failure",
     "FailureKind",
     "LastPost",
+    "Origin",
+    "PostState",
     "SubscriptionStatus",
     "channel_gone_reason",
     "classify_failure",

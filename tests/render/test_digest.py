@@ -85,6 +85,10 @@ def test_weekly_recap_is_marked_numbered_and_within_limits() -> None:
     parts = [parse_marker(m.embeds[-1].footer or "") for m in rendered.messages]
     assert parts == [(LOCAL, i, len(parts)) for i in range(1, len(parts) + 1)]
     assert all(limit_problems(m) == [] for m in rendered.messages)
+    # Never the nonce of that day's daily post: Discord would answer the recap with the daily message.
+    assert (
+        rendered.messages[0].nonce == digest_nonce(CHANNEL, LOCAL, 1, kind="weekly") != digest_nonce(CHANNEL, LOCAL, 1)
+    )
     empty = render_recap(WeeklyRecap(recap.first_day, recap.last_day, (), 0), CHANNEL, LOCAL)
     assert "No papers were listed" in (empty.messages[0].embeds[0].description or "")
 
