@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.catalogue import Catalogue
     from bot.config import Settings
     from bot.digest.schedule import Scheduler
+    from bot.search import SearchService
     from bot.sources import Sources
 
 __all__ = ["PaperBot"]
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class PaperBot(commands.Bot):
-    """A `commands.Bot` with default intents, `PaperTree`, the catalogue/sources/scheduler it serves, and the
-    digest service when it runs a scheduler.
+    """A `commands.Bot` with default intents, `PaperTree`, the catalogue/search/sources/scheduler it serves, and
+    the digest service when it runs a scheduler.
 
     `digest_refresh` re-fetches a day's list just before a digest posts it (the runtime passes the ingest of
     that day; None posts the stored list as it is).
@@ -54,6 +55,7 @@ class PaperBot(commands.Bot):
         settings: Settings,
         *,
         catalogue: Catalogue,
+        search: SearchService,
         sources: Sources | None,
         scheduler: Scheduler | None = None,
         digest_refresh: Callable[[dt.date], Awaitable[object]] | None = None,
@@ -72,6 +74,7 @@ class PaperBot(commands.Bot):
         )
         self.settings = settings
         self.catalogue = catalogue
+        self.search = search
         self.sources = sources
         self.scheduler = scheduler
         #: The daily digest (None without a scheduler, e.g. a bot built only to inspect its command tree).

@@ -108,9 +108,9 @@ async def test_a_thumbnail_discord_rejects_costs_the_thumbnail_not_the_post(
         assert len(bad) == 1 and "thumbnail" not in bad[0]  # that paper is listed, without its thumbnail
         others = [e for e in embeds if e.get("url", "").startswith("https://huggingface.co/papers/2")]
         assert all("thumbnail" in e for e in others if e is not bad[0])  # nobody else lost theirs
-        record = await catalogue.digest_post(channel_id, LOCAL)
+        record = await catalogue.digests.post(channel_id, LOCAL)
         assert record.state == "posted"
-        states = await catalogue.digest_channel_states()
+        states = await catalogue.digests.channel_states()
         assert states.get(channel_id) is None or states[channel_id].failing_reason is None
 
 
