@@ -18,7 +18,8 @@ DAY = dt.date(2024, 3, 15)  # 14 papers
 
 
 def _client(server: FixtureServer, http: HttpClient, **kwargs: int) -> HuggingFaceClient:
-    return HuggingFaceClient(http, server.base_url + "/", **kwargs)
+    """A client without pacing, so the sleeps these tests count are retries only (pacing: test_rate_limits.py)."""
+    return HuggingFaceClient(http, server.base_url + "/", min_interval_s=0, **kwargs)
 
 
 async def test_every_recorded_day_over_http(server: FixtureServer, http: HttpClient) -> None:
