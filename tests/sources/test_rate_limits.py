@@ -153,3 +153,30 @@ async def test_a_retry_after_date_is_read_against_the_servers_own_clock(
     server.fail_next(PATH, [fault])
     assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
     assert vtime.sleeps == [30.0]
+
+
+# ------------------------------------------------------------------------------------------ hostile bodies
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_over_the_size_limit_is_refused_not_buffered(
+    server: FixtureServer, vtime: VirtualTime, streamed: bool
+) -> None:
+    """A wrong base_url serving a huge file must cost a clear error, not the bot's memory."""
+    http = HttpClient.create(
+        policy=RetryPolicy(timeout_s=5.0), sleep=vtime.sleep, clock=vtime.clock, max_body_bytes=4096
+    )
+    try:
+        body = b"[" + b" " * 100_000 + b"]"
+        fault = Fault.chunked_body(body) if streamed else Fault(status=200, body=body)
+        server.fail_next(PATH, [fault])
+        with pytest.raises(SourceError) as info:
+            await http.get(_url(server), source="huggingface", params=PARAMS)
+        assert "4096-byte limit" in info.value.message
+        assert info.value.attempt == 1 and vtime.sleeps == []
+        # A normal answer within the limit still arrives whole, streamed or not.
+        small = b'[{"paper": {"id": "2403.07815", "title": "Chronos"}}]'
+        server.fail_next(PATH, [Fault.chunked_body(small)])
+        assert (await http.get(_url(server), source="huggingface", params=PARAMS)).body == small
+    finally:
+        await http.close()
