@@ -13,6 +13,9 @@ arXiv clients only deal with URLs and parsing:
   "now" (hammering) or "in 10 minutes";
 * a per-host minimum interval between request starts (arXiv asks for one request every 3 s, Hugging Face
   allows about 500 requests per 5 minutes);
+* Hugging Face states its quota in the IETF draft's `RateLimit` header (`"api";r=<remaining>;t=<seconds to
+  reset>`), on a 429 instead of `Retry-After`: its reset is honoured the same way (capped at 60 s), and a good
+  answer that says the quota is used up (r=0) holds the host until the reset rather than earning a 429;
 * a 429 is a rate limit on this client, not a fault of one URL: it holds back every request to that host
   (other callers, other paths) until its Retry-After (or, without one, the backoff step) has passed. Waiting
   for the host's turn is not charged to a call's deadline; the attempts and their backoff are. A 5xx is an
@@ -176,6 +179,30 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
+def parse_ratelimit_reset(value: str | None) -> float | None:
+    """Seconds until an exhausted quota resets, from a `RateLimit` header; None if no quota is exhausted.
+
+    The header (draft-ietf-httpapi-ratelimit-headers, as Hugging Face sends it) lists quota policies, each
+    `"name";r=<remaining>;t=<seconds until reset>`, comma-separated. Only policies with nothing remaining
+    count; with several, the longest reset wins.
+    """
+    if not value:
+        return None
+    waits: list[float] = []
+    for item in value.split(","):
+        params: dict[str, str] = {}
+        for part in item.split(";")[1:]:
+            key, _, raw = part.partition("=")
+            params[key.strip().lower()] = raw.strip()
+        try:
+            remaining, reset = float(params["r"]), float(params["t"])
+        except (KeyError, ValueError):
+            continue
+        if remaining <= 0 and reset == reset:  # reset == reset: not NaN
+            waits.append(max(0.0, reset))
+    return max(waits) if waits else None
+
+
 class HttpClient:
     """GET with the CONTRACT.md retry rules over one shared session; build with `HttpClient.create()`."""
 
@@ -277,6 +304,9 @@ class HttpClient:
                 raise SourceError(source, str(exc), url=shown, attempt=attempt) from exc.__cause__
             else:
                 self._down_until.pop(breaker_key, None)
+                reset = parse_ratelimit_reset(response.headers.get("RateLimit"))
+                if reset:  # the quota is used up: wait for its reset instead of earning a 429
+                    self._hold_host(host, min(reset, policy.max_retry_after_s))
                 return response
             delay = self._delay(attempt, last)
             hold = self._hold_host(host, delay) if last.status == _RATE_LIMITED else None
@@ -343,6 +373,8 @@ class HttpClient:
         if result.status >= 500 or result.status in _RETRY_STATUSES:
             server_now = parse_http_date(result.headers.get("Date"))
             retry_after = parse_retry_after(result.headers.get("Retry-After"), now=server_now)
+            if retry_after is None and result.status == _RATE_LIMITED:
+                retry_after = parse_ratelimit_reset(result.headers.get("RateLimit"))
             raise _Retryable(f"server answered HTTP {result.status}", result.status, retry_after)
         return result
 

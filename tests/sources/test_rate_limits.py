@@ -180,3 +180,73 @@ async def test_a_body_over_the_size_limit_is_refused_not_buffered(
         assert (await http.get(_url(server), source="huggingface", params=PARAMS)).body == small
     finally:
         await http.close()
+
+
+# ------------------------------------------------------------------------------------------ RateLimit header
+
+# Hugging Face answers a 429 with the IETF draft's `RateLimit` header (`"api";r=<remaining>;t=<seconds to reset>`)
+# and not necessarily with Retry-After (https://huggingface.co/docs/hub/rate-limits).
+
+
+def _ratelimited(remaining: int, reset_s: int, status: int = 429) -> Fault:
+    body = b'{"error":"Too Many Requests"}' if status == 429 else b"[]"
+    return Fault(status=status, body=body, headers={"RateLimit": f'"api";r={remaining};t={reset_s}'})
+
+
+async def test_a_429_with_only_a_ratelimit_header_waits_for_the_quota_reset(
+    server: FixtureServer, http: HttpClient, vtime: VirtualTime
+) -> None:
+    server.fail_next(PATH, [_ratelimited(0, 42)])
+    assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
+    assert vtime.sleeps == [42.0]
+
+
+async def test_a_ratelimit_reset_is_capped_like_retry_after(
+    server: FixtureServer, http: HttpClient, vtime: VirtualTime
+) -> None:
+    server.fail_next(PATH, [_ratelimited(0, 280)])  # a 5-minute window that just began
+    assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
+    assert vtime.sleeps == [60.0]
+
+
+async def test_retry_after_wins_over_the_ratelimit_header(
+    server: FixtureServer, http: HttpClient, vtime: VirtualTime
+) -> None:
+    fault = Fault(status=429, body=b"{}", headers={"Retry-After": "5", "RateLimit": '"api";r=0;t=50'})
+    server.fail_next(PATH, [fault])
+    await http.get(_url(server), source="huggingface", params=PARAMS)
+    assert vtime.sleeps == [5.0]
+
+
+async def test_an_exhausted_quota_on_a_good_answer_holds_the_host_until_it_resets(
+    server: FixtureServer, http: HttpClient, vtime: VirtualTime
+) -> None:
+    """The last allowed request says so (r=0): the next one waits for the reset instead of earning a 429."""
+    server.fail_next(PATH, [_ratelimited(3, 30, status=200), _ratelimited(0, 30, status=200)])
+    for _ in range(2):
+        assert (await http.get(_url(server), source="huggingface", params=PARAMS)).status == 200
+    assert vtime.sleeps == []  # quota left after the first answer: no wait
+    response = await http.get(server.base_url + "/api/papers/2403.07815", source="huggingface")
+    assert response.status == 200
+    assert len(vtime.sleeps) == 1 and 29.5 < vtime.sleeps[0] <= 30.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('"api";r=0;t=55', 55.0),
+        ('"api";r=12;t=55', None),  # quota left: nothing to wait for
+        ('"api";t=55', None),
+        ('"api";r=0', None),
+        ('"api";r=0;t=-3', 0.0),
+        ('"pages";r=4;t=10, "api";r=0;t=20', 20.0),
+        ('"api";r=0;t=abc', None),
+        ("", None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
+def test_parse_ratelimit_reset(header: str | None, expected: float | None) -> None:
+    from bot.sources._http import parse_ratelimit_reset
+
+    assert parse_ratelimit_reset(header) == expected
