@@ -1,6 +1,6 @@
 """When a subscription posts, which list it shows, and whether a post is still owed — pure functions of time.
 
-CONTRACT.md's rules live here and nowhere else, so the scheduler's trigger, the owed-post check at start-up
+The posting rules live here and nowhere else, so the scheduler's trigger, the owed-post check at start-up
 and `/paper digest list` can never disagree:
 - the post for local date L is at the subscription's local time on L; a time that does not exist that day
   (spring-forward gap) posts at the next valid minute; a time that occurs twice (fall-back) posts once, at its

@@ -1,6 +1,6 @@
 """Polite, bounded HTTP for every upstream: one shared aiohttp session, retries, backoff, rate limits.
 
-CONTRACT.md "Sources" sets the limits every client keeps, and they all live here so the Hugging Face and
+The limits every upstream client keeps all live here, so the Hugging Face and
 arXiv clients only deal with URLs and parsing:
 
 * one `aiohttp.ClientSession` for the whole process (connection reuse; closed by `open_sources`);
@@ -67,7 +67,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How long and how often to try one request; the defaults are CONTRACT.md's limits."""
+    """How long and how often to try one request; the defaults are the project's promised limits."""
 
     max_attempts: int = 5
     timeout_s: float = 30.0  # per attempt, connect + headers + body
@@ -204,7 +204,7 @@ def parse_ratelimit_reset(value: str | None) -> float | None:
 
 
 class HttpClient:
-    """GET with the CONTRACT.md retry rules over one shared session; build with `HttpClient.create()`."""
+    """GET with the retry rules above over one shared session; build with `HttpClient.create()`."""
 
     def __init__(
         self,

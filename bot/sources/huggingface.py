@@ -1,6 +1,6 @@
 """Hugging Face Daily Papers client and its pure JSON parser.
 
-The API has changed shape several times (FORMATS.md §1.8): early 2024 items carry `mediaUrl`, late 2024
+The API has changed shape several times: early 2024 items carry `mediaUrl`, late 2024
 adds `thumbnail`/`submittedBy`/`discussionId`, 2025+ adds AI summaries, GitHub and organisation fields, at
 item or paper level. The parser therefore never relies on one era's layout: every field is looked up with
 fallbacks (paper → item and item → paper), `null` and missing are the same "unknown", and counts may be
@@ -13,9 +13,9 @@ Decisions worth knowing:
   record, not a statement about authorship: the name is printed on the paper and listed by arXiv, so
   dropping it would make author search miss it and make HF- and arXiv-sourced records disagree.
 * `Paper.published` is the arXiv v1 date (`paper.publishedAt`); `DailyEntry.day` is the date that was
-  asked for, never the item's `publishedAt` (Q4: that is when it was added to Daily Papers).
-* Entries come back sorted by upvotes, highest first (stable, so ties keep the served order): Q9 says
-  not to trust the served order.
+  asked for, never the item's `publishedAt` (that is when it was added to Daily Papers).
+* Entries come back sorted by upvotes, highest first (stable, so ties keep the served order): the served
+  order is not documented, so it is not trusted.
 * Requests to the Hugging Face host are paced (`MIN_INTERVAL_S` apart by default). Unauthenticated clients
   get about 500 requests per 5 minutes and every day costs at least two (a page, then the empty page that
   ends the list), so an unpaced backfill of a few months runs into HTTP 429 within minutes.
@@ -278,7 +278,7 @@ class HuggingFaceClient:
         """Return one paper from `/api/papers/{id}`, or None if Hugging Face does not know it (404).
 
         Any id form is accepted (see `ids.parse_paper_ref`). Old-style ids (`hep-th/9901001`) return
-        None without a request: Hugging Face only lists new-style ids (FORMATS.md §3).
+        None without a request: Hugging Face only lists new-style ids.
         """
         ref = parse_paper_ref(paper_id)
         if ref is None or is_old_style(ref):
