@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--date", type=_date, help="one list date (UTC), YYYY-MM-DD")
     when.add_argument("--since", type=_date, help="first list date of a range")
     ingest.add_argument("--until", type=_date, help="last list date of a range (default: today, UTC)")
+    ingest.add_argument(
+        "--refetch", action="store_true", help="fetch every day again, also lists stored after their day was over"
+    )
 
     importer = commands.add_parser("import", parents=[common], help="bulk imports")
     kinds = importer.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -182,7 +185,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
             catalogue = stores.catalogue
             with _DayProgress(since, until, enabled=sys.stderr.isatty()) as progress:
-                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance)
+                # A range resumes (skips lists stored as final); one explicit --date is always fetched.
+                refetch = args.refetch or args.date is not None
+                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance, refetch=refetch)
             stats = await catalogue.stats()
         elapsed = asyncio.get_running_loop().time() - started
         landed = len(report.days) - len(report.failed)
@@ -190,15 +195,16 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if report.failed:
             # One line (CONTRACT.md): what failed first and how much; the log has every day's detail.
             first = report.failed[0]
-            gave_up = ", then gave up: the source looks down" if report.aborted else ""
+            gave_up = f", then gave up: {report.aborted}" if report.aborted else ""
             print(
                 f"paperbot: ingest failed for {len(report.failed)} of {total} day(s){gave_up}; "
                 f"first {first.day}: {first.error}",
                 file=sys.stderr,
             )
             return EXIT_FAILURE
+        skipped = f" ({len(report.skipped)} already stored, not fetched again)" if report.skipped else ""
         print(
-            f"ingested {landed} of {total} day(s): {report.listed} listed papers, "
+            f"ingested {landed} of {total} day(s){skipped}: {report.listed} listed papers, "
             f"{report.added} new list entries in {elapsed:.1f}s; catalogue has {stats.papers} papers",
             file=sys.stderr,
         )
