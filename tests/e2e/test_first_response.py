@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from bot.catalogue import Catalogue
+from fake_discord.interactions import InteractionHandle
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID
 from tests.e2e.conftest import StartBot
 from tests.e2e.test_search import FIRST_RESPONSE_CEILING_S, click, search
-from tests.fake_discord.interactions import InteractionHandle
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID
 
 
 class Gate:

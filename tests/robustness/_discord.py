@@ -24,10 +24,10 @@ from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
 from bot.sources import Sources
+from fake_discord import FakeDiscord, ids, running_client
+from fake_discord.messages import StoredMessage
 from tests.catalogue.conftest import fixture_days
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ids, running_client
-from tests.fake_discord.messages import StoredMessage
 
 UTC = dt.UTC
 

@@ -28,8 +28,8 @@ import pytest
 
 from bot.catalogue import Catalogue
 from bot.models import DailyEntry, Subscription
+from fake_discord import FakeDiscord, ids
 from tests.catalogue.conftest import fixture_days
-from tests.fake_discord import FakeDiscord, ids
 from tests.robustness._discord import assert_exactly_one_complete_digest, bot_messages, digest_parts
 from tests.robustness._proc import start_bot
 from tests.robustness.conftest import check_database

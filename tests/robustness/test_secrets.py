@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from bot.catalogue import Catalogue
+from fake_discord import FakeDiscord, ids
 from tests.catalogue.conftest import fixture_days
-from tests.fake_discord import FakeDiscord, ids
 from tests.fixture_server import Fault, FixtureServer
 from tests.robustness._proc import run_bot_cli, start_bot
 

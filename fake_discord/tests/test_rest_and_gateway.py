@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fake_discord import (
+from fake_discord import (
     FakeDiscord,
     InteractionHandle,
     ManualClock,
@@ -316,7 +316,7 @@ async def test_interaction_response_and_followup_limits(
 
 
 def test_duplicate_custom_ids_and_bad_urls_are_rejected() -> None:
-    from tests.fake_discord.limits import validate_message
+    from fake_discord.limits import validate_message
 
     dup = {"content": "c", "components": [{"type": 1, "components": [_button(0), _button(0)]}]}
     assert "COMPONENT_CUSTOM_ID_DUPLICATED" in validate_message(dup).codes()

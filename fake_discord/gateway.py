@@ -104,7 +104,7 @@ class GatewayConnection:
 
 
 class Gateway:
-    """The gateway half of :class:`~tests.fake_discord.FakeDiscord` (``fake.gateway``)."""
+    """The gateway half of :class:`~fake_discord.FakeDiscord` (``fake.gateway``)."""
 
     PATH = "/gateway"
     RESUME_PATH = "/gateway/resume"

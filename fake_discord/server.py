@@ -76,7 +76,7 @@ def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 class FakeDiscord:
-    """A loopback Discord. See the package docstring (``tests/fake_discord/__init__.py``) for the API tour."""
+    """A loopback Discord. See the package docstring (``fake_discord/__init__.py``) for the API tour."""
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ Quick start (pytest-asyncio, ``asyncio_mode=auto``)::
 
     from discord.ext import commands
     import discord
-    from tests.fake_discord import FakeDiscord, running_client, ids
+    from fake_discord import FakeDiscord, running_client, ids
 
     async def test_search_replies():
         async with FakeDiscord() as fake:                      # default_guild(): see world.py
