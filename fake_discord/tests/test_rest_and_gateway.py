@@ -34,8 +34,11 @@ ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 class RawGateway:
     """A minimal gateway client: zlib-stream inflating, like discord.py's, but with no library in between."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, *, compress: bool = True) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, *, compress: bool = True, close_code: int = 1000
+    ) -> None:
         self._session = session
+        self._close_code = close_code
         self._url = url + ("?v=10&encoding=json&compress=zlib-stream" if compress else "?v=10&encoding=json")
         self._inflate = zlib.decompressobj()
         self._buffer = bytearray()
@@ -48,7 +51,7 @@ class RawGateway:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.ws is not None
-        await self.ws.close()
+        await self.ws.close(code=self._close_code)
 
     async def recv(self) -> dict[str, Any]:
         assert self.ws is not None
@@ -728,7 +731,7 @@ async def test_gateway_rejects_a_wrong_token_with_4004() -> None:
 
 async def test_gateway_resume_replays_missed_events() -> None:
     async with FakeDiscord() as fake, aiohttp.ClientSession() as http:
-        async with RawGateway(http, fake.gateway.url) as gw:
+        async with RawGateway(http, fake.gateway.url, close_code=4000) as gw:  # 1000/1001 would end the session
             ready = await gw.identify(fake.token)
             await gw.recv_until("GUILD_CREATE")
             session_id = ready["d"]["session_id"]
