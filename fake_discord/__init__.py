@@ -98,13 +98,26 @@ messages (no MESSAGE_CREATE echo), zstd compression (text frames are sent instea
 from . import world as ids
 from .clock import ManualClock
 from .errors import DiscordError, FormErrors
-from .harness import pointed_at, running_client
+from .harness import pointed_at, pointed_at_urls, running_client
 from .interactions import InteractionHandle
-from .messages import StoredMessage
+from .mentions import Mentions
+from .messages import MessageEdit, StoredMessage
 from .permissions import ALL_PERMISSIONS, DEFAULT_EVERYONE, P
 from .records import InteractionRecord, InteractionResponse, RecordedRequest
-from .server import FakeDiscord, FakeTimeout
-from .world import Channel, ChannelType, Guild, Member, Overwrite, Role, User, default_guild
+from .server import FakeDiscord, FakeTimeout, SessionStartLimit
+from .world import (
+    Channel,
+    ChannelType,
+    Guild,
+    Member,
+    Overwrite,
+    Role,
+    User,
+    default_guild,
+    guild_id_on_shard,
+    shard_of,
+    small_guild,
+)
 
 __all__ = [
     "ALL_PERMISSIONS",
@@ -121,14 +134,21 @@ __all__ = [
     "InteractionResponse",
     "ManualClock",
     "Member",
+    "Mentions",
+    "MessageEdit",
     "Overwrite",
     "P",
     "RecordedRequest",
     "Role",
+    "SessionStartLimit",
     "StoredMessage",
     "User",
     "default_guild",
+    "guild_id_on_shard",
     "ids",
     "pointed_at",
+    "pointed_at_urls",
     "running_client",
+    "shard_of",
+    "small_guild",
 ]
