@@ -6,15 +6,17 @@ code or spoke the gateway protocol wrongly fails independently of what discord.p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
 from fake_discord import FakeDiscord, InteractionHandle, ids
 
-__all__ = ["ZLIB_SUFFIX", "Env", "RawGateway", "error_paths"]
+__all__ = ["PING_COMMANDS", "ZLIB_SUFFIX", "Env", "RawGateway", "env_for", "error_paths"]
 
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 
@@ -136,3 +138,26 @@ def error_paths(body: dict[str, Any]) -> list[str]:
 
     walk(body.get("errors") or {}, "")
     return out
+
+
+PING_COMMANDS = [
+    {"name": "ping", "description": "ping", "type": 1},
+    {
+        "name": "find",
+        "description": "find",
+        "type": 1,
+        "options": [{"name": "text", "description": "text", "type": 3, "required": True, "autocomplete": True}],
+    },
+]
+
+
+@contextlib.asynccontextmanager
+async def env_for(fake: FakeDiscord) -> AsyncIterator[Env]:
+    """An authenticated HTTP session and an identified raw gateway on ``fake``, with PING_COMMANDS synced."""
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with aiohttp.ClientSession(headers=headers) as http, RawGateway(http, fake.gateway.url) as gw:
+        await gw.identify(fake.token)
+        env = Env(fake, http, gw)
+        status, _, _ = await env.sync(PING_COMMANDS)
+        assert status == 200
+        yield env

@@ -8,7 +8,6 @@ it (rejected with 50035 at the right error path), so neither a too-lax nor a too
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -24,46 +23,7 @@ from fake_discord import (
     default_guild,
     ids,
 )
-from fake_discord.tests.rawclient import Env, RawGateway, error_paths
-
-PING_COMMANDS = [
-    {"name": "ping", "description": "ping", "type": 1},
-    {
-        "name": "find",
-        "description": "find",
-        "type": 1,
-        "options": [{"name": "text", "description": "text", "type": 3, "required": True, "autocomplete": True}],
-    },
-]
-
-
-async def _env(fake: FakeDiscord) -> AsyncIterator[Env]:
-    headers = {"Authorization": f"Bot {fake.token}"}
-    async with aiohttp.ClientSession(headers=headers) as http, RawGateway(http, fake.gateway.url) as gw:
-        await gw.identify(fake.token)
-        env = Env(fake, http, gw)
-        status, _, _ = await env.sync(PING_COMMANDS)
-        assert status == 200
-        yield env
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[Env]:
-    async with FakeDiscord() as fake:
-        async for e in _env(fake):
-            yield e
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def clocked_env(clock: ManualClock) -> AsyncIterator[Env]:
-    async with FakeDiscord(clock=clock) as fake:
-        async for e in _env(fake):
-            yield e
+from fake_discord.tests.rawclient import Env, RawGateway, env_for, error_paths
 
 
 def _embed(**kw: Any) -> dict[str, Any]:
@@ -311,12 +271,11 @@ async def test_late_initial_response_is_10062(clocked_env: Env, clock: ManualClo
 
 async def test_configurable_deadline() -> None:
     clock = ManualClock()
-    async with FakeDiscord(clock=clock, interaction_timeout=10.0) as fake:
-        async for env in _env(fake):
-            handle = await fake.slash("ping")
-            clock.advance(5)
-            status, _, _ = await env.callback(handle, {"type": 5})
-            assert status == 200
+    async with FakeDiscord(clock=clock, interaction_timeout=10.0) as fake, env_for(fake) as env:
+        handle = await fake.slash("ping")
+        clock.advance(5)
+        status, _, _ = await env.callback(handle, {"type": 5})
+        assert status == 200
 
 
 async def test_unknown_interaction_token_is_10062(env: Env) -> None:
