@@ -164,3 +164,14 @@ async def test_discord_py_sees_a_removed_thread_permission(fake: FakeDiscord, bo
         await post.create_thread(name="2025-01-02")
     assert refused.value.code == 50013
     assert fake.channel_messages(ids.GENERAL_CHANNEL_ID)[-1].id == post.id and fake.threads() == []
+
+
+async def test_a_thread_takes_its_parents_effective_permissions_even_when_the_parent_follows_its_category(
+    env: Env,
+) -> None:
+    mid = await bot_post(env)  # #general has no overwrites of its own: it is synced with its category
+    await start_thread(env, ids.GENERAL_CHANNEL_ID, mid, {"name": "discussion"})
+    deny = Overwrite(id=ids.BOT_ROLE_ID, deny=int(P.SEND_MESSAGES_IN_THREADS))
+    await env.fake.set_overwrite(ids.CATEGORY_CHANNEL_ID, deny)
+    status, data, _ = await env.post_message({"content": "in the thread"}, channel_id=mid)
+    assert (status, data["code"]) == (403, 50013)
