@@ -106,7 +106,7 @@ def _general(bot: commands.Bot) -> discord.TextChannel:
 async def test_without_a_nonce_discord_pys_own_retry_double_posts(fake: FakeDiscord, bot: commands.Bot) -> None:
     fake.fail_after_create(ids.GENERAL_CHANNEL_ID, status=500)
     with handle_message_parameters(content="Daily papers, part 1") as params:  # no nonce at all
-        assert "nonce" not in params.payload
+        assert params.payload is not None and "nonce" not in params.payload
         answer = await bot.http.send_message(ids.GENERAL_CHANNEL_ID, params=params)  # sleeps 1 s, POSTs again
     posted = fake.channel_messages(ids.GENERAL_CHANNEL_ID)
     assert [m.content for m in posted] == ["Daily papers, part 1"] * 2  # the double post
