@@ -26,6 +26,7 @@ from aiohttp import BodyPartReader, web
 
 from .errors import DiscordError
 from .faults import ScriptedFailure
+from .ratelimits import VIA
 from .records import InteractionRecord, RecordedRequest
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def _finish(
 ) -> web.StreamResponse:
     rec.status = response.status
     rec.code = code
+    response.headers.setdefault("Via", VIA)  # Discord answers through a proxy; discord.py needs it on a 429
     for name, value in (headers or {}).items():
         response.headers.setdefault(name, value)
     if isinstance(response, web.Response) and response.body is not None and response.content_type == "application/json":

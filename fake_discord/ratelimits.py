@@ -11,13 +11,14 @@ How Discord limits a bot, and what the fake does the same way:
   route carries ``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` (epoch seconds), ``-Reset-After`` (seconds)
   and ``-Bucket`` (a hash naming the bucket, shared by every channel); over it: ``429`` with
   ``X-RateLimit-Scope: user`` and ``"global": false``.
-- Every answer carries ``Via`` (Discord is behind a proxy): discord.py treats a 429 *without* ``Via`` as a
-  Cloudflare ban and raises instead of retrying, so the fake always sends it.
+- Every answer carries ``Via`` (Discord is behind a proxy; the pipeline adds it): discord.py treats a 429
+  *without* ``Via`` as a Cloudflare ban and raises instead of retrying.
 
 Windows are fixed: a bucket opens at its first request and resets ``per`` seconds later, on the fake's
 injectable clock — with a :class:`~fake_discord.ManualClock` a raw-HTTP test steps through a window without
 waiting. (A real discord.py client sleeps ``retry_after`` in real time, so drive it with the real clock.)
-Every request that reaches a limited route counts, whatever its answer, as on Discord.
+Every request counts towards the global limit once it passes it (even one its route bucket then refuses);
+a route bucket counts the requests it lets through.
 
 Off by default (no test pays for limits it does not test): ``fake.rate_limits.set_global(50)`` turns the
 global limit on, ``set_route(route, limit, per)`` a route bucket, ``use_discord_defaults()`` both with the
@@ -96,7 +97,7 @@ class RateLimitHit:
 class Decision:
     """What the limiter says about one request: headers for its answer, or the 429 to send instead."""
 
-    headers: dict[str, str] = field(default_factory=lambda: {"Via": VIA})
+    headers: dict[str, str] = field(default_factory=dict)
     error: DiscordError | None = None
 
 
@@ -161,6 +162,7 @@ class RateLimiter:
                 self.hits.append(RateLimitHit(route, path, "global", retry, now))
                 decision.error = _too_many(retry, is_global=True, headers={"X-RateLimit-Global": "true"})
                 return decision
+            self._global.used += 1  # counted even if its route bucket refuses it below
         if rule is not None and bucket is not None:
             if bucket.used >= bucket.limit:
                 retry = bucket.reset_after(now)
@@ -169,8 +171,6 @@ class RateLimiter:
                 return decision
             bucket.used += 1
             decision.headers.update(_bucket_headers(rule, bucket, now))
-        if self.global_limit is not None and not path.startswith(_GLOBAL_EXEMPT_PREFIXES):
-            self._global.used += 1
         return decision
 
 
@@ -193,7 +193,6 @@ def _too_many(retry_after: float, *, is_global: bool, headers: Mapping[str, str]
         "You are being rate limited.",
         headers={
             **headers,
-            "Via": VIA,
             # Discord's header is whole seconds, rounded up; the JSON body has the precise value clients use.
             "Retry-After": str(max(1, math.ceil(retry_after))),
             "X-RateLimit-Scope": "global" if is_global else "user",
