@@ -1,11 +1,14 @@
 """REST routes of the fake (everything below ``/api/v10``), each rejecting what Discord rejects.
 
-Handlers raise :class:`DiscordError` for Discord's error answers; the pipeline in :mod:`.server` records and
-serialises them. Order of checks on channel posts: unknown channel (10003) → no VIEW_CHANNEL (50001) → body
-limits (50035) → no SEND_MESSAGES, or embeds without EMBED_LINKS, or files without ATTACH_FILES (50013) →
-empty message (50006). Interaction callbacks: unknown id/token (10062) → already acknowledged (40060) →
-deadline passed (10062, ``fake.interaction_timeout`` on ``fake.clock``) → response type not valid for the
-interaction (50035) → body limits (50035) → empty (50006).
+Handlers raise :class:`DiscordError` for Discord's error answers; the pipeline in :mod:`.pipeline` records and
+serialises them. Each handler's docstring gives its order of checks; the main ones:
+
+- channel posts (guild channels, threads and DMs): unknown channel (10003) → not a text channel (50008) → no
+  VIEW_CHANNEL (50001) → body limits and nonce (50035) → missing SEND_MESSAGES / SEND_MESSAGES_IN_THREADS,
+  EMBED_LINKS, ATTACH_FILES (50013) → DM refused (50007) → archived thread (50083) → empty (50006);
+- interaction callbacks: unknown id/token (10062) → already acknowledged (40060) → deadline passed (10062,
+  ``fake.interaction_timeout`` on ``fake.clock``) → response type not valid for the interaction (50035) →
+  body limits (50035) → empty (50006).
 
 Strictness notes: Discord may display a bot's embed without EMBED_LINKS as nothing rather than refuse it; the
 fake refuses (50013) so a missing permission is caught. Webhook-token routes answer 10015 before the
