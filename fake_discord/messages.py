@@ -147,7 +147,9 @@ class StoredMessage:
             self.pings = Mentions() if self.ephemeral else current  # ephemeral messages notify nobody
 
     # -- Discord JSON --------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, with_nonce: bool = False) -> dict[str, Any]:
+        """Discord's message JSON. The ``nonce`` is only in the answer to the create that carried it (and in
+        MESSAGE_CREATE); a message fetched later has none — so a bot cannot find its posts by nonce in history."""
         data: dict[str, Any] = {
             "id": str(self.id),
             "channel_id": str(self.channel_id),
@@ -168,7 +170,7 @@ class StoredMessage:
             "pinned": False,
             "flags": self.flags,
         }
-        if self.nonce is not None:
+        if with_nonce and self.nonce is not None:
             data["nonce"] = self.nonce
         if self.thread is not None:
             data["thread"] = copy.deepcopy(self.thread)

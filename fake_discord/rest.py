@@ -513,7 +513,7 @@ class RestApi:
             earlier = fake.nonces.existing(channel.id, fake.bot_user.id, nonce)
             if earlier is not None:
                 rec.message_id, rec.nonce_replay = earlier.id, True
-                return _ok(earlier.to_dict())
+                return _ok(earlier.to_dict(with_nonce=True))
         body = {k: v for k, v in body.items() if k not in ("flags", "nonce", "enforce_nonce")} | {
             "flags": int(body.get("flags") or 0) & ~(MessageFlags.EPHEMERAL | MessageFlags.LOADING)
         }
@@ -527,7 +527,7 @@ class RestApi:
         fault = fake.faults.after_create(channel.id)
         if fault is not None:
             raise fault
-        return _ok(msg.to_dict())
+        return _ok(msg.to_dict(with_nonce=True))
 
     @staticmethod
     def _validate_nonce(body: dict[str, Any]) -> None:

@@ -28,6 +28,9 @@ async def test_an_enforced_nonce_returns_the_first_message_instead_of_a_second(e
     )
     creates = env.fake.requests_to("POST /channels/{channel_id}/messages")
     assert [(r.message_id, r.nonce_replay) for r in creates] == [(int(first["id"]), False), (int(first["id"]), True)]
+    _, fetched, _ = await env.call("GET", f"/channels/{ids.GENERAL_CHANNEL_ID}/messages/{first['id']}")
+    _, history, _ = await env.call("GET", f"/channels/{ids.GENERAL_CHANNEL_ID}/messages")
+    assert "nonce" not in fetched and "nonce" not in history[0]  # only the create's answer carries it
 
 
 async def test_a_nonce_without_enforce_nonce_is_only_echoed(env: Env) -> None:
