@@ -317,13 +317,14 @@ class FakeDiscord:
         return channel
 
     async def delete_channel(self, channel_id: int) -> Channel:
-        """Remove a channel (posts there then get 10003) and tell the client (CHANNEL_DELETE)."""
+        """Remove a channel or thread (posts there then get 10003); tell the client (CHANNEL_/THREAD_DELETE)."""
         found = self.find_channel(channel_id)
         if found is None:
             raise LookupError(f"no channel {channel_id}")
         guild, channel = found
         guild.channels.remove(channel)
-        await self.gateway.dispatch_if_connected("CHANNEL_DELETE", channel.to_dict(guild.id))
+        event = "THREAD_DELETE" if channel.is_thread else "CHANNEL_DELETE"
+        await self.gateway.dispatch_if_connected(event, channel.to_dict(guild.id))
         self._changed()
         return channel
 

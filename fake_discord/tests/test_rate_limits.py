@@ -4,12 +4,11 @@ headers — stepped through on a manual clock over raw HTTP, and survived by dis
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import discord
 import pytest
 
-from fake_discord import FakeDiscord, ids, running_client, small_guild
+from fake_discord import FakeDiscord, ManualClock, ids, running_client, small_guild
 from fake_discord.ratelimits import DISCORD_GLOBAL_PER_SECOND, DISCORD_ROUTE_LIMITS
 from fake_discord.tests.conftest import PlainBot
 from fake_discord.tests.rawclient import Env
@@ -18,7 +17,9 @@ MESSAGES = "POST /channels/{channel_id}/messages"
 RATE_LIMITED = "You are being rate limited."
 
 
-async def test_a_route_bucket_counts_per_channel_and_resets_on_the_fakes_clock(clocked_env: Env, clock: Any) -> None:
+async def test_a_route_bucket_counts_per_channel_and_resets_on_the_fakes_clock(
+    clocked_env: Env, clock: ManualClock
+) -> None:
     env = clocked_env
     env.fake.rate_limits.set_route(MESSAGES, 5, per=5.0)
     seen = []
@@ -56,7 +57,9 @@ async def test_a_route_bucket_counts_per_channel_and_resets_on_the_fakes_clock(c
     assert len(env.fake.rate_limited) == 2 and env.fake.rejected == []  # a 429 is not a refusal of the request
 
 
-async def test_the_global_limit_spans_routes_and_spares_interaction_endpoints(clocked_env: Env, clock: Any) -> None:
+async def test_the_global_limit_spans_routes_and_spares_interaction_endpoints(
+    clocked_env: Env, clock: ManualClock
+) -> None:
     env = clocked_env
     env.fake.rate_limits.set_global(3, per=1.0)
     for method, path in (("GET", "/users/@me"), ("GET", f"/channels/{ids.GENERAL_CHANNEL_ID}"), ("GET", "/gateway")):

@@ -175,3 +175,12 @@ async def test_a_thread_takes_its_parents_effective_permissions_even_when_the_pa
     await env.fake.set_overwrite(ids.CATEGORY_CHANNEL_ID, deny)
     status, data, _ = await env.post_message({"content": "in the thread"}, channel_id=mid)
     assert (status, data["code"]) == (403, 50013)
+
+
+async def test_deleting_a_thread_tells_the_client_thread_delete(env: Env) -> None:
+    mid = await bot_post(env)
+    await start_thread(env, ids.GENERAL_CHANNEL_ID, mid, {"name": "short-lived"})
+    await env.fake.delete_channel(mid)
+    assert (await env.gateway.recv_until("THREAD_DELETE"))["d"]["id"] == str(mid)
+    status, data, _ = await env.post_message({"content": "gone"}, channel_id=mid)
+    assert (status, data["code"]) == (404, 10003)
