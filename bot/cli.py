@@ -381,7 +381,7 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
     """Render nested settings as TOML-style text (tables, arrays of tables) for `config check`."""
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_list(v)}
     lines = [f"[{prefix}]"] if prefix and scalars else []
-    lines += [f"{key} = {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in scalars.items()]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
     text = "\n".join(lines) + ("\n\n" if lines else "")
     for key, value in data.items():
         name = f"{prefix}.{key}" if prefix else key
@@ -391,10 +391,19 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
             for item in value:
                 text += (
                     f"[[{name}]]\n"
-                    + "".join(f"{k} = {json.dumps(v, ensure_ascii=False, default=str)}\n" for k, v in item.items())
+                    + "".join(f"{k} = {_toml_value(v)}\n" for k, v in item.items())
                     + "\n"
                 )
     return text
+
+
+def _toml_value(value: object) -> str:
+    """A TOML value: JSON's spelling for scalars and lists, inline tables for tables inside a table list."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _is_table_list(value: object) -> bool:
