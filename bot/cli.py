@@ -20,14 +20,12 @@ from typing import Any, TextIO
 from bot import __version__
 from bot.catalogue import Catalogue
 from bot.config import Settings, load_settings, redacted
-from bot.errors import ConfigError, PaperbotError, PaperNotFound
+from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper
 from bot.sources import open_sources
 
 log = logging.getLogger("bot.cli")
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def _date(text: str) -> dt.date:
@@ -109,14 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"paperbot: config: {problem}", file=sys.stderr)
         return EXIT_USAGE
 
-    token = settings.discord.token.get_secret_value()
-    setup_logging("DEBUG" if debug else settings.log.level, secrets=[token] if token else [])
+    setup_logging("DEBUG" if debug else settings.log.level, secrets=settings.secrets())
     handler = _HANDLERS[args.command]
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
         print("paperbot: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"paperbot: config: {problem}", file=sys.stderr)

@@ -37,15 +37,14 @@ from bot.config import Settings
 from bot.digest.schedule import Scheduler
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
-from bot.errors import SourceError
+from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.sources import Sources, open_sources
 
-__all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
+__all__ = ["NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 NO_TOKEN_MESSAGE = (
     "paperbot: no Discord bot token: set the DISCORD_TOKEN environment variable "
     "(or PAPERBOT_DISCORD__TOKEN, or token under [discord] in the config file)"
@@ -157,7 +156,7 @@ async def _serve(
                 _fail(REJECTED_TOKEN_MESSAGE)
             else:
                 _fail(f"paperbot: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
-            status = EXIT_RUNTIME
+            status = EXIT_FAILURE
     finally:
         stopping.cancel()
         for task in background:
@@ -200,12 +199,12 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         except discord.LoginFailure:
             await bot.close()
             _fail(REJECTED_TOKEN_MESSAGE)
-            return EXIT_RUNTIME
+            return EXIT_FAILURE
         except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             await bot.close()
             where = discord.http.Route.BASE
             _fail(f"paperbot: could not start on Discord at {where} (login or command sync): {exc!r}")
-            return EXIT_RUNTIME
+            return EXIT_FAILURE
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
         # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
         hf_on = sources.huggingface is not None
