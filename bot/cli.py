@@ -386,11 +386,7 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
             text += render_toml(value, name)
         elif _is_table_list(value):
             for item in value:
-                text += (
-                    f"[[{name}]]\n"
-                    + "".join(f"{k} = {_toml_value(v)}\n" for k, v in item.items())
-                    + "\n"
-                )
+                text += f"[[{name}]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in item.items()) + "\n"
     return text
 
 

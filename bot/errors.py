@@ -43,7 +43,6 @@ EXIT_USAGE = ExitCode.USAGE
 EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 
 
-
 class PaperbotError(Exception):
     """Base of every error paperbot raises on purpose."""
 

@@ -39,6 +39,7 @@ from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
 from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
 from bot.ingest import default_days, ingest_day, ingest_range
+from bot.log import describe_network_error, redact
 from bot.sources import Sources, open_sources
 
 __all__ = ["NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
@@ -60,8 +61,24 @@ FIRST_RUN_DAYS = 30
 
 
 def _fail(line: str) -> None:
-    """Print one line to stderr: the operator-facing failure text, never a traceback."""
-    print(line, file=sys.stderr, flush=True)
+    """Print one line to stderr: the operator-facing failure text, never a traceback, secrets redacted."""
+    print(redact(line), file=sys.stderr, flush=True)
+
+
+def _host_of(url: str) -> str:
+    """How an operator names the peer of `url`: "discord.com", or "127.0.0.1:5000" when a port is written."""
+    parsed = yarl.URL(url)
+    if not parsed.host:
+        return url
+    return parsed.host + (f":{parsed.explicit_port}" if parsed.explicit_port is not None else "")
+
+
+def _without_voice() -> None:
+    """paperbot has no voice features: stop discord.py warning at every start that PyNaCl and davey (its
+    optional voice libraries) are missing. `Client.__init__` logs those two warnings while these class flags
+    are set, and clears them after."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 @contextlib.contextmanager
@@ -155,7 +172,8 @@ async def _serve(
             if isinstance(exc, discord.ConnectionClosed) and exc.code == 4004:
                 _fail(REJECTED_TOKEN_MESSAGE)
             else:
-                _fail(f"paperbot: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
+                peer = _host_of(str(DiscordWebSocket.DEFAULT_GATEWAY))
+                _fail(f"paperbot: lost the connection to Discord: {describe_network_error(exc, peer)}")
             status = EXIT_FAILURE
     finally:
         stopping.cancel()
@@ -191,6 +209,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         sources = await stack.enter_async_context(open_sources(settings))
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
+        _without_voice()
         bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
         try:
             await bot.login(token)  # also runs setup_hook: extensions + command sync
@@ -203,7 +222,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             await bot.close()
             where = discord.http.Route.BASE
-            _fail(f"paperbot: could not start on Discord at {where} (login or command sync): {exc!r}")
+            _fail(f"paperbot: could not start on Discord at {where}: {describe_network_error(exc, _host_of(where))}")
             return EXIT_FAILURE
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
         # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
