@@ -131,7 +131,7 @@ class DatabaseSettings(_Section):
 
     @property
     def backend(self) -> str:
-        """ "postgresql" when a URL is set, else "sqlite"."""
+        """The catalogue backend: "postgresql" when a URL is set, else "sqlite"."""
         return "postgresql" if self.url.get_secret_value() else "sqlite"
 
     def secrets(self) -> list[str]:
