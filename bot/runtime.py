@@ -14,7 +14,7 @@ not Discord's own, we ask `/gateway/bot` once after login, like `AutoShardedClie
 attribute from the answer. Overriding the attribute rather than passing a URL into `connect()` is what makes
 reconnects after INVALID_SESSION go to the same server. Both are process-wide discord.py settings; this
 module is the only writer and restores them on exit, so in-process tests stay independent. With the default
-API base neither is touched (CONTRACT.md: discord.py's own default is left alone).
+API base neither is touched: discord.py's own default is left alone.
 """
 
 from __future__ import annotations

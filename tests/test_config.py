@@ -986,3 +986,23 @@ channel_id = 111111111111111111
     again = load_settings(write(tmp_path, printed, name="printed.toml"), environ={})
     assert redacted(again) == redacted(settings)
     assert again.digest.subscriptions() == settings.digest.subscriptions()
+
+
+def test_config_check_command_hides_token_and_database_password(tmp_path: Path) -> None:
+    """`paperbot config check` as an operator runs it: exit 0, both secrets masked, the rest shown."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERBOT_", "DISCORD_"))}
+    env |= {"DISCORD_TOKEN": TOKEN, "PAPERBOT_DATABASE__URL": PG_URL, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "config", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for secret in (TOKEN, PG_PASSWORD, "s3cr@t"):
+        assert secret not in result.stdout + result.stderr
+    assert 'url = "postgresql://paperbot:**********@db.internal:5432/paperbot?sslmode=require"' in result.stdout
+    assert f'token = "{REDACTED}"' in result.stdout
