@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(getattr(args, "config", None))
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"paperbot: config: {problem}", file=sys.stderr)
+            print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
         return EXIT_USAGE
 
     setup_logging("DEBUG" if debug else settings.log.level, secrets=settings.secrets())
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"paperbot: config: {problem}", file=sys.stderr)
+            print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
         return EXIT_USAGE
     except PaperbotError as exc:
         if debug:

@@ -19,6 +19,7 @@ from bot.config.cron import check_cron
 from bot.models import Cadence
 
 __all__ = [
+    "REDACTED",
     "WEEKDAYS",
     "Cadence",
     "CadenceName",
@@ -53,7 +54,8 @@ __all__ = [
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 SearchMode = Literal["keyword", "semantic", "hybrid"]
-WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # Monday = 0
+WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: Final[tuple[str, ...]] = get_args(WeekdayName)  # index = Subscription.weekday (Monday = 0)
 
 # Discord snowflakes are unsigned 64-bit integers; 0 is never a real id.
 _SNOWFLAKE_MAX: Final = 2**64 - 1
@@ -289,7 +291,6 @@ ShardIds = Annotated[list[NonNegativeInt], BeforeValidator(_check_shard_ids)]
 Token = Annotated[SecretStr, BeforeValidator(_strip_secret)]
 DatabaseUrl = Annotated[SecretStr, BeforeValidator(_check_database_url)]
 ListenAddress = Annotated[str, BeforeValidator(_check_listen)]
-WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Weekday = Annotated[WeekdayName, BeforeValidator(_check_weekday)]
 Cron = Annotated[str, BeforeValidator(check_cron)]
 SearchModeName = Annotated[SearchMode, BeforeValidator(_lower)]
