@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import __version__
-from bot.catalogue import Catalogue
 from bot.config import Settings, load_settings, redacted
 from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper
 from bot.sources import open_sources
+from bot.stores import open_stores
 
 log = logging.getLogger("bot.cli")
 
@@ -175,7 +175,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work() -> int:
         started = asyncio.get_running_loop().time()
-        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
+            catalogue = stores.catalogue
             with _DayProgress(since, until, enabled=sys.stderr.isatty()) as progress:
                 report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance)
             stats = await catalogue.stats()
@@ -210,8 +211,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            report = await import_snapshot(args.file, catalogue, progress=sys.stderr.isatty())
+        async with open_stores(settings, role="cli") as stores:
+            report = await import_snapshot(args.file, stores.catalogue, progress=sys.stderr.isatty())
         print(f"paperbot: {report}", file=sys.stderr)
         return EXIT_OK
 
@@ -220,8 +221,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            results = await catalogue.search(args.query, limit=args.limit, sort=args.sort)
+        async with open_stores(settings, role="cli") as stores:
+            results = await stores.search.search(args.query, limit=args.limit, sort=args.sort)
         if args.json:
             _print_json([paper_json(p) for p in results.papers])
             return EXIT_OK
@@ -241,9 +242,9 @@ def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
     from bot.lookup import lookup_paper
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
             try:
-                paper = await lookup_paper(args.title_or_id, catalogue, sources)
+                paper = await lookup_paper(args.title_or_id, stores.search, sources)
             except PaperNotFound:
                 print(f"paperbot: no paper found for {args.title_or_id!r}", file=sys.stderr)
                 return EXIT_FAILURE
@@ -260,8 +261,8 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.dry_run import dry_run
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            text = await dry_run(settings, catalogue, args.date, args.channel)
+        async with open_stores(settings, role="cli") as stores:
+            text = await dry_run(settings, stores.catalogue, args.date, args.channel)
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK
 
@@ -270,9 +271,11 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            stats = await catalogue.stats()
+        async with open_stores(settings, role="cli") as stores:
+            stats = await stores.catalogue.stats()
+            location = stores.catalogue.location
         data = {
+            "backend": stats.backend,
             "papers": stats.papers,
             "days": stats.days,
             "first_day": stats.first_day.isoformat() if stats.first_day else None,
@@ -284,7 +287,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         else:
             span = f"{data['first_day']} to {data['last_day']}" if stats.days else "none yet"
             print(
-                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {settings.database.path} "
+                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {location} "
                 f"({stats.db_bytes / 1_048_576:.1f} MiB)"
             )
         return EXIT_OK

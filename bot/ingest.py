@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.catalogue import Catalogue, DayChange
+from bot.catalogue import DailyLists, DayChange
 from bot.errors import SourceError
 from bot.sources import Sources
 
@@ -71,7 +71,7 @@ def _require_huggingface(sources: Sources) -> None:
         raise SourceError("huggingface", "the Hugging Face source is disabled ([sources.huggingface] enabled)")
 
 
-async def ingest_day(day: dt.date, catalogue: Catalogue, sources: Sources) -> DayChange:
+async def ingest_day(day: dt.date, catalogue: DailyLists, sources: Sources) -> DayChange:
     """Fetch one day's list and store it; raises SourceError if the source fails after its retries."""
     _require_huggingface(sources)
     assert sources.huggingface is not None
@@ -91,7 +91,7 @@ async def ingest_day(day: dt.date, catalogue: Catalogue, sources: Sources) -> Da
 async def ingest_range(
     since: dt.date,
     until: dt.date,
-    catalogue: Catalogue,
+    catalogue: DailyLists,
     sources: Sources,
     *,
     on_day: Callable[[DayReport], None] | None = None,

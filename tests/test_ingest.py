@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.config import Settings, load_settings
 from bot.ingest import default_days, ingest_day, ingest_range
+from bot.search import open_search
 from bot.sources import RetryPolicy, Sources, open_sources
 from tests.fixture_server import Fault, FixtureServer
 
@@ -48,7 +49,7 @@ async def sources(settings: Settings, sleeps: Sleeps) -> AsyncIterator[Sources]:
 
 @pytest.fixture
 async def catalogue(settings: Settings) -> AsyncIterator[Catalogue]:
-    cat = await Catalogue.open(settings.database.path)
+    cat = await open_catalogue(settings.database.path)
     yield cat
     await cat.close()
 
@@ -72,15 +73,16 @@ async def test_range_fills_catalogue_from_every_fixture_day(
             item["paper"]["id"] for item in fixture_server.day_items(day)
         }
     assert not fixture_server.requests_to("/api/query"), "ingest must read Hugging Face only"
-    search = await catalogue.search("video generation")
-    assert search.papers and "video" in search.papers[0].title.lower()
+    async with open_search(catalogue, Path(catalogue.location + ".index"), role="cli") as search:
+        found = await search.search("video generation")
+    assert found.papers and "video" in found.papers[0].title.lower()
 
 
 async def test_reingest_is_idempotent(catalogue: Catalogue, sources: Sources) -> None:
     await ingest_range(FIRST, LAST, catalogue, sources)
     await catalogue.close()
     before = _digest(catalogue.path)
-    again = await Catalogue.open(catalogue.path)
+    again = await open_catalogue(catalogue.path)
     try:
         report = await ingest_range(FIRST, LAST, again, sources)
         assert report.added == 0
