@@ -110,7 +110,7 @@ async def running_bot(
     scheduler = Scheduler(now=clock)
     stack = contextlib.AsyncExitStack()
     search = await stack.enter_async_context(
-        open_search(catalogue, index_folder(settings, catalogue), role="bot")
+        open_search(catalogue, index_folder(settings), role="bot")
     )
     bot = PaperBot(settings, catalogue=catalogue, search=search, sources=None, scheduler=scheduler)
     service = install_digest(bot, scheduler)

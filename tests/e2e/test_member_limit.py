@@ -6,9 +6,9 @@ The bot's settings object is the one the command check reads, so a test changes 
 
 from __future__ import annotations
 
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.e2e.conftest import StartBot
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 
 
 async def _search_reply(fake: FakeDiscord, user_id: int) -> str:
