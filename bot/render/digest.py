@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.models import HF_DAY_URL, Digest, Paper
+from bot.models import HF_DAY_URL, Digest, Paper, RolePing
 from bot.render import limits
 from bot.render.papers import summary
 from bot.render.specs import EmbedSpec, MessageSpec, pack
@@ -27,7 +27,6 @@ from bot.render.text import escape, is_http_url, one_line, shorten_authors, star
 __all__ = [
     "MARKER",
     "Rendered",
-    "RolePing",
     "WeeklyRecap",
     "digest_nonce",
     "header_embed",
@@ -66,14 +65,6 @@ class WeeklyRecap:
     last_day: dt.date
     papers: tuple[Paper, ...]
     total_listed: int
-
-
-@dataclass(frozen=True, slots=True)
-class RolePing:
-    """A role to mention on a post, with the role's keywords that papers of the post matched."""
-
-    role_id: int
-    keywords: tuple[str, ...] = ()
 
 
 # ---- marker and nonce -----------------------------------------------------------------------------------
@@ -227,6 +218,9 @@ def _role_mentions(pings: Sequence[RolePing]) -> list[int]:
 
 def role_ping_line(pings: Sequence[RolePing]) -> str | None:
     """`<@&1> <@&2> — papers on diffusion, robots`: each matched role once; None when no role matched.
+
+    `pings` are the subscription's pings that a paper of the post matched, each with the keywords to name
+    (pass `RolePing(role_id, matched_keywords)` to name only those that matched).
 
     Only the mentions are guaranteed a place: the keyword list is cut (or left out) to keep the line within
     a message's content limit, and roles beyond what 2000 characters can hold are not mentioned at all (so

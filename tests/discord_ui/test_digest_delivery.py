@@ -1,8 +1,8 @@
 """Review defects in digest delivery and the admin commands, each through the real bot on the fake Discord.
 
 - Every digest part is sent with the deterministic nonce of (channel, local date, part) and `enforce_nonce`,
-  so a repeated send of a part (discord.py's own retry of a 5xx on POST, or another attempt) cannot post it
-  twice.
+  so a repeated send of a part (discord.py's own retry of a 5xx on POST, or a later attempt that cannot see
+  the part in the channel) cannot post it twice.
 - One paper whose thumbnail URL Discord rejects (400 / 50035 naming `embeds.N.thumbnail.url`) costs that
   thumbnail, not the day's post in every channel listing the paper — nor the abstract reply.
 - Autocomplete of an admin command (`/paper digest …`) answers nothing to a member without Manage Server:
@@ -22,6 +22,7 @@ import pytest
 from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.render.digest import digest_nonce, parse_marker
 from bot.render.specs import EmbedSpec, MessageSpec
+from fake_discord import FakeDiscord, ids
 from tests.digest.conftest import Clock, entries, make_paper, open_catalogue
 from tests.digest.test_discord_digest import (
     NEW_CHANNEL_ID,
@@ -34,7 +35,6 @@ from tests.digest.test_discord_digest import (
     step_to,
     world,
 )
-from tests.fake_discord import FakeDiscord, ids
 
 LIST_DAY = dt.date(2026, 10, 23)
 LOCAL = dt.date(2026, 10, 24)
@@ -180,3 +180,41 @@ async def test_a_spec_pings_exactly_its_allowed_roles(fake: FakeDiscord, catalog
     assert roles.mention_roles == [allowed] and not roles.mention_everyone and not roles.mentions
     nobody = fake.message(quiet)
     assert nobody.mention_roles == [] and not nobody.mention_everyone and not nobody.mentions
+
+
+async def test_a_part_discord_created_before_answering_500_is_posted_once(
+    fake: FakeDiscord, catalogue: Any, tmp_path: Path
+) -> None:
+    # Discord makes the first part's message, then answers 500; discord.py retries the POST by itself.
+    fake.fail_after_create(ids.GENERAL_CHANNEL_ID, status=500)
+    await post_once(fake, catalogue, tmp_path)
+    messages = digests(fake, ids.GENERAL_CHANNEL_ID)[LOCAL]
+    parts = [parse_marker(m.embeds[-1]["footer"]["text"]) for m in messages]
+    assert [p[1] for p in parts if p] == list(range(1, len(messages) + 1))  # every part exactly once
+    # The retry carried the same nonce, so Discord answered it with the message it had already made.
+    [replay] = fake.nonces.replays
+    assert replay.nonce == digest_nonce(ids.GENERAL_CHANNEL_ID, LOCAL, 1) and replay.message_id == messages[0].id
+    assert (await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)).state == "posted"
+
+
+async def test_a_part_resent_after_its_answer_was_lost_is_not_posted_twice(
+    fake: FakeDiscord, catalogue: Any, tmp_path: Path
+) -> None:
+    """The case the nonce alone covers: the answer to a created part is lost (503: discord.py does not retry),
+    the channel gets busy, and the catch-up cannot see the part among the latest messages, so it sends it
+    again — with the same nonce, which Discord answers with the message it already made."""
+    channel = {"channel_id": ids.GENERAL_CHANNEL_ID, "time": dt.time(9, 5), "timezone": "UTC", "top_n": 12}
+    settings = settings_for(fake, tmp_path / "papers.db", [channel])
+    clock = Clock(at(2026, 10, 23, 12))
+    async with running_bot(fake, catalogue, clock, settings) as (_, service):
+        fake.fail_after_create(ids.GENERAL_CHANNEL_ID, status=503)
+        await step_to(clock, service.scheduler, at(2026, 10, 24, 9, 6))
+        assert (await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)).state == "posting"
+        for n in range(150):
+            fake.add_user_message(ids.GENERAL_CHANNEL_ID, f"chat {n}", author_id=ids.MEMBER_USER_ID)
+        await step_to(clock, service.scheduler, at(2026, 10, 24, 9, 11))  # the catch-up finishes the post
+    messages = digests(fake, ids.GENERAL_CHANNEL_ID)[LOCAL]
+    parts = [parse_marker(m.embeds[-1]["footer"]["text"]) for m in messages]
+    assert [p[1] for p in parts if p] == list(range(1, len(messages) + 1))  # every part exactly once
+    assert [r.nonce for r in fake.nonces.replays] == [digest_nonce(ids.GENERAL_CHANNEL_ID, LOCAL, 1)]
+    assert (await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)).state == "posted"

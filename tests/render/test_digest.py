@@ -9,10 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.digest.compose import compose
-from bot.models import Paper, Subscription
+from bot.models import Paper, RolePing, Subscription
 from bot.render import limits
 from bot.render.digest import (
-    RolePing,
     WeeklyRecap,
     digest_nonce,
     parse_marker,

@@ -23,7 +23,6 @@ from bot.discord_ui._replies import send_followups
 from bot.discord_ui.adapter import NO_MENTIONS, send_kwargs
 from bot.discord_ui.digest_options import missing_permissions, split_keywords, timezone_choices, validated_settings
 from bot.errors import UserInputError
-from bot.models import Subscription
 from bot.render import limits
 from bot.render.status import (
     Failure,
@@ -144,7 +143,9 @@ class DigestGroup(app_commands.Group):
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         base = await service.subscription(channel.id) or service.settings.digest.default_subscription(channel.id)
-        sub = Subscription(
+        # Settings the command has no option for (thread, pings, cadence, …) keep the channel's current values.
+        sub = replace(
+            base,
             channel_id=channel.id,
             guild_id=channel.guild.id,
             time=given.time or base.time,
@@ -153,6 +154,10 @@ class DigestGroup(app_commands.Group):
             min_upvotes=given.min_upvotes if given.min_upvotes is not None else base.min_upvotes,
             keywords=tuple(given.keywords) if given.keywords is not None else base.keywords,
             empty_days=given.empty_days or base.empty_days,
+            source="db",
+            created_at=None,
+            failing_reason=None,
+            failing_since=None,
         )
         saved = await service.subscribe(sub)
         status = next(s for s in await service.statuses() if s.subscription.channel_id == channel.id)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import discord
 from discord import app_commands
@@ -24,7 +25,7 @@ from bot.discord_ui.cogs.digest import DigestGroup
 from bot.discord_ui.views import ResultsPaginator
 from bot.errors import UserInputError
 from bot.lookup import MAX_QUERY_CHARS, lookup_paper
-from bot.render import limits
+from bot.render.limits import AUTOCOMPLETE_CHOICES_MAX, CHOICE_TEXT_MAX
 from bot.render.papers import SEARCH_PAGE_SIZE, abstract_messages, choice_name, no_results_text, trending_embed
 from bot.render.specs import MessageSpec
 from bot.render.text import one_line
@@ -40,9 +41,19 @@ log = logging.getLogger(__name__)
 # options' max_length, and checked again here because a payload can claim anything.
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
 SHUTDOWN_EXPIRE_TIMEOUT_S = 5.0  # a slow Discord must not hold up SIGTERM for long
-# Per-user budget for the commands that can do real work (an upstream fetch, a full-text query): generous for
-# a person, a brake for a script. Exceeding it gets the tree's "slow down" line.
-COMMAND_RATE, COMMAND_PER_S = 5, 20.0
+
+
+def _member_budget(interaction: discord.Interaction[Any]) -> app_commands.Cooldown | None:
+    """Per-member budget for the commands that can do real work (an upstream fetch, a full-text query):
+    [discord] member_commands per member_window_s seconds, 0 = no limit. Generous for a person, a brake for a
+    script; exceeding it gets the tree's "slow down" line."""
+    limits = cast("PaperBot", interaction.client).settings.discord
+    return app_commands.Cooldown(limits.member_commands, limits.member_window_s) if limits.member_commands else None
+
+
+def _member_key(interaction: discord.Interaction[Any]) -> Hashable:
+    # Per bot as well as per member: the buckets live in the decorator, shared by every bot in the process.
+    return (interaction.client, interaction.user.id)
 
 
 def _clean_query(text: str, what: str) -> str:
@@ -79,7 +90,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         log.info("Disabled %d open search result view(s) on shutdown", len(live) - len(pending))
 
     @app_commands.command(name="search", description="Search the paper catalogue")
-    @app_commands.checks.cooldown(COMMAND_RATE, COMMAND_PER_S)
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
     @app_commands.describe(
         query='Words that must all appear; "quoted phrases" work too',
         sort="How to order the results (default: relevance)",
@@ -104,7 +115,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         self._paginators.add(view)
 
     @app_commands.command(name="abstract", description="Show a paper's abstract and links")
-    @app_commands.checks.cooldown(COMMAND_RATE, COMMAND_PER_S)
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
     @app_commands.describe(title="A title (pick from the suggestions), an arXiv id, or an arXiv / Hugging Face URL")
     async def abstract(
         self, interaction: discord.Interaction[Any], title: app_commands.Range[str, 1, MAX_QUERY_CHARS]
@@ -136,8 +147,8 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
             log.exception("title autocomplete failed for %r", current[:100])
             return []
         choices: list[app_commands.Choice[str]] = []
-        for paper_id, paper_title in hits[: limits.AUTOCOMPLETE_CHOICES_MAX]:
-            if not paper_id or len(paper_id) > limits.CHOICE_TEXT_MAX:
+        for paper_id, paper_title in hits[:AUTOCOMPLETE_CHOICES_MAX]:
+            if not paper_id or len(paper_id) > CHOICE_TEXT_MAX:
                 continue
             name = choice_name(paper_title, paper_id)
             # The value is the id: picking a suggestion then resolves exactly, whatever the title says.
