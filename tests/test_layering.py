@@ -34,7 +34,7 @@ PACKAGE = REPO / "bot"
 BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
 VIEWS = frozenset({"bot.search"})
-USE_CASES = frozenset({"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest"})
+USE_CASES = frozenset({"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy"})
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
 ALLOWED: dict[str, frozenset[str]] = {
