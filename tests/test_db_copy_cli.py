@@ -26,7 +26,7 @@ async def test_copy_to_a_file_prints_counts_and_a_second_run_changes_nothing(tmp
     assert second.code == 0, second.err
     assert "changes since the last copy: 0 papers read, 0 changed" in second.err
     stats = await run_bot_cli("db", "stats", "--json", env={"PAPERBOT_DATABASE__PATH": str(target)}, cwd=tmp_path)
-    assert '"papers": 199' in stats.out
+    assert '"papers": 212' in stats.out
 
 
 async def test_a_malformed_target_is_a_usage_error_that_never_shows_the_password(tmp_path: Path) -> None:
