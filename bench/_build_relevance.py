@@ -4,9 +4,11 @@
 paper of `paraphrase.tsv` its split. The output is committed: the files are the sets, this script only
 documents (and can repeat) how the mechanical two were made.
 
-* keyword — the paper's own words: the first five content words of its title, lower-cased.
+* keyword — the paper's own words, as a person who remembers the title types them: the three title words
+  rarest in the corpus (stopwords left out), in title order, lower-cased.
 * typo — the keyword query with one realistic single edit (adjacent letters swapped, a letter dropped,
-  a letter doubled, or a QWERTY neighbour struck) in its longest alphabetic word of at least 5 letters.
+  a letter doubled, or a QWERTY neighbour struck) in its rarest alphabetic word of at least 5 letters
+  (the word that identifies the paper, so the typo matters).
 * split — `tuning` for 40% of papers (by a hash of the id, so stable as papers are added), `reporting` for the
   rest. Fusion and thresholds are tuned on `tuning` only; the targets are asserted on `reporting`.
 """
@@ -17,6 +19,7 @@ import csv
 import hashlib
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 from bench.fixture_papers import load_corpus
@@ -39,11 +42,17 @@ def split_of(paper_id: str) -> str:
     return "tuning" if hashlib.sha256(paper_id.encode()).digest()[0] < 102 else "reporting"
 
 
-def keyword_query(title: str) -> str:
-    """The first five content words of the title."""
+def title_words(title: str) -> list[str]:
+    """The title's content words, lower-cased, each once, in title order."""
     words = [w.lower() for w in _WORD.findall(title)]
-    content = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    return " ".join(content[:5])
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())))
+
+
+def keyword_query(title: str, document_frequency: dict[str, int]) -> str:
+    """The three title words rarest in the corpus, in title order."""
+    words = title_words(title)
+    rarest = set(sorted(words, key=lambda w: (document_frequency.get(w, 0), words.index(w)))[:3])
+    return " ".join(w for w in words if w in rarest)
 
 
 def one_typo(word: str, rng: random.Random) -> str:
@@ -69,12 +78,12 @@ def one_typo(word: str, rng: random.Random) -> str:
     return word[:-1]
 
 
-def typo_query(paper_id: str, keyword: str) -> tuple[str, str, str] | None:
+def typo_query(paper_id: str, keyword: str, document_frequency: dict[str, int]) -> tuple[str, str, str] | None:
     """(query, original word, mistyped word), or None when no word is long enough to mistype."""
     candidates = [w for w in keyword.split() if w.isalpha() and len(w) >= 5]
     if not candidates:
         return None
-    target = max(candidates, key=len)
+    target = min(candidates, key=lambda w: (document_frequency.get(w, 0), -len(w)))
     rng = random.Random(f"typo:{paper_id}")
     typo = one_typo(target, rng)
     words = keyword.split()
@@ -84,13 +93,16 @@ def typo_query(paper_id: str, keyword: str) -> tuple[str, str, str] | None:
 
 def main() -> None:
     papers = load_corpus().papers
+    document_frequency: Counter[str] = Counter()
+    for paper in papers.values():
+        document_frequency.update({w.lower() for w in _WORD.findall(f"{paper.title} {paper.abstract or ''}")})
     keyword_rows, typo_rows = [], []
     for paper_id in sorted(papers):
-        keyword = keyword_query(papers[paper_id].title)
+        keyword = keyword_query(papers[paper_id].title, document_frequency)
         if len(keyword.split()) < 2:
             continue
         keyword_rows.append((paper_id, split_of(paper_id), keyword))
-        typo = typo_query(paper_id, keyword)
+        typo = typo_query(paper_id, keyword, document_frequency)
         if typo is not None:
             typo_rows.append((paper_id, split_of(paper_id), *typo))
     with (DATA / "keyword.tsv").open("w", newline="", encoding="utf-8") as out:

@@ -13,9 +13,12 @@ import asyncio
 import datetime as dt
 import json
 import re
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.models import DailyEntry, Paper
 from bot.sources import ArxivClient, HttpClient
@@ -23,6 +26,7 @@ from bot.sources.arxiv_snapshot import read_snapshot
 from bot.sources.huggingface import parse_daily_papers
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+T = TypeVar("T")
 _DAY = re.compile(r"hf_daily_papers_(\d{4}-\d{2}-\d{2})_")
 _ABS_ID = re.compile(r"arxiv\.org/abs/([^\s<\"\\]+?)(?:v\d+)?(?=[<\"\\\s])")
 
@@ -74,9 +78,19 @@ async def _fetch_arxiv(ids: list[str], fixtures: Path) -> list[Paper]:
             await http.close()
 
 
+def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, also when called from inside a running event loop (async tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def arxiv_papers(fixtures: Path = FIXTURES) -> list[Paper]:
     """Every paper of the recorded arXiv feeds and snapshot lines (feeds first; ids unique)."""
-    papers = {p.id: p for p in asyncio.run(_fetch_arxiv(_recorded_arxiv_ids(fixtures), fixtures))}
+    papers = {p.id: p for p in _run_blocking(_fetch_arxiv(_recorded_arxiv_ids(fixtures), fixtures))}
     for path in sorted((fixtures / "arxiv-snapshot").glob("*.jsonl")):
         for item in read_snapshot(path):
             if isinstance(item, Paper):
