@@ -143,6 +143,11 @@ class VectorStore:
     def close(self) -> None:
         """Drop staged changes and release the writer lock (idempotent)."""
         self._staged.clear()
+        with self._state_lock:
+            segments, self._segments = self._segments, []
+            self._manifest_stamp = None
+        for segment in segments:
+            segment.close()
         lock, self._lock_file = self._lock_file, None
         if lock is not None:
             lock.close()
@@ -184,7 +189,9 @@ class VectorStore:
             except OSError:
                 continue
             with self._state_lock:
+                old = self._segments
                 self._manifest, self._segments, self._manifest_stamp = manifest, segments, stamp
+            _close_later(old)
             return True
         raise OSError(f"the vector store in {self.folder} kept changing while being read")
 
@@ -226,7 +233,7 @@ class VectorStore:
         if hit is None:
             return None
         segment, row = hit
-        return dequantize(np.asarray(segment.rows[row]))
+        return dequantize(segment.rows(np.array([row])))[0]
 
     def search(
         self,
@@ -260,14 +267,13 @@ class VectorStore:
             rows = segment.candidates(query_code, wanted)
             if len(rows) == 0:
                 continue
-            rows = np.sort(rows)  # ascending offsets: sequential reads of the memory-mapped file
-            similarities = dequantize(np.asarray(segment.rows[rows])) @ query_unit
-            best = np.argsort(-similarities)[: k + len(excluded)]
-            for position in best:
-                row = int(rows[position])
-                if int(segment.keys[row]) in excluded:
-                    continue
-                scored.append((float(similarities[position]), segment.paper_id(row)))
+            rows = np.sort(rows)  # ascending offsets: the reads walk the file forwards
+            similarities = dequantize(segment.rows(rows)) @ query_unit
+            best = [int(rows[p]) for p in np.argsort(-similarities)[: k + len(excluded)]]
+            best = [row for row in best if int(segment.keys[row]) not in excluded][:k]
+            by_row = dict(zip(rows.tolist(), similarities.tolist(), strict=True))
+            names = segment.paper_ids(np.array(best, dtype=np.intp))
+            scored.extend((by_row[row], name) for row, name in zip(best, names, strict=True))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         return [(paper_id, similarity) for similarity, paper_id in scored[:k]]
 
@@ -340,9 +346,10 @@ class VectorStore:
         ids: list[str] = []
         parts: list[npt.NDArray[np.float32]] = []
         for segment in merge:
-            rows = np.flatnonzero(segment.live)
-            ids.extend(segment.paper_id(int(r)) for r in rows)
-            parts.append(dequantize(np.asarray(segment.rows[rows])))
+            for start in range(0, len(segment), 65_536):
+                rows = start + np.flatnonzero(segment.live[start : start + 65_536])
+                ids.extend(segment.paper_ids(rows))
+                parts.append(dequantize(segment.rows(rows)))
         generation = manifest.generation + 1
         merged_names = {s.name for s in merge}
         kept = [(n, g) for n, g in manifest.segments if n not in merged_names]
@@ -379,6 +386,15 @@ class VectorStore:
             if path.name.startswith((".tmp-", "seg-")):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+
+def _close_later(segments: Sequence[Segment]) -> None:
+    """Segments replaced by a reload: their files close when the last search using them lets go.
+
+    A search copies the segment list before scanning, so closing here could pull files from under it;
+    Python closes each file when its last reference goes, which is exactly when that search is done.
+    """
+    del segments
 
 
 def _mark_live(segments: Sequence[Segment], deleted: Sequence[tuple[int, int]]) -> None:
