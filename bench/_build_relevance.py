@@ -26,8 +26,50 @@ from bench.fixture_papers import load_corpus
 
 DATA = Path(__file__).resolve().parent / "data" / "relevance"
 STOPWORDS = frozenset(
-    "a an and are as at be by can do for from in into is it its of on or the to via vs we with without your "
-    "you our how what when why not all any towards toward using use based".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "via",
+        "vs",
+        "we",
+        "with",
+        "without",
+        "your",
+        "you",
+        "our",
+        "how",
+        "what",
+        "when",
+        "why",
+        "not",
+        "all",
+        "any",
+        "towards",
+        "toward",
+        "using",
+        "use",
+        "based",
+    ]
 )
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 _NEIGHBOURS = {

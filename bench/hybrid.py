@@ -107,7 +107,9 @@ class HybridSearch:
         pinned = self._pinned(query)
         hybrid = fuse(keyword, matched, semantic, pinned=pinned, page_size=page_size, weights=weights or self.weights)
         rrf = pinned + [i for i in reciprocal_rank_fusion([keyword, semantic_ids]) if i not in pinned]
-        return Rankings(baseline=baseline, keyword=keyword, semantic=semantic_ids, hybrid=hybrid, rrf=rrf, corrected=corrected)
+        return Rankings(
+            baseline=baseline, keyword=keyword, semantic=semantic_ids, hybrid=hybrid, rrf=rrf, corrected=corrected
+        )
 
 
 def embed_corpus(embedder: Embedder, papers: Sequence[Paper]) -> npt.NDArray[np.float32]:
@@ -116,7 +118,10 @@ def embed_corpus(embedder: Embedder, papers: Sequence[Paper]) -> npt.NDArray[np.
 
 
 async def open_hybrid(
-    folder: Path, embedder: Embedder, vectors: npt.NDArray[np.float32] | None = None, corpus: FixtureCorpus | None = None
+    folder: Path,
+    embedder: Embedder,
+    vectors: npt.NDArray[np.float32] | None = None,
+    corpus: FixtureCorpus | None = None,
 ) -> tuple[HybridSearch, npt.NDArray[np.float32]]:
     """Fill a real catalogue and a vector store in `folder` with the fixture corpus; returns the pipeline and
     the vectors (pass them back in to skip embedding again). Close `result.catalogue` and `result.store`."""

@@ -152,7 +152,15 @@ def main() -> None:
         qs = queries(vectors, 200)
         np.save(folder.parent / f"{folder.name}-queries.npy", qs)
         served = subprocess.run(
-            [sys.executable, "-m", "bench.vector_scale", str(n), "--serve", str(folder), str(folder.parent / f"{folder.name}-queries.npy")],
+            [
+                sys.executable,
+                "-m",
+                "bench.vector_scale",
+                str(n),
+                "--serve",
+                str(folder),
+                str(folder.parent / f"{folder.name}-queries.npy"),
+            ],
             capture_output=True,
             text=True,
             check=True,

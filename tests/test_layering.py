@@ -37,6 +37,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.config": frozenset({"bot.errors", "bot.models"}),
     "bot.sources": BASE,
     "bot.catalogue": BASE,
+    # Semantic search parts (embedder, vector store, fusion): pure library, no catalogue, no Discord.
+    "bot.semantic": BASE,
+    # The search service; syntax.py/typos.py are pure (the lead's catalogue-facing modules join them).
+    "bot.search": BASE | DATA | {"bot.semantic"},
     **{name: BASE | DATA | USE_CASES for name in USE_CASES},
     "bot.discord_ui": BASE | DATA | USE_CASES,
     "bot.runtime": BASE | DATA | USE_CASES | {"bot.discord_ui"},
@@ -50,6 +54,9 @@ RESTRICTED: dict[str, tuple[str, ...]] = {
     "aiosqlite": ("bot/catalogue/",),
     "sqlite3": ("bot/catalogue/",),
     "apscheduler": ("bot/digest/schedule.py",),
+    # The embedding runtime stays behind bot/semantic's Embedder protocol.
+    "onnxruntime": ("bot/semantic/",),
+    "tokenizers": ("bot/semantic/",),
 }
 
 

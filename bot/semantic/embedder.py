@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "ModelUnavailable", "Vector", "Matrix", "document_text"]
+__all__ = ["Embedder", "Matrix", "ModelUnavailable", "Vector", "document_text"]
 
 Vector = npt.NDArray[np.float32]  # shape (dim,), L2-normalised
 Matrix = npt.NDArray[np.float32]  # shape (n, dim), each row L2-normalised

@@ -89,7 +89,7 @@ class OnnxEmbedder:
         self._name = files.name
         files.verify()
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # type: ignore[import-untyped]  # ships no type information
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ModelUnavailable(f"the embedding runtime is not installed ({exc.name})") from exc
@@ -124,7 +124,8 @@ class OnnxEmbedder:
 
     def embed_query(self, text: str) -> Vector:
         """One query → one unit vector."""
-        return self._embed([text])[0]
+        vector: Vector = self._embed([text])[0]
+        return vector
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         """Documents → one unit vector per row, `batch_size` texts per model call."""
@@ -159,4 +160,4 @@ class OnnxEmbedder:
             weights = mask[..., None].astype(np.float32)
             output = (output * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
         norms = np.linalg.norm(output, axis=1, keepdims=True)
-        return (output / np.maximum(norms, 1e-12)).astype(np.float32)
+        return np.asarray(output / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -25,14 +25,15 @@ SCALE = 127.0
 
 def quantize(vectors: npt.NDArray[np.floating]) -> npt.NDArray[np.int8]:
     """Unit vectors (rows) → int8 rows."""
-    return np.clip(np.rint(np.asarray(vectors, dtype=np.float32) * SCALE), -127, 127).astype(np.int8)
+    scaled = np.clip(np.rint(np.asarray(vectors, dtype=np.float32) * SCALE), -127, 127)
+    return np.asarray(scaled, dtype=np.int8)
 
 
 def dequantize(rows: npt.NDArray[np.int8]) -> npt.NDArray[np.float32]:
     """int8 rows → unit float32 rows (re-normalised, so dot products are cosines)."""
     values = rows.astype(np.float32)
     norms = np.linalg.norm(values, axis=-1, keepdims=True)
-    return values / np.maximum(norms, 1e-12)
+    return np.asarray(values / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def sign_codes(vectors: npt.NDArray[np.floating] | npt.NDArray[np.int8]) -> npt.NDArray[np.uint8]:

@@ -70,7 +70,9 @@ class _RowFile:
         self._file = path.open("rb", buffering=0)
         try:
             version = np.lib.format.read_magic(self._file)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, _fortran, dtype = read_header(self._file)
         except BaseException:
             self._file.close()
@@ -173,10 +175,8 @@ class Segment:
         count = min(count, live)
         if count <= 0:
             return np.zeros(0, dtype=np.intp)
-        if count >= len(distances):
-            picked = np.arange(len(distances))
-        else:
-            picked = np.argpartition(distances, count - 1)[:count]
+        everything = count >= len(distances)
+        picked = np.arange(len(distances)) if everything else np.argpartition(distances, count - 1)[:count]
         return picked[self.live[picked]]
 
     def paper_ids(self, rows: npt.NDArray[np.intp]) -> list[str]:

@@ -233,7 +233,8 @@ class VectorStore:
         if hit is None:
             return None
         segment, row = hit
-        return dequantize(segment.rows(np.array([row])))[0]
+        vector: npt.NDArray[np.float32] = dequantize(segment.rows(np.array([row])))[0]
+        return vector
 
     def search(
         self,

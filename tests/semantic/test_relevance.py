@@ -26,7 +26,9 @@ def test_paraphrases_find_the_paper(relevance_rankings: Found) -> None:
     assert score(relevance_rankings, "paraphrase", "hybrid") >= 0.80
     # Fusion must beat both of its inputs, or it is not earning its place.
     assert score(relevance_rankings, "paraphrase", "hybrid") > score(relevance_rankings, "paraphrase", "semantic")
-    assert score(relevance_rankings, "paraphrase", "hybrid") > score(relevance_rankings, "paraphrase", "baseline") + 0.15
+    assert (
+        score(relevance_rankings, "paraphrase", "hybrid") > score(relevance_rankings, "paraphrase", "baseline") + 0.15
+    )
 
 
 def test_the_papers_own_words_still_find_it(relevance_rankings: Found) -> None:

@@ -126,7 +126,11 @@ def test_reader_sees_commits_after_refresh(tmp_path: Path, rng: np.random.Genera
 
 
 def test_second_writer_is_refused(tmp_path: Path) -> None:
-    script = f"from bot.semantic.vector_store import VectorStore; s = VectorStore.open({str(tmp_path)!r}, model='m', dim=4, writable=True); print('opened', flush=True); import time; time.sleep(60)"
+    script = (
+        "import time\nfrom bot.semantic.vector_store import VectorStore\n"
+        f"store = VectorStore.open({str(tmp_path)!r}, model='m', dim=4, writable=True)\n"
+        "print('opened', flush=True)\ntime.sleep(60)\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "opened"
