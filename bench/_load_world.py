@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.config import DatabaseSettings, DiscordSettings, Settings, SourcesSettings
 from bot.importer import import_snapshot
 from bot.models import DailyEntry, Paper
@@ -96,7 +96,7 @@ async def build_catalogue(path: Path, papers: int, seed: int = 1) -> None:
     snapshot = path.with_suffix(".jsonl")
     write_snapshot(snapshot, papers, seed)
     rng = random.Random(seed)
-    async with await Catalogue.open(path) as catalogue:
+    async with await open_catalogue(path) as catalogue:
         await import_snapshot(snapshot, catalogue, progress=False)
         last = dt.date(2026, 11, 20)
         for back in range(30):
@@ -300,7 +300,7 @@ async def run_load(
     the fake Discord and the load generator do not share its event loop; otherwise `run_bot` runs in-process.
     """
     rng = random.Random(seed)
-    async with await Catalogue.open(db) as catalogue:
+    async with await open_catalogue(db) as catalogue:
         sample = [await catalogue.get(paper_id(rng.randrange(papers))) for _ in range(300)]
     stored = [(p.id, p.title) for p in sample if p is not None]
     plan = _plan(interactions, stored, rng)

@@ -1,6 +1,6 @@
 """Hybrid search over the fixture catalogue, assembled from public parts the way the search service will:
 
-    syntax → pinned (arXiv id/URL, exact title) → keyword (Catalogue.search) → one-typo correction when not
+    syntax → pinned (arXiv id/URL, exact title) → keyword (SearchService.search) → one-typo correction when not
     every word matched → semantic (embedder + vector store) → fusion.
 
 Used by `python -m bench.semantic` and by tests/semantic/test_relevance.py, so the figures in bench/README.md and
@@ -11,9 +11,10 @@ the catalogue's own texts (what tantivy's `doc_freq` answers in the real service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +23,9 @@ import numpy.typing as npt
 
 from bench.fixture_papers import FixtureCorpus, load_corpus
 from bench.relevance import fill_catalogue
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.models import Paper
+from bot.search import SearchService, open_search
 from bot.search.syntax import parse_search
 from bot.search.typos import correct_query
 from bot.semantic import Embedder, document_text
@@ -42,7 +44,7 @@ def _title_key(text: str) -> str:
 @dataclass
 class Rankings:
     """Each system's ranked ids for one query (best first). `baseline` is today's `/paper search` (the raw
-    query through `Catalogue.search`); `keyword` is the pipeline's keyword side (syntax parsed, typo fixed)."""
+    query through the keyword index); `keyword` is the pipeline's keyword side (syntax parsed, typo fixed)."""
 
     baseline: list[str]
     keyword: list[str]
@@ -57,6 +59,7 @@ class HybridSearch:
     """The fixture catalogue, its vectors, and the pipeline above; build with `open_hybrid`."""
 
     catalogue: Catalogue
+    keyword_search: SearchService
     store: VectorStore
     embedder: Embedder
     papers: dict[str, Paper]
@@ -80,7 +83,7 @@ class HybridSearch:
     async def _keyword(self, text: str) -> tuple[list[str], Matched]:
         if not text.strip():
             return [], "none"
-        results = await self.catalogue.search(text, limit=DEPTH)
+        results = await self.keyword_search.search(text, limit=DEPTH)
         return [p.id for p in results.papers], results.matched
 
     def semantic(self, text: str, *, depth: int = DEPTH) -> list[tuple[str, float]]:
@@ -117,25 +120,30 @@ def embed_corpus(embedder: Embedder, papers: Sequence[Paper]) -> npt.NDArray[np.
     return embedder.embed_documents([document_text(p.title, p.abstract) for p in papers])
 
 
+@contextlib.asynccontextmanager
 async def open_hybrid(
     folder: Path,
     embedder: Embedder,
     vectors: npt.NDArray[np.float32] | None = None,
     corpus: FixtureCorpus | None = None,
-) -> tuple[HybridSearch, npt.NDArray[np.float32]]:
-    """Fill a real catalogue and a vector store in `folder` with the fixture corpus; returns the pipeline and
-    the vectors (pass them back in to skip embedding again). Close `result.catalogue` and `result.store`."""
+) -> AsyncIterator[HybridSearch]:
+    """A real catalogue, its keyword index and a vector store in `folder`, holding the whole fixture corpus.
+
+    `vectors` (sorted-id order, as `embed_corpus` returns them) skip embedding again when given.
+    """
     corpus = corpus or load_corpus()
     papers = corpus.papers
     ordered = [papers[i] for i in sorted(papers)]
     if vectors is None:
         vectors = await asyncio.to_thread(embed_corpus, embedder, ordered)
-    catalogue = await Catalogue.open(folder / "papers.db")
-    await fill_catalogue(catalogue, corpus)
-    store = VectorStore.open(folder / "vectors", model=embedder.name, dim=vectors.shape[1], writable=True)
-    store.upsert([p.id for p in ordered], vectors)
-    store.commit()
-    return HybridSearch(catalogue, store, embedder, papers), vectors
+    catalogue = await open_catalogue(folder / "papers.db")
+    async with catalogue, open_search(catalogue, folder / "index", role="cli") as keyword_search:
+        await fill_catalogue(catalogue, corpus)
+        await keyword_search.sync()
+        with VectorStore.open(folder / "vectors", model=embedder.name, dim=vectors.shape[1], writable=True) as store:
+            store.upsert([p.id for p in ordered], vectors)
+            store.commit()
+            yield HybridSearch(catalogue, keyword_search, store, embedder, papers)
 
 
 __all__ = ["DEPTH", "HybridSearch", "Rankings", "embed_corpus", "open_hybrid"]

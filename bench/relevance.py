@@ -1,8 +1,9 @@
 """Known-item relevance: load the sets, rank with today's keyword search, score rankings by MRR@10.
 
-The keyword baseline is what `/paper search` answers today: a real `Catalogue` opened in a temporary folder,
-filled through its public write methods (`record_day` for each Daily Papers day, `upsert_papers` for the
-arXiv-only papers) and queried with `Catalogue.search`.
+The keyword baseline is what `/paper search` answers today: a real catalogue (`open_catalogue`, SQLite) in a
+temporary folder, filled through its public write methods (`record_day` for each Daily Papers day,
+`upsert_papers` for the arXiv-only papers), and searched through `open_search(...).search` — the keyword
+index fed by the catalogue's change log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from bench.fixture_papers import FixtureCorpus, load_corpus
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
+from bot.search import open_search
 
 DATA = Path(__file__).resolve().parent / "data" / "relevance"
 Form = Literal["keyword", "typo", "paraphrase"]
@@ -65,11 +67,13 @@ async def fill_catalogue(catalogue: Catalogue, corpus: FixtureCorpus) -> None:
 
 async def _keyword_rankings(queries: Sequence[str], depth: int, corpus: FixtureCorpus) -> dict[str, list[str]]:
     with tempfile.TemporaryDirectory(prefix="paperbot-relevance-") as tmp:
-        async with await Catalogue.open(Path(tmp) / "papers.db") as catalogue:
+        catalogue = await open_catalogue(Path(tmp) / "papers.db")
+        async with catalogue, open_search(catalogue, Path(tmp) / "index", role="cli") as search:
             await fill_catalogue(catalogue, corpus)
+            await search.sync()
             rankings = {}
             for query in dict.fromkeys(queries):
-                results = await catalogue.search(query, limit=depth)
+                results = await search.search(query, limit=depth)
                 rankings[query] = [p.id for p in results.papers]
             return rankings
 

@@ -6,7 +6,7 @@ Prints four tables, each against a baseline from the same run:
    abstract, RSS added, install size of its packages), beside the candidates recorded in throwaway venvs
    (`bench/data/model_candidates.json`, made by `bench/model_candidates.py`).
 2. Relevance — MRR@10 of the known-item sets (bench/data/relevance: keyword, one-typo, paraphrase; tuning
-   and reporting splits) for today's keyword search (`Catalogue.search` on a real catalogue holding every
+   and reporting splits) for today's keyword search (the keyword index over a real catalogue holding every
    fixture paper), semantic only, reciprocal-rank fusion (k=60) and paperbot's hybrid (`bench/hybrid.py`).
 3. Fusion — a small grid on the TUNING split only (weighted shares, RRF k and weight), best of each family,
    and the chosen weights on the reporting split.
@@ -100,8 +100,7 @@ def measure_model(papers: list[Any], queries: list[str]) -> tuple[dict[str, floa
 async def relevance(embedder: OnnxEmbedder, vectors: np.ndarray) -> dict[str, Any]:
     """Every system's MRR@10 per form and split, and the fusion grid on the tuning split."""
     with tempfile.TemporaryDirectory(prefix="paperbot-semantic-") as tmp:
-        search, _ = await open_hybrid(Path(tmp), embedder, vectors)
-        try:
+        async with open_hybrid(Path(tmp), embedder, vectors) as search:
             items = {form: load_set(form) for form in FORMS}
             rankings = {form: {i.query: await search.rank(i.query) for i in items[form]} for form in FORMS}
             table: dict[str, dict[str, float]] = {}
@@ -115,13 +114,10 @@ async def relevance(embedder: OnnxEmbedder, vectors: np.ndarray) -> dict[str, An
             # Fusion grid: keyword and semantic inputs computed once per query, fused many ways.
             inputs = {}
             for item in items["paraphrase"] + items["keyword"]:
-                keyword = await search.catalogue.search(item.query, limit=DEPTH)
+                keyword = await search.keyword_search.search(item.query, limit=DEPTH)
                 inputs[item.query] = ([p.id for p in keyword.papers], keyword.matched, search.semantic(item.query))
             grid = fusion_grid(items, inputs)
             return {"table": table, "grid": grid}
-        finally:
-            await search.catalogue.close()
-            search.store.close()
 
 
 def fusion_grid(items: dict[str, list[KnownItem]], inputs: dict[str, Any]) -> dict[str, Any]:

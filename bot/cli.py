@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import __version__
-from bot.catalogue import Catalogue
 from bot.config import Settings, load_settings, redacted
 from bot.errors import ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper
 from bot.sources import open_sources
+from bot.stores import open_stores
 
 log = logging.getLogger("bot.cli")
 
@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--date", type=_date, help="one list date (UTC), YYYY-MM-DD")
     when.add_argument("--since", type=_date, help="first list date of a range")
     ingest.add_argument("--until", type=_date, help="last list date of a range (default: today, UTC)")
+    ingest.add_argument(
+        "--refetch", action="store_true", help="fetch every day again, also lists stored after their day was over"
+    )
 
     importer = commands.add_parser("import", parents=[common], help="bulk imports")
     kinds = importer.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -178,9 +181,12 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work() -> int:
         started = asyncio.get_running_loop().time()
-        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
+            catalogue = stores.catalogue
             with _DayProgress(since, until, enabled=sys.stderr.isatty()) as progress:
-                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance)
+                # A range resumes (skips lists stored as final); one explicit --date is always fetched.
+                refetch = args.refetch or args.date is not None
+                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance, refetch=refetch)
             stats = await catalogue.stats()
         elapsed = asyncio.get_running_loop().time() - started
         landed = len(report.days) - len(report.failed)
@@ -188,15 +194,16 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if report.failed:
             # One line (CONTRACT.md): what failed first and how much; the log has every day's detail.
             first = report.failed[0]
-            gave_up = ", then gave up: the source looks down" if report.aborted else ""
+            gave_up = f", then gave up: {report.aborted}" if report.aborted else ""
             print(
                 f"paperbot: ingest failed for {len(report.failed)} of {total} day(s){gave_up}; "
                 f"first {first.day}: {first.error}",
                 file=sys.stderr,
             )
             return EXIT_FAILURE
+        skipped = f" ({len(report.skipped)} already stored, not fetched again)" if report.skipped else ""
         print(
-            f"ingested {landed} of {total} day(s): {report.listed} listed papers, "
+            f"ingested {landed} of {total} day(s){skipped}: {report.listed} listed papers, "
             f"{report.added} new list entries in {elapsed:.1f}s; catalogue has {stats.papers} papers",
             file=sys.stderr,
         )
@@ -213,8 +220,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            report = await import_snapshot(args.file, catalogue, progress=sys.stderr.isatty())
+        async with open_stores(settings, role="cli") as stores:
+            report = await import_snapshot(args.file, stores.catalogue, progress=sys.stderr.isatty())
         print(f"paperbot: {report}", file=sys.stderr)
         return EXIT_OK
 
@@ -223,8 +230,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            results = await catalogue.search(args.query, limit=args.limit, sort=args.sort)
+        async with open_stores(settings, role="cli") as stores:
+            results = await stores.search.search(args.query, limit=args.limit, sort=args.sort)
         if args.json:
             _print_json([paper_json(p) for p in results.papers])
             return EXIT_OK
@@ -244,9 +251,9 @@ def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
     from bot.lookup import lookup_paper
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
             try:
-                paper = await lookup_paper(args.title_or_id, catalogue, sources)
+                paper = await lookup_paper(args.title_or_id, stores.search, sources)
             except PaperNotFound:
                 print(f"paperbot: no paper found for {args.title_or_id!r}", file=sys.stderr)
                 return EXIT_FAILURE
@@ -263,8 +270,8 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.dry_run import dry_run
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            text = await dry_run(settings, catalogue, args.date, args.channel)
+        async with open_stores(settings, role="cli") as stores:
+            text = await dry_run(settings, stores.catalogue, args.date, args.channel)
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK
 
@@ -273,9 +280,11 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            stats = await catalogue.stats()
+        async with open_stores(settings, role="cli") as stores:
+            stats = await stores.catalogue.stats()
+            location = stores.catalogue.location
         data = {
+            "backend": stats.backend,
             "papers": stats.papers,
             "days": stats.days,
             "first_day": stats.first_day.isoformat() if stats.first_day else None,
@@ -287,7 +296,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         else:
             span = f"{data['first_day']} to {data['last_day']}" if stats.days else "none yet"
             print(
-                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {settings.database.path} "
+                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {location} "
                 f"({stats.db_bytes / 1_048_576:.1f} MiB)"
             )
         return EXIT_OK

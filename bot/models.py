@@ -78,6 +78,7 @@ class SearchResults:
     sort: SortOrder = "relevance"
     offset: int = 0
     has_more: bool = False
+    notice: str | None = None  # something the reader should know (e.g. the index is being rebuilt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ class CatalogueStats:
     first_day: dt.date | None
     last_day: dt.date | None
     db_bytes: int
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
 
 
 @dataclass(frozen=True, slots=True)

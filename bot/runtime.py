@@ -32,7 +32,7 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, DailyLists
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
 from bot.discord_ui.client import PaperBot
@@ -40,6 +40,7 @@ from bot.discord_ui.digest_commands import install_digest
 from bot.errors import SourceError
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.sources import Sources, open_sources
+from bot.stores import open_stores
 
 __all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
 
@@ -126,7 +127,7 @@ def _schedule_ingest(scheduler: Scheduler, catalogue: Catalogue, sources: Source
     scheduler.add_cron_job(INGEST_JOB_ID, cron, ingest_recent)
 
 
-async def _first_run_fill(catalogue: Catalogue, sources: Sources) -> None:
+async def _first_run_fill(catalogue: DailyLists, sources: Sources) -> None:
     """Fill an empty catalogue with the last FIRST_RUN_DAYS lists; best effort, never fatal."""
     if sources.huggingface is None or await catalogue.latest_day() is not None:
         return
@@ -187,12 +188,12 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
     stop = stop if stop is not None else asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(_stop_on_signals(stop))
-        catalogue = await Catalogue.open(settings.database.path)
-        stack.push_async_callback(catalogue.close)
+        stores = await stack.enter_async_context(open_stores(settings, role="bot"))
+        catalogue = stores.catalogue
         sources = await stack.enter_async_context(open_sources(settings))
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
-        bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
+        bot = PaperBot(settings, catalogue=catalogue, search=stores.search, sources=sources, scheduler=scheduler)
         try:
             await bot.login(token)  # also runs setup_hook: extensions + command sync
             if not settings.discord.default_api:

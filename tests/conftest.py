@@ -12,5 +12,6 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# The loopback Hugging Face / arXiv server fixture (`fixture_server`) is available to every test.
-pytest_plugins = ["tests.fixture_server"]
+# The loopback Hugging Face / arXiv server fixture (`fixture_server`) and the store fixtures (`catalogue`,
+# `filled`, `search`, …) are available to every test.
+pytest_plugins = ["tests.fixture_server", "tests.stores"]

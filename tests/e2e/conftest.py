@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.config import Settings, load_settings
 from bot.ingest import ingest_day
 from bot.models import Paper
@@ -83,7 +83,7 @@ async def _build_full_catalogue(path: Path) -> None:
         config = path.with_suffix(".toml")
         config.write_text("", encoding="utf-8")
         settings = load_settings(config, environ={**fixtures.environ(), "PAPERBOT_DATABASE__PATH": str(path)})
-        async with await Catalogue.open(path) as catalogue, open_sources(settings) as sources:
+        async with await open_catalogue(path) as catalogue, open_sources(settings) as sources:
             for day in fixtures.days:
                 await ingest_day(day, catalogue, sources)
             await catalogue.upsert_papers(CRAFTED)

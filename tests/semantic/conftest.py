@@ -39,15 +39,11 @@ def relevance_rankings(
     folder: Path = tmp_path_factory.mktemp("hybrid")
 
     async def rank_all() -> dict[str, tuple[list[KnownItem], dict[str, Rankings]]]:
-        search, _vectors = await open_hybrid(folder, embedder, fixture_vectors)
-        try:
+        async with open_hybrid(folder, embedder, fixture_vectors) as search:
             found = {}
             for form in FORMS:
                 items = load_set(form)
                 found[form] = (items, {item.query: await search.rank(item.query) for item in items})
             return found
-        finally:
-            await search.catalogue.close()
-            search.store.close()
 
     return asyncio.run(rank_all())

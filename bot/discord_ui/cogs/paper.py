@@ -118,7 +118,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         """Show the first page of results with Previous/Next buttons and an abstract picker."""
         text = _clean_query(query, "search query")
         await interaction.response.defer(thinking=True)
-        results = await self.bot.catalogue.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
+        results = await self.bot.search.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
         if not results.papers:
             shown = truncate(escape_text(text), 200)
             await interaction.followup.send(
@@ -127,7 +127,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        view = ResultsPaginator(self.bot.catalogue, results, owner_id=interaction.user.id)
+        view = ResultsPaginator(self.bot.search, results, owner_id=interaction.user.id)
         view.message = await interaction.followup.send(
             embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS, wait=True
         )
@@ -142,7 +142,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         """Look the paper up (fetching and storing it when the catalogue lacks it) and show its abstract."""
         text = _clean_query(title, "title or id")
         await interaction.response.defer(thinking=True)
-        paper = await lookup_paper(text, self.bot.catalogue, self.bot.sources)
+        paper = await lookup_paper(text, self.bot.search, self.bot.sources)
         await send_followups(interaction, abstract_messages(paper))
 
     @abstract.autocomplete("title")
@@ -150,7 +150,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Suggest up to 25 stored titles for what has been typed; local DB only, never raises."""
-        lookup = asyncio.ensure_future(self.bot.catalogue.autocomplete(current[:MAX_QUERY_CHARS], limit=25))
+        lookup = asyncio.ensure_future(self.bot.search.autocomplete(current[:MAX_QUERY_CHARS], limit=25))
         # asyncio.wait, not wait_for: wait_for would wait for the cancelled read to unwind (its cursor close
         # queues behind the connection's other work), which is exactly the delay the timeout must cap.
         done, _ = await asyncio.wait({lookup}, timeout=AUTOCOMPLETE_TIMEOUT_S)

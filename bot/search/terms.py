@@ -1,8 +1,7 @@
 """Pure helpers that cut user search text into terms: plain words, "quoted phrases" and `word*` prefixes.
 
 User text never reaches a query parser: the search index builds its query term by term from these, so
-operators like NEAR, AND, `:` or `^` typed by a user are just words. `Term.to_fts` renders a term as an
-FTS5 string literal for the benchmark's raw-FTS5 baseline.
+operators like NEAR, AND, `:` or `^` typed by a user are just words.
 """
 
 from __future__ import annotations
@@ -24,11 +23,6 @@ class Term:
 
     words: tuple[str, ...]
     prefix: bool = False
-
-    def to_fts(self) -> str:
-        """Render as an FTS5 string literal (always quoted, so never parsed as syntax)."""
-        body = " ".join(self.words).replace('"', '""')
-        return f'"{body}"' + ("*" if self.prefix else "")
 
 
 def parse_query(text: str) -> list[Term]:
@@ -58,18 +52,3 @@ def _add_words(chunk: str, add: Callable[[Term], None]) -> None:
         if word:
             # Single letters as prefixes would match most of the catalogue; treat them as plain words.
             add(Term((word,), prefix=prefix and len(word) >= 2))
-
-
-def match_all(terms: list[Term]) -> str:
-    """An FTS5 expression requiring every term (the benchmark's raw-FTS5 baseline)."""
-    return " AND ".join(term.to_fts() for term in terms)
-
-
-def match_any(terms: list[Term]) -> str:
-    """An FTS5 expression requiring at least one term (the benchmark's raw-FTS5 baseline)."""
-    return " OR ".join(term.to_fts() for term in terms)
-
-
-def normalise_title(title: str) -> str:
-    """The key used for exact title lookups: casefolded with whitespace collapsed."""
-    return " ".join(title.split()).casefold()

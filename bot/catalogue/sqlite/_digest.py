@@ -1,62 +1,22 @@
-"""Digest persistence: slash-command subscriptions, per-channel state and the exactly-once post records.
+"""Digest persistence in SQLite: slash-command subscriptions, per-channel state and the post records.
 
-A mixin so the digest's SQL stays with the digest owner while `Catalogue` stays the only door to SQLite:
-`Catalogue` inherits `DigestStore`, which uses the catalogue's writer connection (`self._db`) and its write
-lock (`self._write_lock`). Every public method is one transaction under that lock — reads included, so a
-read never observes another coroutine's half-written post record. The tables are small; the lock is cheap.
+A collaborator of the catalogue (`SqliteCatalogue.digests`), sharing its `Database`: writes are transactions
+under the catalogue's writer; reads that must see a consistent pair of tables run inside one too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import cast
 
-import aiosqlite
-
+from bot.catalogue.sqlite._connections import Database, fetch_all
+from bot.catalogue.sqlite._rows import iso, when
+from bot.catalogue.types import ChannelState, PostRecord, PostState
 from bot.models import EmptyDays, Subscription
-
-PostState = Literal["posting", "posted", "skipped", "failed"]
-
-
-@dataclass(frozen=True, slots=True)
-class PostRecord:
-    """The record of one channel's post for one local date."""
-
-    channel_id: int
-    local_date: dt.date
-    list_day: dt.date
-    state: PostState
-    payload: str = "[]"
-    message_ids: dict[int, int] = field(default_factory=dict)  # part -> Discord message id
-    error: str | None = None
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelState:
-    """First-seen time (config channels) and failing state of a digest channel."""
-
-    channel_id: int
-    first_seen: dt.datetime | None = None
-    failing_reason: str | None = None
-    failing_since: dt.datetime | None = None
-
-
-def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored; pass an aware UTC time")
-    return value.astimezone(dt.UTC).isoformat()
-
-
-def _when(raw: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(raw) if raw else None
 
 
 def _sub_from_row(row: sqlite3.Row) -> Subscription:
@@ -71,7 +31,7 @@ def _sub_from_row(row: sqlite3.Row) -> Subscription:
         keywords=tuple(json.loads(row["keywords"])),
         empty_days=cast(EmptyDays, row["empty_days"]),
         source="db",
-        created_at=_when(row["created_at"]),
+        created_at=when(row["created_at"]),
     )
 
 
@@ -84,62 +44,50 @@ def _post_from_row(row: sqlite3.Row) -> PostRecord:
         payload=row["payload"],
         message_ids={int(k): int(v) for k, v in json.loads(row["message_ids"]).items()},
         error=row["error"],
-        started_at=_when(row["started_at"]),
-        finished_at=_when(row["finished_at"]),
+        started_at=when(row["started_at"]),
+        finished_at=when(row["finished_at"]),
     )
 
 
 def _state_from_row(row: sqlite3.Row) -> ChannelState:
     return ChannelState(
         channel_id=int(row["channel_id"]),
-        first_seen=_when(row["first_seen"]),
+        first_seen=when(row["first_seen"]),
         failing_reason=row["failing_reason"],
-        failing_since=_when(row["failing_since"]),
+        failing_since=when(row["failing_since"]),
     )
 
 
-class DigestStore:
-    """Digest tables of the catalogue (mixed into `Catalogue`)."""
+class SqliteDigestStore:
+    """The digest tables of one SQLite catalogue (the `DigestStore` protocol)."""
 
-    _db: aiosqlite.Connection
-    _write_lock: asyncio.Lock
-    # Provided by Catalogue: one write transaction under the writer lock, rolled back on any failure
-    # (including a task cancelled during BEGIN).
-    _transaction: Callable[[], contextlib.AbstractAsyncContextManager[aiosqlite.Connection]]
-
-    def _digest_tx(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
-        """The catalogue's write transaction: digest writes share its lock and its rollback rules."""
-        return self._transaction()
-
-    @staticmethod
-    async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     # ---- subscriptions (slash commands) ---------------------------------------------------------------------
 
-    async def digest_subscriptions(self) -> list[Subscription]:
+    async def subscriptions(self) -> list[Subscription]:
         """Every subscription made with slash commands, by channel id, with its failing state."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
                 db,
                 "SELECT s.*, c.failing_reason, c.failing_since FROM digest_subscriptions s\n"
                 "LEFT JOIN digest_channel_state c USING (channel_id) ORDER BY s.channel_id",
             )
         return [
-            _replace_failing(_sub_from_row(row), row["failing_reason"], _when(row["failing_since"])) for row in rows
+            _replace_failing(_sub_from_row(row), row["failing_reason"], when(row["failing_since"])) for row in rows
         ]
 
-    async def digest_subscription(self, channel_id: int) -> Subscription | None:
+    async def subscription(self, channel_id: int) -> Subscription | None:
         """The slash-command subscription of a channel, if any."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(db, "SELECT * FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
+        async with self._db.transaction() as db:
+            rows = await fetch_all(db, "SELECT * FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
         return _sub_from_row(rows[0]) if rows else None
 
-    async def digest_subscribe(self, sub: Subscription, *, now: dt.datetime) -> Subscription:
+    async def subscribe(self, sub: Subscription, *, now: dt.datetime) -> Subscription:
         """Create or update a channel's subscription; a new one is owed posts from `now`, an update keeps
         its original creation time. Subscribing again clears a failing state (the admin fixed the channel)."""
-        async with self._digest_tx() as db:
+        async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_subscriptions\n"
                 "    (channel_id, guild_id, time, timezone, top_n, min_upvotes, keywords, empty_days, created_at)\n"
@@ -157,19 +105,19 @@ class DigestStore:
                     sub.min_upvotes,
                     json.dumps(list(sub.keywords), ensure_ascii=False),
                     sub.empty_days,
-                    _iso(now),
+                    iso(now),
                 ),
             )
             await db.execute(
                 "UPDATE digest_channel_state SET failing_reason = NULL, failing_since = NULL WHERE channel_id = ?",
                 (sub.channel_id,),
             )
-            rows = await self._rows(db, "SELECT * FROM digest_subscriptions WHERE channel_id = ?", (sub.channel_id,))
+            rows = await fetch_all(db, "SELECT * FROM digest_subscriptions WHERE channel_id = ?", (sub.channel_id,))
         return _sub_from_row(rows[0])
 
-    async def digest_unsubscribe(self, channel_id: int) -> bool:
+    async def unsubscribe(self, channel_id: int) -> bool:
         """Delete a channel's slash-command subscription; return whether there was one."""
-        async with self._digest_tx() as db:
+        async with self._db.transaction() as db:
             cursor = await db.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
             removed = cursor.rowcount > 0
             await db.execute(
@@ -179,14 +127,14 @@ class DigestStore:
 
     # ---- channel state ------------------------------------------------------------------------------------
 
-    async def digest_see_channels(self, channel_ids: Iterable[int], *, now: dt.datetime) -> dict[int, dt.datetime]:
+    async def see_channels(self, channel_ids: Iterable[int], *, now: dt.datetime) -> dict[int, dt.datetime]:
         """Record `now` as first-seen for config channels not seen before; return every given channel's.
 
         Channels no longer in the file are forgotten, so one added back later counts from when it is seen
         again — a returning channel must not get a post "owed" from before it was re-added.
         """
         ids = sorted(set(channel_ids))
-        async with self._digest_tx() as db:
+        async with self._db.transaction() as db:
             marks = ", ".join("?" for _ in ids)
             gone = f"first_seen IS NOT NULL AND channel_id NOT IN ({marks})" if ids else "first_seen IS NOT NULL"
             await db.execute(f"UPDATE digest_channel_state SET first_seen = NULL WHERE {gone}", ids)
@@ -200,32 +148,32 @@ class DigestStore:
                 "INSERT INTO digest_channel_state (channel_id, first_seen) VALUES (?, ?)\n"
                 "ON CONFLICT (channel_id) DO UPDATE SET first_seen = excluded.first_seen\n"
                 "WHERE digest_channel_state.first_seen IS NULL",
-                [(channel_id, _iso(now)) for channel_id in ids],
+                [(channel_id, iso(now)) for channel_id in ids],
             )
-            rows = await self._rows(
+            rows = await fetch_all(
                 db, f"SELECT channel_id, first_seen FROM digest_channel_state WHERE channel_id IN ({marks})", ids
             )
         return {int(row["channel_id"]): dt.datetime.fromisoformat(row["first_seen"]) for row in rows}
 
-    async def digest_channel_states(self) -> dict[int, ChannelState]:
+    async def channel_states(self) -> dict[int, ChannelState]:
         """Every channel's digest state, by channel id."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(db, "SELECT * FROM digest_channel_state")
+        async with self._db.transaction() as db:
+            rows = await fetch_all(db, "SELECT * FROM digest_channel_state")
         return {int(row["channel_id"]): _state_from_row(row) for row in rows}
 
-    async def digest_mark_failing(self, channel_id: int, reason: str, *, now: dt.datetime) -> None:
+    async def mark_failing(self, channel_id: int, reason: str, *, now: dt.datetime) -> None:
         """Mark a channel failing (kept from the first failure: `failing_since` does not move)."""
-        async with self._digest_tx() as db:
+        async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_channel_state (channel_id, failing_reason, failing_since) VALUES (?, ?, ?)\n"
                 "ON CONFLICT (channel_id) DO UPDATE SET failing_reason = excluded.failing_reason,\n"
                 "    failing_since = coalesce(digest_channel_state.failing_since, excluded.failing_since)",
-                (channel_id, reason, _iso(now)),
+                (channel_id, reason, iso(now)),
             )
 
-    async def digest_clear_failing(self, channel_id: int) -> None:
+    async def clear_failing(self, channel_id: int) -> None:
         """Clear a channel's failing state (a post went through)."""
-        async with self._digest_tx() as db:
+        async with self._db.transaction() as db:
             await db.execute(
                 "UPDATE digest_channel_state SET failing_reason = NULL, failing_since = NULL\n"
                 "WHERE channel_id = ? AND failing_reason IS NOT NULL",
@@ -234,35 +182,35 @@ class DigestStore:
 
     # ---- post records ---------------------------------------------------------------------------------------
 
-    async def digest_post(self, channel_id: int, local_date: dt.date) -> PostRecord | None:
+    async def post(self, channel_id: int, local_date: dt.date) -> PostRecord | None:
         """The post record of a channel for a local date."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
                 db,
                 "SELECT * FROM digest_posts WHERE channel_id = ? AND local_date = ?",
                 (channel_id, local_date.isoformat()),
             )
         return _post_from_row(rows[0]) if rows else None
 
-    async def digest_posts_in_state(self, state: PostState) -> list[PostRecord]:
+    async def posts_in_state(self, state: PostState) -> list[PostRecord]:
         """Every post record in `state` (at start: the 'posting' ones to reconcile)."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
                 db, "SELECT * FROM digest_posts WHERE state = ? ORDER BY local_date, channel_id", (state,)
             )
         return [_post_from_row(row) for row in rows]
 
-    async def digest_last_posts(self) -> dict[int, PostRecord]:
+    async def last_posts(self) -> dict[int, PostRecord]:
         """Each channel's latest post record (any state), by channel id."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
                 db,
                 "SELECT p.* FROM digest_posts p JOIN (SELECT channel_id, max(local_date) AS d FROM digest_posts\n"
                 "    GROUP BY channel_id) last ON p.channel_id = last.channel_id AND p.local_date = last.d",
             )
         return {int(row["channel_id"]): _post_from_row(row) for row in rows}
 
-    async def digest_begin_post(
+    async def begin_post(
         self,
         channel_id: int,
         local_date: dt.date,
@@ -276,8 +224,8 @@ class DigestStore:
 
         Written before the first message is sent: with it, a restart knows a post may be half made.
         """
-        async with self._digest_tx() as db:
-            rows = await self._rows(
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
                 db,
                 "SELECT state FROM digest_posts WHERE channel_id = ? AND local_date = ?",
                 (channel_id, local_date.isoformat()),
@@ -289,14 +237,14 @@ class DigestStore:
                 "VALUES (?, ?, ?, ?, ?, ?)\n"
                 "ON CONFLICT (channel_id, local_date) DO UPDATE SET list_day = excluded.list_day,\n"
                 "    state = excluded.state, payload = excluded.payload, started_at = excluded.started_at",
-                (channel_id, local_date.isoformat(), list_day.isoformat(), state, payload, _iso(now)),
+                (channel_id, local_date.isoformat(), list_day.isoformat(), state, payload, iso(now)),
             )
         return True
 
-    async def digest_post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None:
+    async def post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None:
         """Remember that part `part` of a 'posting' post was sent as `message_id`."""
-        async with self._digest_tx() as db:
-            rows = await self._rows(
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
                 db,
                 "SELECT message_ids FROM digest_posts WHERE channel_id = ? AND local_date = ?",
                 (channel_id, local_date.isoformat()),
@@ -310,7 +258,7 @@ class DigestStore:
                 (json.dumps(ids), channel_id, local_date.isoformat()),
             )
 
-    async def digest_finish_post(
+    async def finish_post(
         self,
         channel_id: int,
         local_date: dt.date,
@@ -321,7 +269,7 @@ class DigestStore:
         now: dt.datetime,
     ) -> None:
         """Close a post record: 'posted' with its message ids, or 'failed'/'skipped' with the reason."""
-        async with self._digest_tx() as db:
+        async with self._db.transaction() as db:
             await db.execute(
                 "UPDATE digest_posts SET state = ?, message_ids = coalesce(?, message_ids), error = ?,\n"
                 "    finished_at = ? WHERE channel_id = ? AND local_date = ?",
@@ -329,7 +277,7 @@ class DigestStore:
                     state,
                     None if message_ids is None else json.dumps({str(k): v for k, v in message_ids.items()}),
                     error,
-                    _iso(now),
+                    iso(now),
                     channel_id,
                     local_date.isoformat(),
                 ),

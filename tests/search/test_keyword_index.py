@@ -1,21 +1,20 @@
-"""`bot/catalogue/_tantivy_index.py`: the search index behind `Catalogue.search` and `.autocomplete`.
+"""`bot/search/keyword_index.py`: the tantivy index in one directory, behind search and autocomplete.
 
-Real tantivy indexes in tmp_path; no mocks. How the catalogue keeps it in step (outbox, catch-up, rebuild) is
-tested with the catalogue in tests/catalogue.
+Real tantivy indexes in tmp_path; no mocks. How it is kept from the change log (generations, cursor, lease,
+rebuild) is tested in tests/search/test_views.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.catalogue._tantivy_index import INDEX_VERSION, IndexHits, SearchIndex, _variants
 from bot.models import Paper
+from bot.search.keyword_index import IndexHits, IndexUnusable, KeywordIndex, _variants
 
 PAPERS = [
     Paper(
@@ -53,45 +52,48 @@ PAPERS = [
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> SearchIndex:
-    idx = SearchIndex.open(tmp_path / "index", heap_bytes=50_000_000)
-    idx.rebuild(PAPERS)
+def index(tmp_path: Path) -> KeywordIndex:
+    idx = KeywordIndex.create(tmp_path / "index", heap_bytes=50_000_000)
+    idx.index_papers(PAPERS, new=True)
     yield idx  # type: ignore[misc]
     idx.close()
 
 
-def test_open_rebuild_reopen_and_version_marker(tmp_path: Path) -> None:
+def test_create_index_reopen(tmp_path: Path) -> None:
     directory = tmp_path / "index"
-    fresh = SearchIndex.open(directory, heap_bytes=50_000_000)
-    assert fresh.needs_rebuild and fresh.num_docs == 0
-    assert fresh.rebuild(PAPERS) == 4
-    assert not fresh.needs_rebuild
+    fresh = KeywordIndex.create(directory, heap_bytes=50_000_000)
+    assert fresh.num_docs == 0
+    assert fresh.index_papers(PAPERS) == 4
     fresh.close()
-    reopened = SearchIndex.open(directory, heap_bytes=50_000_000)
-    assert not reopened.needs_rebuild and reopened.num_docs == 4
+    reopened = KeywordIndex.open(directory, heap_bytes=50_000_000)
+    assert reopened.num_docs == 4
     reopened.close()
-    marker = directory / "paperbot-index.json"
-    good = json.loads(marker.read_text())
-    assert good["complete"] is True and good["version"] == INDEX_VERSION
-    marker.write_text(json.dumps({**good, "version": INDEX_VERSION - 1}))
-    stale = SearchIndex.open(directory, heap_bytes=50_000_000)
-    assert stale.needs_rebuild and stale.num_docs == 0  # an old format is wiped, never trusted
-    stale.close()
-    marker.write_text(json.dumps({**good, "complete": False}))
-    assert SearchIndex.open(directory, heap_bytes=50_000_000).needs_rebuild  # a crashed rebuild is redone
 
 
-def test_corrupt_index_is_rebuilt_not_fatal(tmp_path: Path) -> None:
+def test_missing_or_corrupt_index_is_unusable_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(IndexUnusable):
+        KeywordIndex.open(tmp_path / "nothing-here")
     directory = tmp_path / "index"
-    built = SearchIndex.open(directory, heap_bytes=50_000_000)
-    built.rebuild(PAPERS)
+    built = KeywordIndex.create(directory, heap_bytes=50_000_000)
+    built.index_papers(PAPERS)
     built.close()
     (directory / "meta.json").write_text("garbage")
-    reopened = SearchIndex.open(directory, heap_bytes=50_000_000)
-    assert reopened.needs_rebuild and reopened.num_docs == 0
+    with pytest.raises(IndexUnusable):
+        KeywordIndex.open(directory, heap_bytes=50_000_000)
 
 
-def test_all_words_then_any_word(index: SearchIndex) -> None:
+def test_replacing_a_paper_never_duplicates_it(tmp_path: Path) -> None:
+    idx = KeywordIndex.create(tmp_path / "index", heap_bytes=50_000_000)
+    idx.index_papers(PAPERS[:2])
+    # Indexed again before and after a commit: still one document per id.
+    idx.index_papers([PAPERS[0]], commit=False)
+    idx.index_papers([PAPERS[0]])
+    assert idx.num_docs == 2
+    assert idx.search("video", limit=10).ids.count("2401.00001") == 1
+    idx.close()
+
+
+def test_all_words_then_any_word(index: KeywordIndex) -> None:
     both = index.search("video generation")
     assert both.matched == "all"
     assert both.ids[0] == "2401.00001"  # title hit beats abstract hit
@@ -101,7 +103,7 @@ def test_all_words_then_any_word(index: SearchIndex) -> None:
     assert index.search("nonexistentword").matched == "none"
 
 
-def test_phrases_prefixes_plurals_authors_and_accents(index: SearchIndex) -> None:
+def test_phrases_prefixes_plurals_authors_and_accents(index: KeywordIndex) -> None:
     assert index.search('"state of the art"').ids == ("2401.00003",)
     assert index.search("reason*").ids == ("2401.00003",)
     assert set(index.search("model").ids) == {"2401.00001", "2401.00002", "2401.00003"}  # "models" too
@@ -111,7 +113,7 @@ def test_phrases_prefixes_plurals_authors_and_accents(index: SearchIndex) -> Non
     assert (old_style.matched, old_style.ids) == ("any", ("hep-th/9901001",))
 
 
-def test_paging_and_sorting(index: SearchIndex) -> None:
+def test_paging_and_sorting(index: KeywordIndex) -> None:
     first = index.search("model", limit=2)
     assert len(first.ids) == 2 and first.has_more
     rest = index.search("model", limit=2, offset=2)
@@ -125,7 +127,7 @@ def test_paging_and_sorting(index: SearchIndex) -> None:
     assert index.search("nonexistentword", offset=10).matched == "none"
 
 
-def test_index_papers_replaces_by_id_and_delete(index: SearchIndex) -> None:
+def test_index_papers_replaces_by_id_and_delete(index: KeywordIndex) -> None:
     renamed = Paper(id="2401.00002", title="Totally different", abstract=None)
     assert index.index_papers([renamed]) == 1
     assert index.num_docs == 4
@@ -135,7 +137,7 @@ def test_index_papers_replaces_by_id_and_delete(index: SearchIndex) -> None:
     assert index.search("totally").matched == "none" and index.num_docs == 3
 
 
-def test_autocomplete(index: SearchIndex) -> None:
+def test_autocomplete(index: KeywordIndex) -> None:
     assert index.autocomplete("vid") == ["2401.00001"]
     assert index.autocomplete("video gen") == ["2401.00001"]
     assert index.autocomplete("large lang") == ["2401.00003"]
@@ -170,12 +172,12 @@ def test_any_user_text_is_safe(tmp_path_factory: pytest.TempPathFactory, text: s
     assert len(index.autocomplete(text)) <= 25
 
 
-_SHARED: dict[str, SearchIndex] = {}
+_SHARED: dict[str, KeywordIndex] = {}
 
 
-def _shared_index(factory: pytest.TempPathFactory) -> SearchIndex:
+def _shared_index(factory: pytest.TempPathFactory) -> KeywordIndex:
     if "index" not in _SHARED:
-        idx = SearchIndex.open(factory.mktemp("shared") / "index", heap_bytes=50_000_000)
-        idx.rebuild(PAPERS)
+        idx = KeywordIndex.create(factory.mktemp("shared") / "index", heap_bytes=50_000_000)
+        idx.index_papers(PAPERS, new=True)
         _SHARED["index"] = idx
     return _SHARED["index"]

@@ -1,35 +1,28 @@
-"""A tantivy full-text index kept in step with the SQLite catalogue, for search and autocomplete at 1M+ papers.
+"""The keyword index: a tantivy full-text index of the catalogue's papers, for search and autocomplete.
 
-Why: FTS5 ranks by scoring *every* match (`ORDER BY bm25()`), so a common word ("model", hundreds of thousands
-of matches at 1M papers) costs hundreds of milliseconds; tantivy prunes with block-max WAND and answers the
-same top-10 in a few. The catalogue stays the source of truth — this index only maps query text to paper ids.
+Why tantivy: FTS5 ranks by scoring *every* match (`ORDER BY bm25()`), so a common word ("model", hundreds of
+thousands of matches at 1M papers) costs hundreds of milliseconds; tantivy prunes with block-max WAND and
+answers the same top-10 in a few (bench/).
 
-Contract with the catalogue (see the module's report for the wiring in `store.py`):
+The index is a derived view: it only maps query text to paper ids, and `search()` returns ids, which the caller
+reads back from the catalogue in the index's order, dropping ids the catalogue lacks — so the index can be
+stale or rebuilt at any time without ever making the bot serve a paper the catalogue does not have. Who writes
+it, when, and how it catches up with the catalogue's change log is `bot.search.keyword_view`'s job; this module
+is only the index in one directory.
 
-* **Never serve a paper the catalogue lacks**: `search()` returns ids only; the caller fetches the rows from
-  SQLite by id, in the index's order, and drops ids SQLite does not have.
-* **Kept in step**: after a write transaction commits, the catalogue hands the changed papers to
-  `index_papers()` (upsert by id: delete-by-term then add, one tantivy commit per call). A crash between the
-  SQLite commit and the index commit is repaired by catching up: the catalogue records changed paper keys in an
-  outbox table inside the same SQLite transaction and deletes them only after `index_papers()` returned.
-* **Rebuilt when it cannot be trusted**: `open()` reads a version marker; a missing, older or incomplete marker
-  (a schema or analyzer change, or a rebuild that crashed) wipes the directory and sets `needs_rebuild`, and
-  the catalogue then streams every paper into `rebuild()`.
-* **Blocking**: every method blocks (tantivy is native code); call them from a worker thread, never on the
-  event loop. Searches may run concurrently with each other and with one writer.
+Every method blocks (tantivy is native code): call them from a worker thread, never on the event loop.
+Searches may run concurrently with each other and with the one writer. Only one process may write a given
+directory (tantivy's own lock file enforces it; the lease in `bot.search.lease` makes sure we never try).
 
-Query semantics match `_search.parse_query`: plain words and "quoted phrases" must all match (any field:
-title boosted ×`TITLE_BOOST`, abstract, authors); a word ending in `*` is a prefix; with no hit the any-word
-fallback runs. User text never reaches a query parser: queries are built term by term, so any input is safe.
+Query semantics: plain words and "quoted phrases" must all match (any field: title boosted ×`TITLE_BOOST`,
+abstract, authors); a word ending in `*` is a prefix; with no hit the any-word fallback runs. User text never
+reaches a query parser: queries are built term by term (`bot.search.terms`), so any input is safe.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,18 +31,19 @@ from typing import Literal
 
 import tantivy
 
-from bot.catalogue._search import Term, parse_query
 from bot.models import Paper, SortOrder
+from bot.search.terms import Term, parse_query
 
-__all__ = ["INDEX_VERSION", "IndexHits", "SearchIndex"]
+__all__ = ["DEFAULT_HEAP_BYTES", "ENGINE", "INDEX_FORMAT", "IndexHits", "IndexUnusable", "KeywordIndex"]
 
-# Bump whenever the schema, an analyzer or the document mapping changes: open() then forces a rebuild.
-INDEX_VERSION = 1
+# Bump whenever the schema, an analyzer or the document mapping changes: the index is then rebuilt.
+INDEX_FORMAT = 2
+# The library's version and on-disk format: an upgrade rebuilds the index instead of trusting old files.
+ENGINE = str(getattr(tantivy, "__version__", "unknown"))
+# Writer memory: tantivy's heap is split over two indexing threads (>= 15 MB each).
+DEFAULT_HEAP_BYTES = 64_000_000
 TITLE_BOOST = 3.0
 AUTHORS_BOOST = 1.5
-_MARKER = "paperbot-index.json"
-# The library's version and on-disk format: an upgrade rebuilds the index instead of trusting old files.
-_ENGINE = str(getattr(tantivy, "__version__", "unknown"))
 # Lowercase and ASCII-fold, no stemming: a Snowball stemmer doubled indexing time (measured, bench/), so
 # singular/plural matching happens at query time instead (`_variants`: "model" also finds "models").
 _WORDS = "paper_words"  # title, abstract: lowercase (ASCII-folding every abstract cost ~20% of indexing)
@@ -60,6 +54,10 @@ _AUTOCOMPLETE_PREFIX_TERMS = 8
 _PREFIX_SCAN = 4096  # dictionary entries scanned per prefix (lexicographic order), the most frequent kept
 _EPOCH = dt.date(1970, 1, 1)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class IndexUnusable(Exception):
+    """The index directory is missing, corrupt or unreadable: rebuild it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +99,14 @@ def _variants(token: str) -> tuple[str, ...]:
     return (token, token + "s")
 
 
+def _searchable_abstract(paper: Paper) -> str | None:
+    """The abstract as the index sees it: AI keywords are searchable text too, indexed with the abstract."""
+    if not paper.ai_keywords:
+        return paper.abstract
+    keywords = "; ".join(paper.ai_keywords)
+    return f"{paper.abstract}\n{keywords}" if paper.abstract else keywords
+
+
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
@@ -112,12 +118,11 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-class SearchIndex:
+class KeywordIndex:
     """The tantivy index in one directory; see the module docstring for the contract."""
 
-    def __init__(self, directory: Path, index: tantivy.Index, *, needs_rebuild: bool, heap_bytes: int) -> None:
+    def __init__(self, directory: Path, index: tantivy.Index, *, heap_bytes: int) -> None:
         self.directory = directory
-        self.needs_rebuild = needs_rebuild
         self._index = index
         self._schema = index.schema
         self._words = _analyzer(fold=False)
@@ -125,41 +130,47 @@ class SearchIndex:
         self._heap_bytes = heap_bytes
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
+        self._uncommitted: set[str] = set()
         self._searcher = index.searcher()
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path | str, *, heap_bytes: int = 128_000_000) -> SearchIndex:
-        """Open the index in `directory`, creating it (and flagging `needs_rebuild`) when absent or stale."""
-        directory = Path(directory)
-        marker = _read_marker(directory)
-        trusted = (
-            marker.get("version") == INDEX_VERSION
-            and marker.get("engine") == _ENGINE
-            and marker.get("complete") is True
-            and tantivy.Index.exists(str(directory))
-        )
-        index: tantivy.Index | None = None
-        if trusted:
-            try:
-                index = tantivy.Index(_schema(), path=str(directory), reuse=True)
-            except ValueError:  # a corrupt or foreign index directory: rebuild rather than fail to start
-                trusted = False
-        if not trusted:
-            shutil.rmtree(directory, ignore_errors=True)
-            directory.mkdir(parents=True, exist_ok=True)
-            index = tantivy.Index(_schema(), path=str(directory), reuse=False)
-        assert index is not None
+    def create(cls, directory: Path, *, heap_bytes: int = DEFAULT_HEAP_BYTES) -> KeywordIndex:
+        """A new, empty index in `directory` (which must not hold one)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(_schema(), path=str(directory), reuse=False)
+        return cls._ready(directory, index, heap_bytes)
+
+    @classmethod
+    def open(cls, directory: Path, *, heap_bytes: int = DEFAULT_HEAP_BYTES) -> KeywordIndex:
+        """The existing index in `directory`; raise IndexUnusable when it is missing or cannot be read."""
+        try:
+            if not tantivy.Index.exists(str(directory)):
+                raise IndexUnusable(f"no search index in {directory}")
+            index = tantivy.Index(_schema(), path=str(directory), reuse=True)
+            return cls._ready(directory, index, heap_bytes)
+        except ValueError as exc:  # tantivy reports I/O and format problems as ValueError
+            raise IndexUnusable(f"cannot read the search index in {directory}: {exc}") from exc
+
+    @classmethod
+    def _ready(cls, directory: Path, index: tantivy.Index, heap_bytes: int) -> KeywordIndex:
         index.register_tokenizer(_WORDS, _analyzer(fold=False))
         index.register_tokenizer(_NAMES, _analyzer(fold=True))
         index.reload()
-        if not trusted:
-            _write_marker(directory, complete=False)
-        return cls(directory, index, needs_rebuild=not trusted, heap_bytes=heap_bytes)
+        return cls(directory, index, heap_bytes=heap_bytes)
+
+    def reload(self) -> None:
+        """See the latest commit (another process's too). Keeps the current searcher if the reload fails:
+        the writer may be replacing segment files this very moment, and the next reload will see them."""
+        try:
+            self._index.reload()
+            self._searcher = self._index.searcher()
+        except ValueError:
+            pass
 
     def close(self) -> None:
-        """Release the writer (and its lock file); the searcher needs no closing."""
+        """Release the writer (and tantivy's lock file); the searcher needs no closing."""
         with self._write_lock:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
@@ -167,12 +178,13 @@ class SearchIndex:
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
-            # Two indexing threads split the heap; tantivy needs ≥15 MB per thread.
+            # Two indexing threads split the heap; tantivy needs >= 15 MB per thread.
             self._writer = self._index.writer(heap_size=self._heap_bytes, num_threads=2)
         return self._writer
 
     def _commit(self, writer: tantivy.IndexWriter) -> None:
         writer.commit()
+        self._uncommitted.clear()
         self._index.reload()
         self._searcher = self._index.searcher()
 
@@ -182,8 +194,9 @@ class SearchIndex:
         doc = tantivy.Document()
         doc.add_text("id", paper.id)
         doc.add_text("title", paper.title)
-        if paper.abstract:
-            doc.add_text("abstract", paper.abstract)
+        abstract = _searchable_abstract(paper)
+        if abstract:
+            doc.add_text("abstract", abstract)
         if paper.authors:
             doc.add_text("authors", ", ".join(paper.authors))
         doc.add_integer("upvotes", paper.upvotes if paper.upvotes is not None else -1)
@@ -193,69 +206,40 @@ class SearchIndex:
     def index_papers(self, papers: Iterable[Paper], *, commit: bool = True, new: bool = False) -> int:
         """Add or replace these papers (by id); commit unless told not to; return how many were indexed.
 
-        `new=True` promises the papers are not in the index yet (a bulk load of new catalogue rows): no
-        delete-by-id is queued, which keeps the writer's pending-operation queue empty during big imports.
-        Uncommitted work is invisible to searches and lost on a crash: a caller batching commits must keep
-        its own record of what is pending until `commit()` returns.
+        A paper the index does not hold yet is added without a delete-by-id (`new=True` promises that for
+        all of them, e.g. a rebuild into an empty index): a bulk import of new papers then queues no delete
+        operations, which keeps the writer's memory flat. Uncommitted work is invisible to searches and lost
+        on a crash: the caller moves its change-log cursor only after `commit()` returned.
         """
         with self._write_lock:
             writer = self._get_writer()
+            searcher = self._searcher
             count = 0
             for paper in papers:
-                if not new:
+                if not new and (paper.id in self._uncommitted or searcher.doc_freq("id", paper.id)):
                     writer.delete_documents_by_term("id", paper.id)
                 writer.add_document(self._document(paper))
+                self._uncommitted.add(paper.id)
                 count += 1
             if count and commit:
                 self._commit(writer)
             return count
+
+    def delete_ids(self, ids: Iterable[str], *, commit: bool = True) -> None:
+        """Remove papers by id; commit unless told not to."""
+        with self._write_lock:
+            writer = self._get_writer()
+            for paper_id in ids:
+                writer.delete_documents_by_term("id", paper_id)
+                self._uncommitted.discard(paper_id)
+            if commit:
+                self._commit(writer)
 
     def commit(self) -> None:
         """Make everything indexed so far durable and searchable."""
         with self._write_lock:
             if self._writer is not None:
                 self._commit(self._writer)
-
-    def delete_ids(self, ids: Iterable[str]) -> None:
-        """Remove papers by id and commit."""
-        with self._write_lock:
-            writer = self._get_writer()
-            for paper_id in ids:
-                writer.delete_documents_by_term("id", paper_id)
-            self._commit(writer)
-
-    def rebuild(self, papers: Iterable[Paper], *, commit_every: int = 0) -> int:
-        """Replace the whole index with `papers` (the catalogue's rows), then mark it complete.
-
-        `commit_every` > 0 commits periodically (bounding memory and showing progress to searches); the
-        marker only says "complete" after the last commit, so a crash mid-rebuild rebuilds again on open.
-        """
-        with self._write_lock:
-            _write_marker(self.directory, complete=False)
-            writer = self._get_writer()
-            writer.delete_all_documents()
-            count = 0
-            for paper in papers:
-                writer.add_document(self._document(paper))
-                count += 1
-                if commit_every and count % commit_every == 0:
-                    writer.commit()
-            self._commit(writer)
-            writer.wait_merging_threads()
-            self._writer = None
-            _write_marker(self.directory, complete=True)
-            self.needs_rebuild = False
-            return count
-
-    def mark_incomplete(self) -> None:
-        """Record that the index may lack catalogue papers until `mark_complete()` (a bulk load is running):
-        if the process dies first, the next `open()` asks for a rebuild."""
-        _write_marker(self.directory, complete=False)
-
-    def mark_complete(self) -> None:
-        """Record that the index now holds every catalogue paper (after a full catch-up)."""
-        _write_marker(self.directory, complete=True)
-        self.needs_rebuild = False
 
     # ---- reads --------------------------------------------------------------------------------------------
 
@@ -372,19 +356,3 @@ class SearchIndex:
         return tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, field, t)) for t, _df in terms]
         )
-
-
-def _read_marker(directory: Path) -> dict[str, object]:
-    try:
-        data = json.loads((directory / _MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_marker(directory: Path, *, complete: bool) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{_MARKER}.tmp"
-    marker = {"version": INDEX_VERSION, "engine": _ENGINE, "complete": complete}
-    tmp.write_text(json.dumps(marker), encoding="utf-8")
-    os.replace(tmp, directory / _MARKER)
