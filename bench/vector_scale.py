@@ -89,16 +89,20 @@ def serve(folder: Path, queries_file: Path) -> dict[str, object]:
     store = VectorStore.open(folder, model="synthetic", dim=DIM)
     open_s = time.perf_counter() - started
     after_open = rss_mb()
-    latencies = []
+    latencies, cpu = [], []
     found = []
     for q in qs:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         hits = store.search(q, 10)
         latencies.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
         found.append([int(i) for i, _s in hits])
     after_queries = rss_mb()
     p50, p95 = percentiles(latencies)
+    cpu50, cpu95 = percentiles(cpu)
     return {
+        "search_cpu_p50_ms": cpu50,
+        "search_cpu_p95_ms": cpu95,
         "open_s": open_s,
         "search_p50_ms": p50,
         "search_p95_ms": p95,
