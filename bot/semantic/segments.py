@@ -62,12 +62,17 @@ def _fsync_write(path: Path, array: npt.NDArray[np.generic]) -> None:
     os.replace(temporary, path)
 
 
-def write_segment(folder: Path, name: str, ids: Sequence[str], vectors: npt.NDArray[np.floating]) -> None:
-    """Write a complete segment for these ids and unit vectors (same order); files appear only when whole."""
+def write_segment(
+    folder: Path, name: str, ids: Sequence[str], vectors: npt.NDArray[np.floating] | npt.NDArray[np.int8]
+) -> None:
+    """Write a complete segment for these ids and vectors (same order); files appear only when whole.
+
+    `vectors` are unit float rows, or int8 rows already quantized (a compaction copies rows unchanged).
+    """
     encoded = [paper_id.encode("utf-8") for paper_id in ids]
     if any(len(raw) > ID_BYTES for raw in encoded):
         raise ValueError(f"paper ids longer than {ID_BYTES} bytes cannot be stored")
-    rows = quantize(vectors)
+    rows = np.asarray(vectors, dtype=np.int8) if vectors.dtype == np.int8 else quantize(np.asarray(vectors, np.float32))
     arrays: dict[str, npt.NDArray[np.generic]] = {
         "ids": np.array(encoded, dtype=f"S{ID_BYTES}"),
         "keys": id_keys(ids),
