@@ -48,6 +48,17 @@ def _hamming(codes: npt.NDArray[np.uint64], query: npt.NDArray[np.uint64], out: 
         np.add(out, group, out=out, dtype=np.uint16)
 
 
+def _as_words(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """Sign codes as 64-bit words (zero-padded only when the width is not a multiple of 8 bytes: 384 dims are
+    48 bytes, so the loaded array is reused as is, with no second copy in memory)."""
+    width = packed.shape[1] if packed.ndim == 2 else 0
+    if width % 8 == 0 and packed.flags.c_contiguous:
+        return packed.reshape(len(packed), width).view(np.uint64)
+    padded = np.zeros((len(packed), -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = packed
+    return padded.view(np.uint64)
+
+
 def segment_files(folder: Path, name: str) -> list[Path]:
     """Every file that belongs to segment `name`."""
     return [folder / f"{name}.{suffix}.npy" for suffix in _SUFFIXES]
@@ -144,14 +155,11 @@ class Segment:
             ids.close()
             rows.close()
             raise OSError(f"segment {name} is inconsistent (row counts differ)")
-        width = packed.shape[1] if packed.ndim == 2 else 0
-        padded = np.zeros((len(packed), -(-width // 8) * 8), dtype=np.uint8)
-        padded[:, :width] = packed
         return cls(
             name=name,
             generation=generation,
             keys=keys,
-            codes=padded.view(np.uint64),
+            codes=_as_words(packed),
             order=np.argsort(keys, kind="stable"),
             live=np.ones(len(keys), dtype=bool),
             _ids=ids,

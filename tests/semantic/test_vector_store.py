@@ -204,3 +204,16 @@ def test_a_writer_killed_mid_commit_never_corrupts_the_store(tmp_path: Path, del
                 assert vector is not None
                 assert store.search(vector, 1)[0][0] == paper_id
             start += 200
+
+
+@pytest.mark.parametrize("dim", [20, 384])
+def test_any_dimension(tmp_path: Path, rng: np.random.Generator, dim: int) -> None:
+    # 20 dims pack into 3 bytes per code (padded to a 64-bit word); 384 into 6 whole words.
+    vectors = rng.normal(size=(50, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with VectorStore.open(tmp_path, model="m", dim=dim, writable=True) as store:
+        store.upsert([f"p{i}" for i in range(50)], vectors)
+        store.commit()
+        assert [store.search(v, 1)[0][0] for v in vectors[:10]] == [f"p{i}" for i in range(10)]
+        with pytest.raises(ValueError, match="dimensions"):
+            store.search(np.ones(dim + 1, dtype=np.float32), 1)
