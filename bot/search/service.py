@@ -32,7 +32,7 @@ MAX_LIMIT = 100
 def _eta_text(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    if seconds < 90:
+    if seconds < 120:
         return f", about {max(1, round(seconds))} s left"
     return f", about {round(seconds / 60)} min left"
 

@@ -28,8 +28,8 @@ from bot.ingest import ingest_day
 from bot.models import Paper
 from bot.runtime import run_bot
 from bot.sources import open_sources
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import GUILD_ID
+from fake_discord.server import FakeDiscord
+from fake_discord.world import GUILD_ID
 from tests.fixture_server import FixtureServer
 
 HOSTILE_ID = "2403.99991"
