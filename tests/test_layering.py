@@ -34,7 +34,9 @@ PACKAGE = REPO / "bot"
 BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
 VIEWS = frozenset({"bot.search"})
-USE_CASES = frozenset({"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy"})
+USE_CASES = frozenset(
+    {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.db_embed"}
+)
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -48,7 +50,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.catalogue": BASE,
     # Semantic search parts (embedder, vector store, fusion): a pure library, no catalogue, no Discord.
     "bot.semantic": BASE,
-    "bot.search": BASE | {"bot.catalogue", "bot.semantic"},
+    "bot.search": BASE | {"bot.catalogue", "bot.semantic", "bot.sources"},
     **{name: BASE | DATA | VIEWS | USE_CASES for name in USE_CASES},
     "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES,
     "bot.runtime": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui"},
