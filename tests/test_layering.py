@@ -4,7 +4,8 @@
         ←  discord_ui  ←  runtime  ←  cli
 
 Plus the third-party rules from DESIGN.md: only `discord_ui` (and the composition root and CLI above it)
-imports `discord`; only `catalogue` touches SQLite (`aiosqlite`, `sqlite3`); only `digest/schedule.py`
+imports `discord`; only `catalogue` touches SQLite (`aiosqlite`, `sqlite3`) and only `catalogue/postgres`
+PostgreSQL (`psycopg`, `psycopg_pool`), neither backend the other's driver; only `digest/schedule.py`
 imports `apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
 `if TYPE_CHECKING:` blocks count too: a dependency is a dependency.
 """
@@ -47,9 +48,19 @@ ALLOWED: dict[str, frozenset[str]] = {
 # Third-party packages only some subsystems may import: package → predicate on the importing module's path.
 RESTRICTED: dict[str, tuple[str, ...]] = {
     "discord": ("bot/discord_ui/", "bot/runtime.py", "bot/cli.py"),
-    "aiosqlite": ("bot/catalogue/",),
-    "sqlite3": ("bot/catalogue/",),
+    # "bot/catalogue/" (every backend) only until the storage rework moves SQLite into bot/catalogue/sqlite/.
+    "aiosqlite": ("bot/catalogue/sqlite/", "bot/catalogue/"),
+    "sqlite3": ("bot/catalogue/sqlite/", "bot/catalogue/"),
+    "psycopg": ("bot/catalogue/postgres/",),
+    "psycopg_pool": ("bot/catalogue/postgres/",),
     "apscheduler": ("bot/digest/schedule.py",),
+}
+
+
+# Each catalogue backend imports only its own database's driver.
+BACKEND_DRIVERS: dict[str, frozenset[str]] = {
+    "bot/catalogue/sqlite/": frozenset({"aiosqlite", "sqlite3"}),
+    "bot/catalogue/postgres/": frozenset({"psycopg", "psycopg_pool"}),
 }
 
 
@@ -163,6 +174,17 @@ def test_restricted_third_party_imports(package: str) -> None:
         if imp.target.split(".")[0] == package and not imp.path.startswith(allowed)
     ]
     assert not wrong, f"only {', '.join(allowed)} may import {package}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKEND_DRIVERS))
+def test_a_backend_imports_no_other_backends_driver(backend: str) -> None:
+    others = frozenset().union(*(drivers for path, drivers in BACKEND_DRIVERS.items() if path != backend))
+    wrong = [
+        describe(imp)
+        for imp in all_imports()
+        if imp.path.startswith(backend) and imp.target.split(".")[0] in others - BACKEND_DRIVERS[backend]
+    ]
+    assert not wrong, f"{backend} imports another backend's driver:\n" + "\n".join(wrong)
 
 
 def test_bot_init_is_only_a_docstring_and_constants() -> None:
