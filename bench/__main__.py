@@ -5,8 +5,8 @@ is generated once and cached under `bench/.cache/` (generation is not timed). Pr
 the floor and to tantivy-py, and writes the same numbers as JSON under `bench/results/`.
 
 Systems measured on the same corpus and queries:
-  current   — `Catalogue` as it is in `bot/catalogue/store.py`: SQLite rows, search and autocomplete through
-              its tantivy index (`bot/catalogue/_tantivy_index.py`) — what `/paper search` runs
+  current   — `SearchService` over the SQLite catalogue (`bot/search`, `bot/catalogue/sqlite`): rows, search
+              and autocomplete through its tantivy index (`bot/search/keyword_index.py`) — what `/paper search` runs
   floor     — read+parse, executemany (id, title, abstract, authors) into one FTS5 table, one transaction
   fts5      — raw FTS5 BM25 top-10 on the floor's table (the naive design)
   tantivy   — tantivy-py with its query parser (what a user would pick)

@@ -3,7 +3,7 @@
 * `build_catalogue`: N synthetic papers imported through the production snapshot importer, plus 30 days of
   Daily Papers lists (so trending has data), all deterministic from a seed.
 * `run_load`: the production runtime (`bot.runtime.run_bot`, exactly what `paperbot run` runs) logged into the
-  loopback fake Discord (tests/fake_discord) with that catalogue, then a burst of slash-command interactions
+  loopback fake Discord (fake_discord/) with that catalogue, then a burst of slash-command interactions
   (search, abstract, title autocomplete, trending) dispatched at a fixed rate over the gateway, all in flight
   at once. For each: the initial response's latency as the fake measured it (from INTERACTION_CREATE to the
   callback; Discord's deadline is 3 s), and the time until the user sees the final answer.
@@ -29,12 +29,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.config import DatabaseSettings, DiscordSettings, Settings, SourcesSettings
 from bot.importer import import_snapshot
 from bot.models import DailyEntry, Paper
 from bot.runtime import run_bot
-from tests.fake_discord import FakeDiscord, Member, User, default_guild, ids
+from fake_discord import FakeDiscord, Member, User, default_guild, ids
 
 DEADLINE_S = 3.0
 _FIRST_USER_ID = 1_700_000_000_000_000_000
@@ -96,7 +96,7 @@ async def build_catalogue(path: Path, papers: int, seed: int = 1) -> None:
     snapshot = path.with_suffix(".jsonl")
     write_snapshot(snapshot, papers, seed)
     rng = random.Random(seed)
-    async with await Catalogue.open(path) as catalogue:
+    async with await open_catalogue(path) as catalogue:
         await import_snapshot(snapshot, catalogue, progress=False)
         last = dt.date(2026, 11, 20)
         for back in range(30):
@@ -300,7 +300,7 @@ async def run_load(
     the fake Discord and the load generator do not share its event loop; otherwise `run_bot` runs in-process.
     """
     rng = random.Random(seed)
-    async with await Catalogue.open(db) as catalogue:
+    async with await open_catalogue(db) as catalogue:
         sample = [await catalogue.get(paper_id(rng.randrange(papers))) for _ in range(300)]
     stored = [(p.id, p.title) for p in sample if p is not None]
     plan = _plan(interactions, stored, rng)

@@ -21,7 +21,7 @@ from typing import Any
 
 import tantivy
 
-from bot.catalogue._search import match_all, match_any, parse_query
+from bot.search.terms import Term, parse_query
 
 FLOOR_BATCH = 50_000
 
@@ -159,3 +159,19 @@ class NaiveScan:
                 scored.append((score, pid))
         scored.sort(reverse=True)
         return [pid for _, pid in scored[:limit]]
+
+
+def _fts_literal(term: Term) -> str:
+    """A term as an FTS5 string literal (always quoted, so never parsed as syntax)."""
+    body = " ".join(term.words).replace('"', '""')
+    return f'"{body}"' + ("*" if term.prefix else "")
+
+
+def match_all(terms: list[Term]) -> str:
+    """An FTS5 expression requiring every term (the raw-FTS5 baseline)."""
+    return " AND ".join(_fts_literal(term) for term in terms)
+
+
+def match_any(terms: list[Term]) -> str:
+    """An FTS5 expression requiring at least one term (the raw-FTS5 baseline)."""
+    return " OR ".join(_fts_literal(term) for term in terms)

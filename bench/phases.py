@@ -22,9 +22,9 @@ from typing import Any
 
 from bench.baselines import Fts5Raw, NaiveScan, TantivyBaseline, floor_import
 from bench.queries import AUTOCOMPLETE, QUERIES, id_sample
-from bot.catalogue import Catalogue
-from bot.catalogue.store import index_directory
+from bot.catalogue import Catalogue, open_catalogue
 from bot.importer import DEFAULT_BATCH_SIZE, import_snapshot
+from bot.search import SearchService, open_search
 
 MB = 1024 * 1024
 
@@ -155,22 +155,36 @@ def _reset(*paths: Path) -> None:
                 candidate.unlink()
 
 
+def index_directory(db: Path) -> Path:
+    """The search views' folder beside an SQLite catalogue (as `bot.stores.index_folder` puts it)."""
+    return db.with_name(db.name + ".index")
+
+
 def phase_import_current(args: dict[str, Any]) -> dict[str, Any]:
-    """paperbot's importer into the catalogue (SQLite rows + its tantivy search index)."""
+    """paperbot's importer, as `paperbot import` runs it: catalogue rows plus the change log, with this
+    process holding the index lease, so the keyword index follows the log beside the import."""
     db = Path(args["work"]) / "catalogue.db"
     _reset(db, index_directory(db))
 
     async def run() -> dict[str, Any]:
-        async with await Catalogue.open(db) as catalogue:
+        catalogue = await open_catalogue(db)
+        async with catalogue, open_search(catalogue, index_directory(db), role="cli") as search:
+            started = time.perf_counter()
             report = await import_snapshot(
-                args["snapshot"], catalogue, progress=False, batch_size=int(args.get("batch_size", DEFAULT_BATCH_SIZE))
+                args["snapshot"],
+                catalogue,
+                progress=False,
+                batch_size=int(args.get("batch_size", DEFAULT_BATCH_SIZE)),
             )
+            await search.sync()
+            searchable = time.perf_counter() - started
         return {
             "records": report.read,
             "imported": report.imported,
             "bad": report.bad,
             "seconds": report.seconds,
             "rate": report.rate,
+            "searchable_seconds": searchable,
         }
 
     result = asyncio.run(run())
@@ -187,24 +201,31 @@ def phase_tantivy_build(args: dict[str, Any]) -> dict[str, Any]:
 # ---- serving phases -----------------------------------------------------------------------------------------
 
 
-def _serve_catalogue(catalogue_factory: Callable[[], Awaitable[Catalogue]], args: dict[str, Any]) -> dict[str, Any]:
+def _serve_catalogue(
+    catalogue_factory: Callable[[], Awaitable[Catalogue]], index: Path, args: dict[str, Any]
+) -> dict[str, Any]:
     reps = int(args["reps"])
     ids = id_sample(int(args["papers"]))
 
     async def run() -> dict[str, Any]:
-        catalogue = await catalogue_factory()
+        store = await catalogue_factory()
         try:
+            async with open_search(store, index, role="cli") as catalogue:
+                return await measure(store, catalogue)
+        finally:
+            await store.close()
+
+    async def measure(store: Catalogue, catalogue: SearchService) -> dict[str, Any]:
+        if True:
             search = await _time_async(lambda q: catalogue.search(q, limit=10), QUERIES, reps)
             common = [(c, q) for c, q in QUERIES if c == "common"]
             newest = await _time_async(lambda q: catalogue.search(q, limit=10, sort="newest"), common, 1)
             auto = await _time_async(
                 lambda t: catalogue.autocomplete(t), [("autocomplete", t) for t in AUTOCOMPLETE], reps
             )
-            by_id = await _time_async(lambda i: catalogue.get(i), [("abstract", i) for i in ids], 1)
-            found = sum([await catalogue.get(i) is not None for i in ids[:20]])
+            by_id = await _time_async(lambda i: store.get(i), [("abstract", i) for i in ids], 1)
+            found = sum([await store.get(i) is not None for i in ids[:20]])
             page = await catalogue.search("model", limit=10)
-        finally:
-            await catalogue.close()
         return {
             "search": search,
             "search_newest_common": newest["all"],
@@ -219,9 +240,9 @@ def _serve_catalogue(catalogue_factory: Callable[[], Awaitable[Catalogue]], args
 
 
 def phase_serve_current(args: dict[str, Any]) -> dict[str, Any]:
-    """The slash command's code path: `Catalogue.search` / `.autocomplete` / `.get`."""
+    """The slash command's code path: `SearchService.search` / `.autocomplete`, `Catalogue.get`."""
     db = Path(args["work"]) / "catalogue.db"
-    result = _serve_catalogue(lambda: Catalogue.open(db), args)
+    result = _serve_catalogue(lambda: open_catalogue(db), index_directory(db), args)
     return {**result, "db_bytes": _size(db), "index_bytes": _size(index_directory(db))}
 
 

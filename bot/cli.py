@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import __version__
-from bot.catalogue import Catalogue
 from bot.config import Settings, load_settings, redacted
-from bot.errors import ConfigError, PaperbotError, PaperNotFound
+from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper
 from bot.sources import open_sources
+from bot.stores import open_stores
 
 log = logging.getLogger("bot.cli")
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def _date(text: str) -> dt.date:
@@ -66,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--date", type=_date, help="one list date (UTC), YYYY-MM-DD")
     when.add_argument("--since", type=_date, help="first list date of a range")
     ingest.add_argument("--until", type=_date, help="last list date of a range (default: today, UTC)")
+    ingest.add_argument(
+        "--refetch", action="store_true", help="fetch every day again, also lists stored after their day was over"
+    )
 
     importer = commands.add_parser("import", parents=[common], help="bulk imports")
     kinds = importer.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -106,20 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(getattr(args, "config", None))
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"paperbot: config: {problem}", file=sys.stderr)
+            print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
         return EXIT_USAGE
 
-    token = settings.discord.token.get_secret_value()
-    setup_logging("DEBUG" if debug else settings.log.level, secrets=[token] if token else [])
+    setup_logging("DEBUG" if debug else settings.log.level, secrets=settings.secrets())
     handler = _HANDLERS[args.command]
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
         print("paperbot: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"paperbot: config: {problem}", file=sys.stderr)
+            print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
         return EXIT_USAGE
     except PaperbotError as exc:
         if debug:
@@ -178,9 +178,12 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work() -> int:
         started = asyncio.get_running_loop().time()
-        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
+            catalogue = stores.catalogue
             with _DayProgress(since, until, enabled=sys.stderr.isatty()) as progress:
-                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance)
+                # A range resumes (skips lists stored as final); one explicit --date is always fetched.
+                refetch = args.refetch or args.date is not None
+                report = await ingest_range(since, until, catalogue, sources, on_day=progress.advance, refetch=refetch)
             stats = await catalogue.stats()
         elapsed = asyncio.get_running_loop().time() - started
         landed = len(report.days) - len(report.failed)
@@ -188,15 +191,16 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if report.failed:
             # One line (CONTRACT.md): what failed first and how much; the log has every day's detail.
             first = report.failed[0]
-            gave_up = ", then gave up: the source looks down" if report.aborted else ""
+            gave_up = f", then gave up: {report.aborted}" if report.aborted else ""
             print(
                 f"paperbot: ingest failed for {len(report.failed)} of {total} day(s){gave_up}; "
                 f"first {first.day}: {first.error}",
                 file=sys.stderr,
             )
             return EXIT_FAILURE
+        skipped = f" ({len(report.skipped)} already stored, not fetched again)" if report.skipped else ""
         print(
-            f"ingested {landed} of {total} day(s): {report.listed} listed papers, "
+            f"ingested {landed} of {total} day(s){skipped}: {report.listed} listed papers, "
             f"{report.added} new list entries in {elapsed:.1f}s; catalogue has {stats.papers} papers",
             file=sys.stderr,
         )
@@ -213,8 +217,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            report = await import_snapshot(args.file, catalogue, progress=sys.stderr.isatty())
+        async with open_stores(settings, role="cli") as stores:
+            report = await import_snapshot(args.file, stores.catalogue, progress=sys.stderr.isatty())
         print(f"paperbot: {report}", file=sys.stderr)
         return EXIT_OK
 
@@ -223,8 +227,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            results = await catalogue.search(args.query, limit=args.limit, sort=args.sort)
+        async with open_stores(settings, role="cli") as stores:
+            results = await stores.search.search(args.query, limit=args.limit, sort=args.sort)
         if args.json:
             _print_json([paper_json(p) for p in results.papers])
             return EXIT_OK
@@ -244,9 +248,9 @@ def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
     from bot.lookup import lookup_paper
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue, open_sources(settings) as sources:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
             try:
-                paper = await lookup_paper(args.title_or_id, catalogue, sources)
+                paper = await lookup_paper(args.title_or_id, stores.search, sources)
             except PaperNotFound:
                 print(f"paperbot: no paper found for {args.title_or_id!r}", file=sys.stderr)
                 return EXIT_FAILURE
@@ -263,8 +267,8 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.dry_run import dry_run
 
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            text = await dry_run(settings, catalogue, args.date, args.channel)
+        async with open_stores(settings, role="cli") as stores:
+            text = await dry_run(settings, stores.catalogue, args.date, args.channel)
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK
 
@@ -273,9 +277,11 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        async with await Catalogue.open(settings.database.path) as catalogue:
-            stats = await catalogue.stats()
+        async with open_stores(settings, role="cli") as stores:
+            stats = await stores.catalogue.stats()
+            location = stores.catalogue.location
         data = {
+            "backend": stats.backend,
             "papers": stats.papers,
             "days": stats.days,
             "first_day": stats.first_day.isoformat() if stats.first_day else None,
@@ -287,7 +293,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         else:
             span = f"{data['first_day']} to {data['last_day']}" if stats.days else "none yet"
             print(
-                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {settings.database.path} "
+                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {location} "
                 f"({stats.db_bytes / 1_048_576:.1f} MiB)"
             )
         return EXIT_OK
@@ -381,7 +387,7 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
     """Render nested settings as TOML-style text (tables, arrays of tables) for `config check`."""
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_list(v)}
     lines = [f"[{prefix}]"] if prefix and scalars else []
-    lines += [f"{key} = {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in scalars.items()]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
     text = "\n".join(lines) + ("\n\n" if lines else "")
     for key, value in data.items():
         name = f"{prefix}.{key}" if prefix else key
@@ -389,12 +395,17 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
             text += render_toml(value, name)
         elif _is_table_list(value):
             for item in value:
-                text += (
-                    f"[[{name}]]\n"
-                    + "".join(f"{k} = {json.dumps(v, ensure_ascii=False, default=str)}\n" for k, v in item.items())
-                    + "\n"
-                )
+                text += f"[[{name}]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in item.items()) + "\n"
     return text
+
+
+def _toml_value(value: object) -> str:
+    """A TOML value: JSON's spelling for scalars and lists, inline tables for tables inside a table list."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _is_table_list(value: object) -> bool:

@@ -3,8 +3,8 @@
 Design choices:
 
 * Flat memory: the file is read line by line (`SnapshotReader`) and written in batches of `batch_size`
-  papers, one transaction each; the importer holds at most two batches (one parsing, one writing) and a
-  catalogue that indexes in the background one more, whatever the file size.
+  papers, one transaction each; the importer holds at most two batches (one parsing, one writing),
+  whatever the file size.
 * Parsing overlaps writing: the next batch is parsed in a worker thread while SQLite (its own thread, which
   releases the GIL while it steps) writes the previous one, so the import costs about max(parse, write)
   instead of their sum. The event loop only coordinates and never blocks.
@@ -13,9 +13,10 @@ Design choices:
   None for them and the catalogue's upsert never lets None erase a value. Unchanged papers are not
   rewritten, so a re-run is idempotent (`ImportReport.changed == 0`).
 * A progress bar (bytes of the file on disk → ETA, plus records/s) is drawn only on a terminal.
-* The write goes through `catalogue.import_arxiv_batch` when the catalogue has one (so it can feed its search
-  index), else through `bot.catalogue._bulk.import_arxiv_batch`; `catalogue.finish_arxiv_import()`, if
-  present, is awaited at the end.
+* The import writes the catalogue only (`PaperWriter.import_papers`): each batch also lands in the change
+  log, from which whichever process holds the search index's lease indexes it — a running bot, or this
+  command when nobody else does (see `bot.search.follower`) — so indexing runs beside the import, never on
+  its write path.
 """
 
 from __future__ import annotations
@@ -24,17 +25,13 @@ import asyncio
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bot.catalogue._bulk import import_arxiv_batch
+from bot.catalogue import PaperWriter
 from bot.models import Paper
 from bot.sources.arxiv_snapshot import BadLine, SnapshotReader
-
-if TYPE_CHECKING:
-    from bot.catalogue import Catalogue
 
 __all__ = ["DEFAULT_BATCH_SIZE", "ImportProgress", "ImportReport", "import_snapshot"]
 
@@ -107,28 +104,9 @@ class _BatchReader:
         return _Batch(papers, read, bad, self._reader.bytes_read)
 
 
-async def _write(catalogue: Catalogue, papers: Sequence[Paper], seen_at: dt.datetime) -> int:
-    # Prefer the catalogue's own bulk method once it exposes one (it may also feed a search index);
-    # until then the catalogue package's bulk function does the same write.
-    method = getattr(catalogue, "import_arxiv_batch", None)
-    result = await (
-        method(papers, seen_at=seen_at)
-        if method is not None
-        else import_arxiv_batch(catalogue, papers, seen_at=seen_at)
-    )
-    return result if isinstance(result, int) else int(result.changed)
-
-
-async def _finish(catalogue: Catalogue) -> None:
-    # A catalogue that indexes in the background waits here until the index has every batch.
-    method = getattr(catalogue, "finish_arxiv_import", None)
-    if method is not None:
-        await method()
-
-
 async def import_snapshot(
     path: Path | str,
-    catalogue: Catalogue,
+    catalogue: PaperWriter,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool | ImportProgress | None = None,
@@ -153,7 +131,7 @@ async def import_snapshot(
 
 
 async def _import(
-    path: Path | str, catalogue: Catalogue, batch_size: int, progress: bool | ImportProgress | None
+    path: Path | str, catalogue: PaperWriter, batch_size: int, progress: bool | ImportProgress | None
 ) -> ImportReport:
     started = time.perf_counter()
     seen_at = dt.datetime.now(dt.UTC)
@@ -166,7 +144,7 @@ async def _import(
         try:
             batch = await asyncio.to_thread(batches.next)
             while batch.read:
-                write = asyncio.ensure_future(_write(catalogue, batch.papers, seen_at))
+                write = asyncio.ensure_future(catalogue.import_papers(batch.papers, seen_at=seen_at))
                 try:
                     following = await asyncio.to_thread(batches.next)
                 finally:
@@ -177,7 +155,6 @@ async def _import(
                 bad_examples.extend(batch.bad[: _BAD_LINES_KEPT - len(bad_examples)])
                 report_progress(batch.bytes_read, reader.total_bytes, read)
                 batch = following
-            await _finish(catalogue)
         finally:
             finish()
     return ImportReport(

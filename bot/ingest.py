@@ -1,9 +1,16 @@
 """The sources → catalogue use case: fetch Daily Papers lists and store them.
 
 Called by `paperbot ingest` and by the scheduler's ingest cron. Ingest reads Hugging Face only (arXiv serves
-lookups of single papers); every call is idempotent because the catalogue's upserts are. A range keeps going
-past a day that fails, so one bad day never costs the others, but gives up early when the source looks down
-(consecutive unreachable days), so a dead source fails fast instead of once per day.
+lookups of single papers); every call is idempotent because the catalogue's upserts are. A range:
+
+* keeps going past a day that fails, so one bad day never costs the others;
+* gives up early when the source looks down (consecutive days with no answer or a server error), so a dead
+  source fails fast instead of once per day;
+* treats HTTP 429 as "slower", not "down": the HTTP client holds the host back for what the server asked, and
+  the range retries the same day, giving up only after many rate-limited tries in a row;
+* resumes: a day whose list was fetched at least `FINAL_AFTER` after that UTC day ended cannot change any
+  more (papers are added to a day's list during that day), so a rerun skips it unless asked to refetch.
+  Recent days, days never fetched and days whose fetch failed are fetched.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.catalogue import Catalogue, DayChange
+from bot.catalogue import LIST_SETTLED_AFTER, DailyLists, DayChange
 from bot.errors import SourceError
 from bot.sources import Sources
 
@@ -21,15 +28,32 @@ log = logging.getLogger(__name__)
 
 # After this many consecutive days fail with no HTTP answer or a server error, the source is taken as down.
 _UNREACHABLE_DAYS_BEFORE_GIVING_UP = 2
+# After this many calls in a row answered HTTP 429 (each after waiting what the server asked, up to 60 s, on
+# top of the call's own retries), the range stops: Hugging Face wants a break longer than a run should wait.
+_RATE_LIMITED_TRIES_BEFORE_GIVING_UP = 10
+_RATE_LIMITED = 429
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def is_final(day: dt.date, fetched_at: dt.datetime) -> bool:
+    """Whether a list of `day` fetched at `fetched_at` is settled (the catalogue's rule, `LIST_SETTLED_AFTER`:
+    a day after the UTC day ended), so a rerun of a range does not fetch it again."""
+    return fetched_at >= dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC) + LIST_SETTLED_AFTER
 
 
 @dataclass(frozen=True, slots=True)
 class DayReport:
-    """The outcome of ingesting one day: the catalogue change, or the error that stopped it."""
+    """The outcome of one day: the catalogue change, the error that stopped it, or skipped (stored, final)."""
 
     day: dt.date
     change: DayChange | None = None
     error: SourceError | None = None
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -42,12 +66,18 @@ class RangeReport:
     """Every day's report for a range, in date order."""
 
     days: list[DayReport] = field(default_factory=list)
+    #: why the range stopped before its end (one short sentence), or None if every day was tried
     aborted: str | None = None
 
     @property
     def failed(self) -> list[DayReport]:
         """The days that did not land."""
         return [report for report in self.days if not report.ok]
+
+    @property
+    def skipped(self) -> list[DayReport]:
+        """The days not fetched because their stored list is final."""
+        return [report for report in self.days if report.skipped]
 
     @property
     def listed(self) -> int:
@@ -71,12 +101,19 @@ def _require_huggingface(sources: Sources) -> None:
         raise SourceError("huggingface", "the Hugging Face source is disabled ([sources.huggingface] enabled)")
 
 
-async def ingest_day(day: dt.date, catalogue: Catalogue, sources: Sources) -> DayChange:
-    """Fetch one day's list and store it; raises SourceError if the source fails after its retries."""
+async def ingest_day(
+    day: dt.date, catalogue: DailyLists, sources: Sources, *, fetched_at: dt.datetime | None = None
+) -> DayChange:
+    """Fetch one day's list and store it; raises SourceError if the source fails after its retries.
+
+    `fetched_at` (default: now) is recorded as when the list was fetched; take it before the request, so a
+    list counts as final only if the whole request came after the day ended.
+    """
     _require_huggingface(sources)
     assert sources.huggingface is not None
+    fetched_at = fetched_at or _utc_now()
     entries = await sources.huggingface.fetch_day(day)
-    change = await catalogue.record_day(day, entries)
+    change = await catalogue.record_day(day, entries, fetched_at=fetched_at)
     log.log(
         logging.INFO if change.listed else logging.DEBUG,
         "ingested %s: %d listed, %d new entries, %d papers changed",
@@ -91,30 +128,64 @@ async def ingest_day(day: dt.date, catalogue: Catalogue, sources: Sources) -> Da
 async def ingest_range(
     since: dt.date,
     until: dt.date,
-    catalogue: Catalogue,
+    catalogue: DailyLists,
     sources: Sources,
     *,
     on_day: Callable[[DayReport], None] | None = None,
+    refetch: bool = False,
+    now: Clock = _utc_now,
 ) -> RangeReport:
-    """Ingest every day from `since` to `until` inclusive; failures are reported per day, not raised."""
+    """Ingest every day from `since` to `until` inclusive; failures are reported per day, not raised.
+
+    Days whose stored list is final are skipped (reported with `skipped`) unless `refetch`. `on_day` sees
+    every day of the range once, in order, skipped ones included (it drives the CLI's progress bar).
+    """
     _require_huggingface(sources)
     report = RangeReport()
+    fetched = {} if refetch else await catalogue.fetched_days(since, until)
     unreachable = 0
+    rate_limited = 0
     day = since
     while day <= until:
-        try:
-            day_report = DayReport(day=day, change=await ingest_day(day, catalogue, sources))
-            unreachable = 0
-        except SourceError as exc:
-            log.error("ingest of %s failed: %s", day, exc)
-            day_report = DayReport(day=day, error=exc)
-            unreachable = unreachable + 1 if exc.status is None or exc.status >= 500 or exc.status == 429 else 0
+        last_fetch = fetched.get(day)
+        if last_fetch is not None and is_final(day, last_fetch):
+            day_report = DayReport(day=day, skipped=True)
+        else:
+            try:
+                day_report = DayReport(day=day, change=await ingest_day(day, catalogue, sources, fetched_at=now()))
+                unreachable = rate_limited = 0
+            except SourceError as exc:
+                if exc.status == _RATE_LIMITED:
+                    rate_limited += 1
+                    if rate_limited < _RATE_LIMITED_TRIES_BEFORE_GIVING_UP:
+                        # The HTTP client holds every request to the host back for the server's Retry-After,
+                        # so trying the same day again waits exactly as long as Hugging Face asked.
+                        log.warning(
+                            "ingest of %s: Hugging Face is rate-limiting (HTTP 429); waiting and trying again (%d/%d)",
+                            day,
+                            rate_limited,
+                            _RATE_LIMITED_TRIES_BEFORE_GIVING_UP,
+                        )
+                        continue
+                log.error("ingest of %s failed: %s", day, exc)
+                day_report = DayReport(day=day, error=exc)
+                if exc.status != _RATE_LIMITED:
+                    rate_limited = 0
+                    # No answer or a server error: the source may be down. Any other answer means it is up.
+                    unreachable = unreachable + 1 if exc.status is None or exc.status >= 500 else 0
         report.days.append(day_report)
         if on_day is not None:
             on_day(day_report)
+        if rate_limited >= _RATE_LIMITED_TRIES_BEFORE_GIVING_UP:
+            report.aborted = (
+                f"Hugging Face answered HTTP 429 (rate limited) {rate_limited} times in a row; "
+                "run it again later: days already stored are not fetched again"
+            )
+            log.error("ingest range %s..%s stopped at %s: %s", since, until, day, report.aborted)
+            break
         if unreachable >= _UNREACHABLE_DAYS_BEFORE_GIVING_UP and day < until:
-            report.aborted = f"gave up after {unreachable} consecutive days failed: {day_report.error}"
-            log.error("ingest range %s..%s aborted at %s: the source looks down", since, until, day)
+            report.aborted = f"the source looks down ({unreachable} days in a row got no answer or a server error)"
+            log.error("ingest range %s..%s aborted at %s: %s", since, until, day, report.aborted)
             break
         day += dt.timedelta(days=1)
     return report

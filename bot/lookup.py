@@ -8,10 +8,12 @@ the next lookup is local. Upstream failures only matter when nothing is known lo
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
-from bot.catalogue import Catalogue
+from bot.catalogue import PaperReader, PaperWriter
 from bot.errors import PaperNotFound, SourceError, UserInputError
 from bot.models import Paper
+from bot.search import SearchService
 from bot.sources import Sources
 from bot.sources.ids import parse_paper_ref
 
@@ -20,8 +22,13 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 
 
-async def lookup_paper(text: str, catalogue: Catalogue, sources: Sources | None) -> Paper:
+class _Store(PaperReader, PaperWriter, Protocol):
+    """Read a paper, and store one fetched from upstream."""
+
+
+async def lookup_paper(text: str, search: SearchService, sources: Sources | None) -> Paper:
     """Resolve `text` to a stored paper; raise PaperNotFound, UserInputError or (upstream down) SourceError."""
+    catalogue = search.catalogue
     text = " ".join(text.replace("\x00", " ").split())
     if not text:
         raise UserInputError("Give a paper title, an arXiv id like 2401.12345, or an arXiv / Hugging Face link.")
@@ -29,7 +36,7 @@ async def lookup_paper(text: str, catalogue: Catalogue, sources: Sources | None)
         raise UserInputError(f"That is too long for a title or id (at most {MAX_QUERY_CHARS} characters).")
     paper_id = parse_paper_ref(text)
     if paper_id is None:
-        paper = await catalogue.find_title(text)
+        paper = await search.find_title(text)
         if paper is None:
             raise PaperNotFound(text)
         return paper
@@ -44,7 +51,7 @@ async def lookup_paper(text: str, catalogue: Catalogue, sources: Sources | None)
     raise PaperNotFound(text)
 
 
-async def fetch_and_store(paper_id: str, catalogue: Catalogue, sources: Sources | None) -> Paper | None:
+async def fetch_and_store(paper_id: str, catalogue: _Store, sources: Sources | None) -> Paper | None:
     """Fetch a paper from the enabled sources, store what they say, and return the stored result.
 
     arXiv is authoritative for the bibliographic fields and Hugging Face adds its own (upvotes, GitHub, AI

@@ -14,7 +14,7 @@ not Discord's own, we ask `/gateway/bot` once after login, like `AutoShardedClie
 attribute from the answer. Overriding the attribute rather than passing a URL into `connect()` is what makes
 reconnects after INVALID_SESSION go to the same server. Both are process-wide discord.py settings; this
 module is the only writer and restores them on exit, so in-process tests stay independent. With the default
-API base neither is touched (CONTRACT.md: discord.py's own default is left alone).
+API base neither is touched: discord.py's own default is left alone.
 """
 
 from __future__ import annotations
@@ -32,20 +32,21 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, DailyLists
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
-from bot.errors import SourceError
+from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
 from bot.ingest import default_days, ingest_day, ingest_range
+from bot.log import describe_network_error, redact
 from bot.sources import Sources, open_sources
+from bot.stores import open_stores
 
-__all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
+__all__ = ["NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 NO_TOKEN_MESSAGE = (
     "paperbot: no Discord bot token: set the DISCORD_TOKEN environment variable "
     "(or PAPERBOT_DISCORD__TOKEN, or token under [discord] in the config file)"
@@ -61,8 +62,24 @@ FIRST_RUN_DAYS = 30
 
 
 def _fail(line: str) -> None:
-    """Print one line to stderr: the operator-facing failure text, never a traceback."""
-    print(line, file=sys.stderr, flush=True)
+    """Print one line to stderr: the operator-facing failure text, never a traceback, secrets redacted."""
+    print(redact(line), file=sys.stderr, flush=True)
+
+
+def _host_of(url: str) -> str:
+    """How an operator names the peer of `url`: "discord.com", or "127.0.0.1:5000" when a port is written."""
+    parsed = yarl.URL(url)
+    if not parsed.host:
+        return url
+    return parsed.host + (f":{parsed.explicit_port}" if parsed.explicit_port is not None else "")
+
+
+def _without_voice() -> None:
+    """paperbot has no voice features: stop discord.py warning at every start that PyNaCl and davey (its
+    optional voice libraries) are missing. `Client.__init__` logs those two warnings while these class flags
+    are set, and clears them after."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 @contextlib.contextmanager
@@ -126,7 +143,7 @@ def _schedule_ingest(scheduler: Scheduler, catalogue: Catalogue, sources: Source
     scheduler.add_cron_job(INGEST_JOB_ID, cron, ingest_recent)
 
 
-async def _first_run_fill(catalogue: Catalogue, sources: Sources) -> None:
+async def _first_run_fill(catalogue: DailyLists, sources: Sources) -> None:
     """Fill an empty catalogue with the last FIRST_RUN_DAYS lists; best effort, never fatal."""
     if sources.huggingface is None or await catalogue.latest_day() is not None:
         return
@@ -156,8 +173,9 @@ async def _serve(
             if isinstance(exc, discord.ConnectionClosed) and exc.code == 4004:
                 _fail(REJECTED_TOKEN_MESSAGE)
             else:
-                _fail(f"paperbot: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
-            status = EXIT_RUNTIME
+                peer = _host_of(str(DiscordWebSocket.DEFAULT_GATEWAY))
+                _fail(f"paperbot: lost the connection to Discord: {describe_network_error(exc, peer)}")
+            status = EXIT_FAILURE
     finally:
         stopping.cancel()
         for task in background:
@@ -187,12 +205,13 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
     stop = stop if stop is not None else asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(_stop_on_signals(stop))
-        catalogue = await Catalogue.open(settings.database.path)
-        stack.push_async_callback(catalogue.close)
+        stores = await stack.enter_async_context(open_stores(settings, role="bot"))
+        catalogue = stores.catalogue
         sources = await stack.enter_async_context(open_sources(settings))
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
-        bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
+        _without_voice()
+        bot = PaperBot(settings, catalogue=catalogue, search=stores.search, sources=sources, scheduler=scheduler)
         try:
             await bot.login(token)  # also runs setup_hook: extensions + command sync
             if not settings.discord.default_api:
@@ -200,12 +219,12 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         except discord.LoginFailure:
             await bot.close()
             _fail(REJECTED_TOKEN_MESSAGE)
-            return EXIT_RUNTIME
+            return EXIT_FAILURE
         except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             await bot.close()
             where = discord.http.Route.BASE
-            _fail(f"paperbot: could not start on Discord at {where} (login or command sync): {exc!r}")
-            return EXIT_RUNTIME
+            _fail(f"paperbot: could not start on Discord at {where}: {describe_network_error(exc, _host_of(where))}")
+            return EXIT_FAILURE
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
         # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
         hf_on = sources.huggingface is not None

@@ -32,7 +32,8 @@ Attributes and methods of `FixtureServer`:
   ``Fault.truncated_json()`` (the real answer cut in half), ``Fault.object_not_list()``,
   ``Fault.slow(seconds)`` (answer normally after a delay; use it to trip client timeouts),
   ``Fault.connection_reset()`` (close the connection without answering; note aiohttp's client silently
-  retries once when a *reused* connection drops, so script two), ``Fault(status, body, …)``.
+  retries once when a *reused* connection drops, so script two), ``Fault.chunked_body(body)`` (streamed with
+  no Content-Length), ``Fault(status, body, …)``.
 * ``requests`` — every request as ``RecordedRequest(method, path, query, headers)`` (faulted ones too);
   ``requests_to(path)`` filters by path; ``clear_requests()``.
 
@@ -115,6 +116,7 @@ class Fault:
     pass_through: bool = False  # serve the normal answer (after delay_s, truncated if `truncate`)
     truncate: bool = False
     disconnect: bool = False
+    chunked: bool = False  # send `body` with chunked transfer encoding: no Content-Length up front
 
     @classmethod
     def http(cls, status: int, body: bytes | None = None) -> Fault:
@@ -151,6 +153,11 @@ class Fault:
     def slow(cls, seconds: float) -> Fault:
         """The normal answer after `seconds` (interrupted when the server closes)."""
         return cls(status=200, delay_s=seconds, pass_through=True)
+
+    @classmethod
+    def chunked_body(cls, body: bytes, status: int = 200) -> Fault:
+        """`body` streamed without a Content-Length (the client learns its size only by reading it)."""
+        return cls(status=status, body=body, chunked=True)
 
     @classmethod
     def connection_reset(cls) -> Fault:
@@ -341,6 +348,14 @@ class FixtureServer:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=500)
+        if fault.chunked:
+            stream = web.StreamResponse(status=fault.status, headers={"Content-Type": fault.content_type})
+            stream.enable_chunked_encoding()
+            await stream.prepare(request)
+            for start in range(0, len(fault.body), 64 * 1024):
+                await stream.write(fault.body[start : start + 64 * 1024])
+            await stream.write_eof()
+            return stream
         if not fault.pass_through:
             return web.Response(
                 status=fault.status, body=fault.body, content_type=fault.content_type, headers=fault.headers

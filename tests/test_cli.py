@@ -126,7 +126,8 @@ async def test_db_stats_json(ingested: dict[str, str], tmp_path: Path) -> None:
     result = await run_cli("db", "stats", "--json", env=ingested, cwd=tmp_path)
     assert result.code == 0
     stats = json.loads(result.out)
-    assert set(stats) == {"papers", "days", "first_day", "last_day", "db_bytes"}
+    assert {"papers", "days", "first_day", "last_day", "db_bytes", "backend"} <= set(stats)
+    assert stats["backend"] == "sqlite"
     assert stats["papers"] == 199 and stats["days"] == 17
     assert (stats["first_day"], stats["last_day"]) == ("2024-03-13", "2024-05-31")
 

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.importer import ImportReport, import_snapshot
 from bot.models import Paper
+from bot.search import open_search
 from bot.sources.arxiv_snapshot import (
     BadLine,
     SnapshotReader,
@@ -33,7 +34,7 @@ SAMPLE_IDS = [json.loads(line)["id"] for line in SAMPLE.read_text(encoding="utf-
 
 @pytest.fixture
 async def catalogue(tmp_path: Path) -> AsyncIterator[Catalogue]:
-    cat = await Catalogue.open(tmp_path / "papers.db")
+    cat = await open_catalogue(tmp_path / "papers.db")
     yield cat
     await cat.close()
 
@@ -151,7 +152,7 @@ def test_reader_reports_progress_in_file_bytes(tmp_path: Path) -> None:
 # ---- importer -----------------------------------------------------------------------------------------------
 
 
-async def test_import_sample_into_catalogue(catalogue: Catalogue) -> None:
+async def test_import_sample_into_catalogue(catalogue: Catalogue, tmp_path: Path) -> None:
     report = await import_snapshot(SAMPLE, catalogue, progress=False)
     assert isinstance(report, ImportReport)
     assert (report.read, report.imported, report.bad, report.changed) == (14, 14, 0, 14)
@@ -164,7 +165,8 @@ async def test_import_sample_into_catalogue(catalogue: Catalogue) -> None:
     assert paper.authors == ("Rastislav Šrámek", "Broňa Brejová", "Tomáš Vinař")
     assert paper.categories == ("cs.DS",)
     assert paper.published == dt.date(2007, 3, 31)
-    results = await catalogue.search("diphoton")
+    async with open_search(catalogue, tmp_path / "index", role="cli") as search:
+        results = await search.search("diphoton")
     assert [p.id for p in results.papers] == ["0704.0001"]
 
 

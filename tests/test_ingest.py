@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.config import Settings, load_settings
-from bot.ingest import default_days, ingest_day, ingest_range
+from bot.ingest import DayReport, default_days, ingest_day, ingest_range
+from bot.search import open_search
 from bot.sources import RetryPolicy, Sources, open_sources
 from tests.fixture_server import Fault, FixtureServer
 
@@ -48,7 +49,7 @@ async def sources(settings: Settings, sleeps: Sleeps) -> AsyncIterator[Sources]:
 
 @pytest.fixture
 async def catalogue(settings: Settings) -> AsyncIterator[Catalogue]:
-    cat = await Catalogue.open(settings.database.path)
+    cat = await open_catalogue(settings.database.path)
     yield cat
     await cat.close()
 
@@ -72,18 +73,19 @@ async def test_range_fills_catalogue_from_every_fixture_day(
             item["paper"]["id"] for item in fixture_server.day_items(day)
         }
     assert not fixture_server.requests_to("/api/query"), "ingest must read Hugging Face only"
-    search = await catalogue.search("video generation")
-    assert search.papers and "video" in search.papers[0].title.lower()
+    async with open_search(catalogue, Path(catalogue.location + ".index"), role="cli") as search:
+        found = await search.search("video generation")
+    assert found.papers and "video" in found.papers[0].title.lower()
 
 
 async def test_reingest_is_idempotent(catalogue: Catalogue, sources: Sources) -> None:
     await ingest_range(FIRST, LAST, catalogue, sources)
     await catalogue.close()
     before = _digest(catalogue.path)
-    again = await Catalogue.open(catalogue.path)
+    again = await open_catalogue(catalogue.path)
     try:
-        report = await ingest_range(FIRST, LAST, again, sources)
-        assert report.added == 0
+        report = await ingest_range(FIRST, LAST, again, sources, refetch=True)  # every day asked again
+        assert report.added == 0 and not report.skipped
         assert all(r.change is not None and r.change.papers_changed == 0 for r in report.days)
     finally:
         await again.close()
@@ -165,3 +167,125 @@ async def test_source_down_aborts_the_range_early(
 def test_default_days_are_yesterday_and_today_utc() -> None:
     late = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     assert default_days(late) == (dt.date(2026, 3, 1), dt.date(2026, 3, 2))  # 04:30 UTC on 2 March
+
+
+# ------------------------------------------------------------------------------------------ rate limits
+
+
+DAILY = "/api/daily_papers"
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+async def _assert_every_day_stored(catalogue: Catalogue, server: FixtureServer, first: dt.date, last: dt.date) -> None:
+    for day in (d for d in server.days if first <= d <= last):
+        served = {item["paper"]["id"] for item in server.day_items(day)}
+        assert {p.id for p in await catalogue.day_papers(day)} == served, day
+
+
+async def test_a_backfill_waits_out_429s_and_continues(
+    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources, sleeps: Sleeps
+) -> None:
+    """HTTP 429 means "slower", not "down": the range waits what Hugging Face asks and loses no day."""
+    first, last = dt.date(2024, 3, 13), dt.date(2024, 3, 22)
+    fixture_server.fail_next(DAILY, [Fault.retry_after(30)] * 6)  # each one more than a call's 20 s deadline
+
+    report = await ingest_range(first, last, catalogue, sources)
+
+    assert report.aborted is None and not report.failed
+    assert [r.day for r in report.days] == _days(first, last)
+    assert len([s for s in sleeps.calls if 29.0 < s <= 30.0]) == 6, "every retry waited the Retry-After"
+    await _assert_every_day_stored(catalogue, fixture_server, first, last)
+
+
+async def test_endless_429s_stop_the_range_on_the_same_day_with_a_clear_reason(
+    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources
+) -> None:
+    fixture_server.fail_next(DAILY, [Fault.retry_after(30)] * 1000)
+
+    report = await ingest_range(FIRST, LAST, catalogue, sources)
+
+    assert report.aborted is not None and "429" in report.aborted and "rate" in report.aborted
+    assert [r.day for r in report.days] == [FIRST], "the rate-limited day is retried, not skipped"
+    assert {r.query["date"] for r in fixture_server.requests_to(DAILY)} == {FIRST.isoformat()}
+    assert 3 <= len(fixture_server.requests_to(DAILY)) <= 30
+    assert (await catalogue.stats()).papers == 0
+
+
+async def test_an_outage_after_429s_still_gives_up_fast(
+    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources
+) -> None:
+    fixture_server.fail_next(DAILY, [Fault.retry_after(30), *[503] * 100])
+    report = await ingest_range(FIRST, LAST, catalogue, sources)
+    assert report.aborted is not None and "429" not in report.aborted
+    assert len(report.days) == 2
+    assert len(fixture_server.requests_to(DAILY)) == 1 + 2 * RetryPolicy().max_attempts
+
+
+# ------------------------------------------------------------------------------------------ resuming a range
+
+
+def _dates_requested(server: FixtureServer) -> list[dt.date]:
+    return sorted({dt.date.fromisoformat(r.query["date"]) for r in server.requests_to(DAILY)})
+
+
+async def test_an_interrupted_backfill_resumes_where_it_stopped(
+    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources
+) -> None:
+    first, last = dt.date(2024, 3, 13), dt.date(2024, 3, 31)
+
+    def source_dies_after_the_20th(day: DayReport) -> None:
+        if day.day == dt.date(2024, 3, 20):
+            fixture_server.fail_next(DAILY, [503] * (2 * RetryPolicy().max_attempts))
+
+    interrupted = await ingest_range(first, last, catalogue, sources, on_day=source_dies_after_the_20th)
+    assert interrupted.aborted is not None
+    assert [r.day for r in interrupted.failed] == [dt.date(2024, 3, 21), dt.date(2024, 3, 22)]
+    fixture_server.clear_requests()
+
+    seen: list[DayReport] = []
+    rerun = await ingest_range(first, last, catalogue, sources, on_day=seen.append)
+
+    assert not rerun.failed and rerun.aborted is None
+    assert _dates_requested(fixture_server) == _days(dt.date(2024, 3, 21), last), "stored final days are skipped"
+    assert [r.day for r in seen] == _days(first, last), "skipped days still advance the progress"
+    assert [r.day for r in rerun.skipped] == _days(first, dt.date(2024, 3, 20))
+    assert all(r.ok and r.change is None for r in rerun.skipped)
+    await _assert_every_day_stored(catalogue, fixture_server, first, last)
+
+
+async def test_days_fetched_too_soon_after_they_ended_are_fetched_again(
+    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources
+) -> None:
+    """A list can still grow while its UTC day runs (and just after): only a fetch 24 h after its end is final."""
+    first, last = dt.date(2024, 3, 15), dt.date(2024, 3, 21)
+    run_at = dt.datetime(2024, 3, 21, 18, tzinfo=dt.UTC)  # the 21st is today, the 20th ended 18 h ago
+    await ingest_range(first, last, catalogue, sources, now=lambda: run_at)
+    fixture_server.clear_requests()
+
+    await ingest_range(first, last, catalogue, sources, now=lambda: run_at + dt.timedelta(hours=1))
+    assert _dates_requested(fixture_server) == [dt.date(2024, 3, 20), dt.date(2024, 3, 21)]
+
+    # Two days later both were fetched again long after they ended: final now, so a third run skips them.
+    fixture_server.clear_requests()
+    await ingest_range(first, last, catalogue, sources, now=lambda: run_at + dt.timedelta(days=2))
+    assert _dates_requested(fixture_server) == [dt.date(2024, 3, 20), dt.date(2024, 3, 21)]
+    fixture_server.clear_requests()
+    await ingest_range(first, last, catalogue, sources, now=lambda: run_at + dt.timedelta(days=2, hours=1))
+    assert _dates_requested(fixture_server) == []
+
+
+async def test_empty_days_count_as_fetched_and_refetch_fetches_everything(
+    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources
+) -> None:
+    first, last = dt.date(2024, 3, 15), dt.date(2024, 3, 17)  # the 16th and 17th are a weekend: empty lists
+    await ingest_range(first, last, catalogue, sources)
+    fixture_server.clear_requests()
+    again = await ingest_range(first, last, catalogue, sources)
+    assert _dates_requested(fixture_server) == [] and len(again.skipped) == 3
+
+    refetched = await ingest_range(first, last, catalogue, sources, refetch=True)
+    assert _dates_requested(fixture_server) == _days(first, last)
+    assert refetched.skipped == [] and refetched.listed == len(fixture_server.day_items(first))

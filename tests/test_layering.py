@@ -1,13 +1,20 @@
 """The architecture, checked: walk every module under bot/ and hold its imports to the layer diagram.
 
-    config / models / errors / log  ←  sources, catalogue  ←  ingest, lookup, importer, digest
-        ←  discord_ui  ←  runtime  ←  cli
+    config / models / errors / log  ←  sources, catalogue  ←  search  ←  stores, ingest, lookup, importer,
+        digest  ←  discord_ui  ←  runtime  ←  cli
 
-Plus the third-party rules from DESIGN.md: only `discord_ui` (and the composition root and CLI above it)
-imports `discord`; only `catalogue` touches SQLite (`aiosqlite`, `sqlite3`) and only `catalogue/postgres`
-PostgreSQL (`psycopg`, `psycopg_pool`), neither backend the other's driver; only `digest/schedule.py`
-imports `apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
+`catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
+read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
+composition root and CLI above it) imports `discord`; only the SQLite backend (`catalogue/sqlite/`) touches
+SQLite (`aiosqlite`, `sqlite3`) and only the PostgreSQL backend (`catalogue/postgres/`) its driver (`psycopg`,
+`psycopg_pool`); only `search` touches tantivy; only `digest/schedule.py` runs
+`apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
 `if TYPE_CHECKING:` blocks count too: a dependency is a dependency.
+
+One narrow exception: `bot/config/cron.py` imports APScheduler's crontab parser (`apscheduler.triggers.cron`,
+no scheduler) to check `[ingest] cron`. Checking the value with the very parser the scheduler will run it
+with is what keeps `config check` and the running bot from disagreeing; the alternative, config calling
+into `bot.digest.schedule`, would point an import up the layers.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ PACKAGE = REPO / "bot"
 
 BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
-USE_CASES = frozenset({"bot.ingest", "bot.lookup", "bot.importer", "bot.digest"})
+VIEWS = frozenset({"bot.search"})
+USE_CASES = frozenset({"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest"})
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -38,29 +46,27 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.config": frozenset({"bot.errors", "bot.models"}),
     "bot.sources": BASE,
     "bot.catalogue": BASE,
-    **{name: BASE | DATA | USE_CASES for name in USE_CASES},
-    "bot.discord_ui": BASE | DATA | USE_CASES,
-    "bot.runtime": BASE | DATA | USE_CASES | {"bot.discord_ui"},
-    "bot.cli": BASE | DATA | USE_CASES | {"bot.discord_ui", "bot.runtime"},
+    "bot.search": BASE | {"bot.catalogue"},
+    **{name: BASE | DATA | VIEWS | USE_CASES for name in USE_CASES},
+    "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES,
+    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui"},
+    "bot.cli": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui", "bot.runtime"},
     "bot.__main__": frozenset({"bot.cli"}),
 }
 
 # Third-party packages only some subsystems may import: package → predicate on the importing module's path.
 RESTRICTED: dict[str, tuple[str, ...]] = {
     "discord": ("bot/discord_ui/", "bot/runtime.py", "bot/cli.py"),
-    # "bot/catalogue/" (every backend) only until the storage rework moves SQLite into bot/catalogue/sqlite/.
-    "aiosqlite": ("bot/catalogue/sqlite/", "bot/catalogue/"),
-    "sqlite3": ("bot/catalogue/sqlite/", "bot/catalogue/"),
+    "aiosqlite": ("bot/catalogue/sqlite/",),
+    "sqlite3": ("bot/catalogue/sqlite/",),
     "psycopg": ("bot/catalogue/postgres/",),
     "psycopg_pool": ("bot/catalogue/postgres/",),
-    "apscheduler": ("bot/digest/schedule.py",),
+    "tantivy": ("bot/search/",),
+    "apscheduler": ("bot/digest/schedule.py", "bot/config/cron.py"),
 }
-
-
-# Each catalogue backend imports only its own database's driver.
-BACKEND_DRIVERS: dict[str, frozenset[str]] = {
-    "bot/catalogue/sqlite/": frozenset({"aiosqlite", "sqlite3"}),
-    "bot/catalogue/postgres/": frozenset({"psycopg", "psycopg_pool"}),
+# Of those, files that may import only the listed modules of the package (see the module docstring).
+NARROW: dict[tuple[str, str], frozenset[str]] = {
+    ("apscheduler", "bot/config/cron.py"): frozenset({"apscheduler.triggers.cron"}),
 }
 
 
@@ -174,17 +180,14 @@ def test_restricted_third_party_imports(package: str) -> None:
         if imp.target.split(".")[0] == package and not imp.path.startswith(allowed)
     ]
     assert not wrong, f"only {', '.join(allowed)} may import {package}:\n" + "\n".join(wrong)
-
-
-@pytest.mark.parametrize("backend", sorted(BACKEND_DRIVERS))
-def test_a_backend_imports_no_other_backends_driver(backend: str) -> None:
-    others = frozenset().union(*(drivers for path, drivers in BACKEND_DRIVERS.items() if path != backend))
-    wrong = [
+    narrow = [
         describe(imp)
         for imp in all_imports()
-        if imp.path.startswith(backend) and imp.target.split(".")[0] in others - BACKEND_DRIVERS[backend]
+        if imp.target.split(".")[0] == package
+        and (package, imp.path) in NARROW
+        and imp.target not in NARROW[package, imp.path]
     ]
-    assert not wrong, f"{backend} imports another backend's driver:\n" + "\n".join(wrong)
+    assert not narrow, f"these may import only {dict(NARROW)}:\n" + "\n".join(narrow)
 
 
 def test_bot_init_is_only_a_docstring_and_constants() -> None:
@@ -236,7 +239,9 @@ def test_importing_bot_has_no_side_effects() -> None:
 
 def test_lower_layers_do_not_load_discord_transitively() -> None:
     """Not even through a helper or a third-party package: everything below discord_ui runs without it."""
-    lower = sorted(module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | USE_CASES)
+    lower = sorted(
+        module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | VIEWS | USE_CASES
+    )
     modules = set(_probe(lower)["modules"])  # type: ignore[arg-type]
     assert "discord" not in modules
 
@@ -255,3 +260,47 @@ def test_the_walk_sees_every_import_form() -> None:
     # Parsed as if it lived at bot/digest/compose.py; nothing is written.
     found = {(imp.target, imp.line) for imp in imports_of_source(source, fake)}
     assert {("bot.discord_ui", 3), ("bot.discord_ui.embeds", 3), ("discord.ui", 5), ("aiosqlite", 6)} <= found
+
+
+def _private_owner(target: str) -> str | None:
+    """The package that owns a private module or name (`bot.a._b` → `bot.a`), or None when it is public."""
+    parts = target.split(".")
+    for position, part in enumerate(parts):
+        if part.startswith("_") and not (part.startswith("__") and part.endswith("__")):
+            return ".".join(parts[:position])
+    return None
+
+
+def _private_imports(paths: list[Path]) -> list[str]:
+    wrong = []
+    for path in paths:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        module = module_name(path)
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for target in targets:
+                owner = _private_owner(target)
+                if owner and owner.startswith("bot") and not (module == owner or module.startswith(owner + ".")):
+                    wrong.append(f"{path.relative_to(REPO)}:{node.lineno} imports {target}")
+    return wrong
+
+
+def test_private_names_stay_in_their_package() -> None:
+    """Private by underscore means private: `bot.x._y` (a module or a name) is used inside `bot.x` only —
+    by the package's own modules, never by another package or the benchmarks. (A package's unit tests may
+    test its private helpers directly; they are the package's own.)"""
+    paths = bot_modules() + sorted((REPO / "bench").rglob("*.py"))
+    wrong = _private_imports(paths)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_private_check_sees_a_violation() -> None:
+    assert _private_owner("bot.catalogue.sqlite._rows") == "bot.catalogue.sqlite"
+    assert _private_owner("bot.search.keyword_index._variants") == "bot.search.keyword_index"
+    assert _private_owner("bot.catalogue.__init__") is None
+    assert _private_owner("bot.catalogue.types") is None

@@ -1,5 +1,41 @@
-"""The paper catalogue: `Catalogue` is the only door to SQLite."""
+"""The paper catalogue, the source of truth: typed protocols, and one factory over two backends.
 
-from bot.catalogue.store import Catalogue, DayChange
+Upper layers import from here only: `Catalogue` and its parts (`PaperReader`, `DailyLists`, `ChangeLog`,
+`DigestStore`, …) to type what they need, and `open_catalogue(settings.database)` to get one. SQLite
+(`bot.catalogue.sqlite`) is the embedded default; PostgreSQL (`bot.catalogue.postgres`) lets many
+processes on many machines share one catalogue.
+"""
 
-__all__ = ["Catalogue", "DayChange"]
+from bot.catalogue.factory import is_postgres_url, open_catalogue
+from bot.catalogue.protocols import Catalogue, ChangeLog, DailyLists, DigestStore, PaperReader, PaperWriter
+from bot.catalogue.titles import normalise_title
+from bot.catalogue.types import (
+    LIST_SETTLED_AFTER,
+    Backend,
+    ChangeBatch,
+    ChannelState,
+    DayChange,
+    LogPosition,
+    PostRecord,
+    PostState,
+)
+
+__all__ = [
+    "LIST_SETTLED_AFTER",
+    "Backend",
+    "Catalogue",
+    "ChangeBatch",
+    "ChangeLog",
+    "ChannelState",
+    "DailyLists",
+    "DayChange",
+    "DigestStore",
+    "LogPosition",
+    "PaperReader",
+    "PaperWriter",
+    "PostRecord",
+    "PostState",
+    "is_postgres_url",
+    "normalise_title",
+    "open_catalogue",
+]

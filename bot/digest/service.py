@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
-from bot.catalogue._digest_store import ChannelState, PostRecord, PostState
+from bot.catalogue import DigestStore, PostRecord, PostState
 from bot.config import Settings
 from bot.digest.compose import WEEK_DAYS, compose
 from bot.digest.render import (
@@ -59,40 +59,12 @@ Refresh = Callable[[dt.date], Awaitable[object]]
 
 
 class DigestCatalogue(Protocol):
-    """What the digest needs from the catalogue (`Catalogue` with its `DigestStore` mixin)."""
+    """What the digest needs from the catalogue: the day lists, and its own store of subscriptions and posts."""
 
     async def day_papers(self, day: dt.date) -> list[Paper]: ...
-    async def digest_subscriptions(self) -> list[Subscription]: ...
-    async def digest_subscribe(self, sub: Subscription, *, now: dt.datetime) -> Subscription: ...
-    async def digest_unsubscribe(self, channel_id: int) -> bool: ...
-    async def digest_see_channels(self, channel_ids: Sequence[int], *, now: dt.datetime) -> dict[int, dt.datetime]: ...
-    async def digest_channel_states(self) -> dict[int, ChannelState]: ...
-    async def digest_mark_failing(self, channel_id: int, reason: str, *, now: dt.datetime) -> None: ...
-    async def digest_clear_failing(self, channel_id: int) -> None: ...
-    async def digest_post(self, channel_id: int, local_date: dt.date) -> PostRecord | None: ...
-    async def digest_posts_in_state(self, state: PostState) -> list[PostRecord]: ...
-    async def digest_last_posts(self) -> dict[int, PostRecord]: ...
-    async def digest_begin_post(
-        self,
-        channel_id: int,
-        local_date: dt.date,
-        list_day: dt.date,
-        *,
-        state: PostState = "posting",
-        payload: str = "[]",
-        now: dt.datetime,
-    ) -> bool: ...
-    async def digest_post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None: ...
-    async def digest_finish_post(
-        self,
-        channel_id: int,
-        local_date: dt.date,
-        state: PostState,
-        *,
-        message_ids: dict[int, int] | None = None,
-        error: str | None = None,
-        now: dt.datetime,
-    ) -> None: ...
+
+    @property
+    def digests(self) -> DigestStore: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +91,8 @@ async def effective_subscriptions(catalogue: DigestCatalogue, settings: Settings
     A config channel is owed posts from when a running bot first saw it (`created_at`; None until then).
     """
     config = {sub.channel_id: sub for sub in settings.digest.subscriptions()}
-    stored = {sub.channel_id: sub for sub in await catalogue.digest_subscriptions()}
-    states = await catalogue.digest_channel_states()
+    stored = {sub.channel_id: sub for sub in await catalogue.digests.subscriptions()}
+    states = await catalogue.digests.channel_states()
     merged: dict[int, Subscription] = {}
     for channel_id in sorted(config.keys() | stored.keys()):
         state = states.get(channel_id)
@@ -205,7 +177,7 @@ class DigestService:
         try:
             now = self.now()
             config_ids = [sub.channel_id for sub in self.settings.digest.subscriptions()]
-            await self.catalogue.digest_see_channels(config_ids, now=now)
+            await self.catalogue.digests.see_channels(config_ids, now=now)
             await self.rebuild()
             self.scheduler.add_cron_job(CATCH_UP_JOB, CATCH_UP_CRON, self.catch_up)
             # Reconciles every 'posting' record and makes any post owed while the bot was down.
@@ -249,8 +221,8 @@ class DigestService:
     async def statuses(self, guild_id: int | None = None) -> list[ChannelStatus]:
         """Every subscription (of one guild, when given) with next post time, last post and last error."""
         config_ids = {sub.channel_id for sub in self.settings.digest.subscriptions()}
-        stored_ids = {sub.channel_id for sub in await self.catalogue.digest_subscriptions()}
-        last = await self.catalogue.digest_last_posts()
+        stored_ids = {sub.channel_id for sub in await self.catalogue.digests.subscriptions()}
+        last = await self.catalogue.digests.last_posts()
         now = self.now()
         out: list[ChannelStatus] = []
         for sub in await self.subscriptions():
@@ -276,7 +248,7 @@ class DigestService:
 
     async def subscribe(self, sub: Subscription) -> Subscription:
         """Create or update a channel's subscription and reschedule; a new one is owed from now on."""
-        await self.catalogue.digest_subscribe(sub, now=self.now())
+        await self.catalogue.digests.subscribe(sub, now=self.now())
         await self.rebuild()
         effective = await self.subscription(sub.channel_id)
         assert effective is not None
@@ -289,7 +261,7 @@ class DigestService:
                 f"<#{channel_id}> is subscribed in the configuration file ([[digest.channels]] with "
                 f"channel_id = {channel_id}); remove it there and restart the bot to stop its digest."
             )
-        removed = await self.catalogue.digest_unsubscribe(channel_id)
+        removed = await self.catalogue.digests.unsubscribe(channel_id)
         await self.rebuild()
         return removed
 
@@ -320,13 +292,13 @@ class DigestService:
     async def _post_due(self, sub: Subscription) -> PostState | None:
         now = self.now()
         due = owed_slot(sub, now, self.grace_hours(sub.channel_id))
-        stale = [r for r in await self.catalogue.digest_posts_in_state("posting") if r.channel_id == sub.channel_id]
+        stale = [r for r in await self.catalogue.digests.posts_in_state("posting") if r.channel_id == sub.channel_id]
         for old in stale:
             if due is None or old.local_date != due.local_date:
                 await self._reconcile(sub, old, owed=False)
         if due is None:
             return None
-        record = await self.catalogue.digest_post(sub.channel_id, due.local_date)
+        record = await self.catalogue.digests.post(sub.channel_id, due.local_date)
         if record is not None:
             if record.state != "posting":
                 return record.state
@@ -334,12 +306,12 @@ class DigestService:
         await self.refresh(due.list_day)
         rendered = await build_post(self.catalogue, sub, due.list_day, due.local_date)
         if not rendered.messages:
-            await self.catalogue.digest_begin_post(
+            await self.catalogue.digests.begin_post(
                 sub.channel_id, due.local_date, due.list_day, state="skipped", now=now
             )
             log.info("Digest for %s on %s skipped: empty list (empty_days = skip)", sub.channel_id, due.local_date)
             return "skipped"
-        claimed = await self.catalogue.digest_begin_post(
+        claimed = await self.catalogue.digests.begin_post(
             sub.channel_id, due.local_date, due.list_day, payload=messages_to_json(rendered.messages), now=now
         )
         if not claimed:
@@ -361,7 +333,7 @@ class DigestService:
             return "posted"
         if not owed and not sent:
             # Nothing reached the channel and the window has closed: the post is missed, not made late.
-            await self.catalogue.digest_finish_post(
+            await self.catalogue.digests.finish_post(
                 sub.channel_id, record.local_date, "failed", error="not posted before the deadline", now=self.now()
             )
             log.warning("Digest for %s on %s missed its window", sub.channel_id, record.local_date)
@@ -408,23 +380,23 @@ class DigestService:
                     sub,
                 )
                 return "posting"
-            await self.catalogue.digest_post_progress(sub.channel_id, local_date, message.part, ids[message.part])
+            await self.catalogue.digests.post_progress(sub.channel_id, local_date, message.part, ids[message.part])
         await self._finish(sub, local_date, ids)
         log.info("Digest for %s on %s posted (%d message(s))", sub.channel_id, local_date, len(ids))
         return "posted"
 
     async def _finish(self, sub: Subscription, local_date: dt.date, ids: dict[int, int]) -> None:
-        await self.catalogue.digest_finish_post(sub.channel_id, local_date, "posted", message_ids=ids, now=self.now())
+        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "posted", message_ids=ids, now=self.now())
         if sub.failing_reason is not None:
-            await self.catalogue.digest_clear_failing(sub.channel_id)
+            await self.catalogue.digests.clear_failing(sub.channel_id)
 
     async def _failed(self, sub: Subscription, local_date: dt.date, exc: DeliveryError) -> PostState:
         if not exc.permanent:
             log.warning("Digest for %s on %s: %s; will retry", sub.channel_id, local_date, exc.reason)
             return "posting"
         now = self.now()
-        await self.catalogue.digest_finish_post(sub.channel_id, local_date, "failed", error=exc.reason, now=now)
-        await self.catalogue.digest_mark_failing(sub.channel_id, exc.reason, now=now)
+        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "failed", error=exc.reason, now=now)
+        await self.catalogue.digests.mark_failing(sub.channel_id, exc.reason, now=now)
         log.error(
             "Digest for %s on %s failed: %s — marked failing; next attempt at its next post time (subscription: %r)",
             sub.channel_id,

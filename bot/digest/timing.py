@@ -1,13 +1,16 @@
 """When a subscription posts, which list it shows, and whether a post is still owed — pure functions of time.
 
-CONTRACT.md's rules live here and nowhere else, so the scheduler's trigger, the owed-post check at start-up
+The posting rules live here and nowhere else, so the scheduler's trigger, the owed-post check at start-up
 and `/paper digest list` can never disagree:
 - the post for local date L is at the subscription's local time on L; a time that does not exist that day
   (spring-forward gap) posts at the next valid minute; a time that occurs twice (fall-back) posts once, at its
   first occurrence;
 - it shows list day D = (UTC date of the post instant) − 1 — the latest UTC day that had ended;
 - it is owed from its instant until the earlier of the end of local day L and instant + grace, and only if the
-  subscription existed at the instant.
+  subscription existed at the instant. The grace is never shorter than `ON_TIME`, the minute of the posting
+  time itself: `grace_hours = 0` means "post on time or skip the day", and a scheduler always wakes a few
+  milliseconds after the instant, so an empty window would mean "never post". A bot that was down through
+  that minute makes no late post (the start-up and 10-minute catch-up runs come too late).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from bot.models import Subscription
 
 UTC = dt.UTC
 _MINUTE = dt.timedelta(minutes=1)
+#: The shortest owed window: post times have minute resolution, so a post anywhere in its minute is on time.
+ON_TIME = _MINUTE
 # The longest clock jump on record (Samoa skipped 30 Dec 2011 entirely) is 24 h; never search beyond that.
 _MAX_GAP_MINUTES = 24 * 60 + 1
 
@@ -70,11 +75,11 @@ class Slot:
 
 
 def slot(sub: Subscription, local_date: dt.date, grace_hours: float) -> Slot:
-    """The post of `sub` for `local_date`."""
+    """The post of `sub` for `local_date`, owed for `grace_hours` (at least `ON_TIME`) up to local midnight."""
     tz = zone(sub.timezone)
     instant = local_instant(local_date, sub.time, tz)
     end_of_day = local_instant(local_date + dt.timedelta(days=1), dt.time(0, 0), tz)
-    deadline = min(end_of_day, instant + dt.timedelta(hours=grace_hours))
+    deadline = min(end_of_day, instant + max(dt.timedelta(hours=grace_hours), ON_TIME))
     return Slot(local_date=local_date, instant=instant, deadline=deadline, list_day=list_day_for(instant))
 
 

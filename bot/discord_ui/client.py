@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.catalogue import Catalogue
     from bot.config import Settings
     from bot.digest.schedule import Scheduler
+    from bot.search import SearchService
     from bot.sources import Sources
 
 __all__ = ["PaperBot"]
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class PaperBot(commands.Bot):
-    """A `commands.Bot` with default intents, `PaperTree`, and the catalogue/sources/scheduler it serves."""
+    """A `commands.Bot` with default intents, `PaperTree`, and the catalogue/search/sources/scheduler it serves."""
 
     tree: PaperTree  # narrowed from CommandTree: tree_cls=PaperTree below
 
@@ -42,6 +43,7 @@ class PaperBot(commands.Bot):
         settings: Settings,
         *,
         catalogue: Catalogue,
+        search: SearchService,
         sources: Sources | None,
         scheduler: Scheduler | None = None,
         extensions: Sequence[str] = EXTENSIONS,
@@ -59,6 +61,7 @@ class PaperBot(commands.Bot):
         )
         self.settings = settings
         self.catalogue = catalogue
+        self.search = search
         self.sources = sources
         self.scheduler = scheduler
         self.extensions_to_load = tuple(extensions)

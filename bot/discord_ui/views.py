@@ -29,7 +29,7 @@ from bot.errors import PaperNotFound
 from bot.models import SearchResults
 
 if TYPE_CHECKING:
-    from bot.catalogue import Catalogue
+    from bot.search import SearchService
 
 __all__ = ["NOT_YOURS", "ResultsPaginator"]
 
@@ -44,7 +44,7 @@ class ResultsPaginator(discord.ui.View):
 
     def __init__(
         self,
-        catalogue: Catalogue,
+        search: SearchService,
         results: SearchResults,
         *,
         owner_id: int,
@@ -53,7 +53,7 @@ class ResultsPaginator(discord.ui.View):
     ) -> None:
         # Read at construction (not bound as a default) so tests can shorten it for the whole bot.
         super().__init__(timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
-        self.catalogue = catalogue
+        self.search = search
         self.results = results
         self.owner_id = owner_id
         self.page_size = page_size
@@ -96,7 +96,7 @@ class ResultsPaginator(discord.ui.View):
         # pages instead of both computing the same target from the page they started on.
         async with self._turning:
             offset = max(self.results.offset + pages * self.page_size, 0)
-            results = await self.catalogue.search(
+            results = await self.search.search(
                 self.results.query, limit=self.page_size, offset=offset, sort=self.results.sort
             )
             if results.papers:
@@ -122,7 +122,7 @@ class ResultsPaginator(discord.ui.View):
         """Send the chosen result's abstract to the user only (ephemeral)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         paper_id = select.values[0]
-        paper = await self.catalogue.get(paper_id)
+        paper = await self.search.catalogue.get(paper_id)
         if paper is None:
             raise PaperNotFound(paper_id)
         await send_followups(interaction, abstract_messages(paper), ephemeral=True)

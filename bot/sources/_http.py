@@ -1,6 +1,6 @@
 """Polite, bounded HTTP for every upstream: one shared aiohttp session, retries, backoff, rate limits.
 
-CONTRACT.md "Sources" sets the limits every client keeps, and they all live here so the Hugging Face and
+The limits every upstream client keeps all live here, so the Hugging Face and
 arXiv clients only deal with URLs and parsing:
 
 * one `aiohttp.ClientSession` for the whole process (connection reuse; closed by `open_sources`);
@@ -8,8 +8,19 @@ arXiv clients only deal with URLs and parsing:
 * each attempt times out after at most 30 s, and the whole call (attempts plus sleeps) has a deadline
   (110 s by default) so a source that never answers fails within two minutes, not 5 × 30 s + backoff;
 * up to 5 attempts on 5xx, 408, 429, timeouts and connection errors, with exponential backoff and jitter;
-  `Retry-After` (seconds or an HTTP date) is honoured, capped at 60 s;
-* a per-host minimum interval between request starts (arXiv asks for one request every 3 s);
+  `Retry-After` (seconds or an HTTP date) is honoured, capped at 60 s. An HTTP date is read against the
+  response's own `Date` header when it has one, so a client clock that is off does not turn "in 30 s" into
+  "now" (hammering) or "in 10 minutes";
+* a per-host minimum interval between request starts (arXiv asks for one request every 3 s, Hugging Face
+  allows about 500 requests per 5 minutes);
+* Hugging Face states its quota in the IETF draft's `RateLimit` header (`"api";r=<remaining>;t=<seconds to
+  reset>`), on a 429 instead of `Retry-After`: its reset is honoured the same way (capped at 60 s), and a good
+  answer that says the quota is used up (r=0) holds the host until the reset rather than earning a 429;
+* a 429 is a rate limit on this client, not a fault of one URL: it holds back every request to that host
+  (other callers, other paths) until its Retry-After (or, without one, the backoff step) has passed. Waiting
+  for the host's turn is not charged to a call's deadline; the attempts and their backoff are. A 5xx is an
+  outage signal and pauses nobody else: outages must still fail fast;
+* a response body larger than `max_body_bytes` is refused instead of filling memory;
 * a short memory of a source that did not answer at all: for `unreachable_cooldown_s` after such a
   failure, requests to it fail at once (a circuit breaker), so ingesting several days of a dead source
   costs one budget, not one per day. A server that answers (even 5xx) never trips it.
@@ -49,11 +60,14 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 _RETRY_STATUSES = frozenset({408, 429})
+_RATE_LIMITED = 429
+#: Far above any real Daily Papers page (~1 MB for 100 items) or arXiv feed; a body past it is not an API answer.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How long and how often to try one request; the defaults are CONTRACT.md's limits."""
+    """How long and how often to try one request; the defaults are the project's promised limits."""
 
     max_attempts: int = 5
     timeout_s: float = 30.0  # per attempt, connect + headers + body
@@ -93,11 +107,20 @@ class HttpResponse:
 
 @dataclass(slots=True)
 class _HostGate:
-    """Serialises request starts to one host so they are at least `interval` seconds apart."""
+    """Serialises request starts to one host: `interval` seconds apart, and none before `resume_at`.
 
-    interval: float
+    `resume_at` is set by an HTTP 429 from that host (the server's Retry-After, or the backoff step).
+    """
+
+    interval: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_start: float | None = None
+    resume_at: float | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Whether a request may start without taking the lock (no pacing and no rate-limit pause)."""
+        return self.interval <= 0 and self.resume_at is None
 
 
 class _Fatal(Exception):
@@ -123,8 +146,22 @@ def _display_url(url: str, params: Mapping[str, str] | None) -> str:
         return url
 
 
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date header (`Date`, `Retry-After`) as an aware datetime; None if absent or invalid."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date); None if absent/invalid."""
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date); None if absent/invalid.
+
+    An HTTP date is a time on the server's clock: pass the response's `Date` as `now` when there is one.
+    """
     if value is None:
         return None
     value = value.strip()
@@ -133,20 +170,41 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        when = parse_http_date(value)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
 
 
+def parse_ratelimit_reset(value: str | None) -> float | None:
+    """Seconds until an exhausted quota resets, from a `RateLimit` header; None if no quota is exhausted.
+
+    The header (draft-ietf-httpapi-ratelimit-headers, as Hugging Face sends it) lists quota policies, each
+    `"name";r=<remaining>;t=<seconds until reset>`, comma-separated. Only policies with nothing remaining
+    count; with several, the longest reset wins.
+    """
+    if not value:
+        return None
+    waits: list[float] = []
+    for item in value.split(","):
+        params: dict[str, str] = {}
+        for part in item.split(";")[1:]:
+            key, _, raw = part.partition("=")
+            params[key.strip().lower()] = raw.strip()
+        try:
+            remaining, reset = float(params["r"]), float(params["t"])
+        except (KeyError, ValueError):
+            continue
+        if remaining <= 0 and reset == reset:  # reset == reset: not NaN
+            waits.append(max(0.0, reset))
+    return max(waits) if waits else None
+
+
 class HttpClient:
-    """GET with the CONTRACT.md retry rules over one shared session; build with `HttpClient.create()`."""
+    """GET with the retry rules above over one shared session; build with `HttpClient.create()`."""
 
     def __init__(
         self,
@@ -157,6 +215,7 @@ class HttpClient:
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
         owns_session: bool = False,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._session = session
         self.policy = policy or RetryPolicy()
@@ -164,6 +223,7 @@ class HttpClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._owns_session = owns_session
+        self.max_body_bytes = max_body_bytes
         self._gates: dict[str, _HostGate] = {}
         self._down_until: dict[tuple[str, str], tuple[float, str]] = {}
 
@@ -175,6 +235,7 @@ class HttpClient:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> HttpClient:
         """Open the shared session (must run inside the event loop); `close()` releases it."""
         session = aiohttp.ClientSession(
@@ -183,7 +244,9 @@ class HttpClient:
             timeout=aiohttp.ClientTimeout(total=None),
             raise_for_status=False,
         )
-        return cls(session, policy=policy, sleep=sleep, clock=clock, rng=rng, owns_session=True)
+        return cls(
+            session, policy=policy, sleep=sleep, clock=clock, rng=rng, owns_session=True, max_body_bytes=max_body_bytes
+        )
 
     async def close(self) -> None:
         """Close the session if this client opened it."""
@@ -191,8 +254,17 @@ class HttpClient:
             await self._session.close()
 
     def set_min_interval(self, host: str, seconds: float) -> None:
-        """Keep request starts to `host` (`export.arxiv.org`, or `127.0.0.1:8080`) `seconds` apart."""
-        self._gates[host.lower()] = _HostGate(interval=max(0.0, seconds))
+        """Keep request starts to `host` (`export.arxiv.org`, or `127.0.0.1:8080`) `seconds` apart.
+
+        One interval per host: a later call for the same host replaces it (requests in flight keep their turn).
+        """
+        self._gate(host.lower()).interval = max(0.0, seconds)
+
+    def _gate(self, host: str) -> _HostGate:
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = _HostGate()
+        return gate
 
     async def get(
         self,
@@ -207,17 +279,22 @@ class HttpClient:
         Raises SourceError once the attempts or the deadline are used up.
         """
         policy = self.policy
-        breaker_key = (source, (urlsplit(url).netloc or "").lower())
+        host = (urlsplit(url).netloc or "").lower()
+        breaker_key = (source, host)
         shown = _display_url(url, params)  # what errors and logs name: the request as sent
         self._check_breaker(breaker_key, source, shown)
-        started = self._clock()
+        started: float | None = None
         headers = {"Accept": accept} if accept else None
         last: _Retryable | None = None
         for attempt in range(1, policy.max_attempts + 1):
+            await self._wait_turn(host)
+            if started is None:
+                # The deadline bounds this call's attempts and backoff; waiting for the host's turn (pacing,
+                # a rate-limit pause another call's 429 set) is not a sign the source is down.
+                started = self._clock()
             remaining = policy.deadline_s - (self._clock() - started)
             if remaining <= 0:
                 break
-            await self._wait_turn(url)
             timeout = min(policy.timeout_s, max(remaining, 0.001))
             try:
                 response = await self._attempt(url, params, headers, timeout)
@@ -227,10 +304,14 @@ class HttpClient:
                 raise SourceError(source, str(exc), url=shown, attempt=attempt) from exc.__cause__
             else:
                 self._down_until.pop(breaker_key, None)
+                reset = parse_ratelimit_reset(response.headers.get("RateLimit"))
+                if reset:  # the quota is used up: wait for its reset instead of earning a 429
+                    self._hold_host(host, min(reset, policy.max_retry_after_s))
                 return response
+            delay = self._delay(attempt, last)
+            hold = self._hold_host(host, delay) if last.status == _RATE_LIMITED else None
             if attempt == policy.max_attempts:
                 break
-            delay = self._delay(attempt, last)
             if self._clock() - started + delay >= policy.deadline_s:
                 _log.warning(
                     "%s: giving up on %s after %d attempt(s): %s (deadline)", source, shown, attempt, last.reason
@@ -248,6 +329,8 @@ class HttpClient:
                 delay,
             )
             await self._sleep(delay)
+            if hold is not None:
+                self._release_hold(host, hold)  # this call waited the pause out itself
         if last is None:  # unreachable: deadline_s > 0 lets the first attempt run
             raise SourceError(source, "no attempt made", url=shown)
         self._open_breaker(breaker_key, last)
@@ -277,7 +360,7 @@ class HttpClient:
             async with self._session.get(
                 url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=limit_s)
             ) as resp:
-                body = await resp.read()
+                body = await self._read_body(resp)
                 result = HttpResponse(str(resp.url), resp.status, CIMultiDict(resp.headers), body)
         except TimeoutError as exc:
             raise _Retryable(f"no answer within {limit_s:g} s") from exc
@@ -288,9 +371,26 @@ class HttpClient:
         except (aiohttp.ClientError, ValueError) as exc:
             raise _Fatal(f"request failed ({exc.__class__.__name__}: {exc})") from exc
         if result.status >= 500 or result.status in _RETRY_STATUSES:
-            retry_after = parse_retry_after(result.headers.get("Retry-After"))
+            server_now = parse_http_date(result.headers.get("Date"))
+            retry_after = parse_retry_after(result.headers.get("Retry-After"), now=server_now)
+            if retry_after is None and result.status == _RATE_LIMITED:
+                retry_after = parse_ratelimit_reset(result.headers.get("RateLimit"))
             raise _Retryable(f"server answered HTTP {result.status}", result.status, retry_after)
         return result
+
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, refusing one larger than `max_body_bytes` (a wrong URL serving a huge file)."""
+        limit = self.max_body_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise _Fatal(f"response body of {resp.content_length} bytes is over the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise _Fatal(f"response body is over the {limit}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _delay(self, attempt: int, failure: _Retryable) -> float:
         """Retry-After if the server gave one (capped), else exponential backoff with equal jitter."""
@@ -299,14 +399,34 @@ class HttpClient:
         ceiling = min(self.policy.backoff_cap_s, self.policy.backoff_base_s * 2 ** (attempt - 1))
         return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
 
-    async def _wait_turn(self, url: str) -> None:
-        host = (urlsplit(url).netloc or "").lower()
+    def _hold_host(self, host: str, seconds: float) -> float:
+        """Hold every request to `host` back for `seconds` (after a 429); returns the hold's end."""
+        gate = self._gate(host)
+        until = self._clock() + seconds
+        if gate.resume_at is None or until > gate.resume_at:
+            gate.resume_at = until
+        return until
+
+    def _release_hold(self, host: str, until: float) -> None:
+        gate = self._gate(host)
+        if gate.resume_at is not None and gate.resume_at <= until:
+            gate.resume_at = None
+
+    async def _wait_turn(self, host: str) -> None:
+        """Wait until a request to `host` may start: its interval after the last start, and any 429 pause."""
         gate = self._gates.get(host)
-        if gate is None or gate.interval <= 0:
+        if gate is None or gate.idle:
             return
         async with gate.lock:
-            if gate.last_start is not None:
-                wait = gate.last_start + gate.interval - self._clock()
-                if wait > 0:
-                    await self._sleep(wait)
+            now = self._clock()
+            ready = now
+            if gate.interval > 0 and gate.last_start is not None:
+                ready = max(ready, gate.last_start + gate.interval)
+            hold = gate.resume_at
+            if hold is not None:
+                ready = max(ready, hold)
+            if ready > now:
+                await self._sleep(ready - now)
+            if hold is not None and gate.resume_at == hold:
+                gate.resume_at = None  # waited out; callers queued behind this one keep the interval apart
             gate.last_start = self._clock()

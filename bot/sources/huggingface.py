@@ -1,6 +1,6 @@
 """Hugging Face Daily Papers client and its pure JSON parser.
 
-The API has changed shape several times (FORMATS.md §1.8): early 2024 items carry `mediaUrl`, late 2024
+The API has changed shape several times: early 2024 items carry `mediaUrl`, late 2024
 adds `thumbnail`/`submittedBy`/`discussionId`, 2025+ adds AI summaries, GitHub and organisation fields, at
 item or paper level. The parser therefore never relies on one era's layout: every field is looked up with
 fallbacks (paper → item and item → paper), `null` and missing are the same "unknown", and counts may be
@@ -13,9 +13,12 @@ Decisions worth knowing:
   record, not a statement about authorship: the name is printed on the paper and listed by arXiv, so
   dropping it would make author search miss it and make HF- and arXiv-sourced records disagree.
 * `Paper.published` is the arXiv v1 date (`paper.publishedAt`); `DailyEntry.day` is the date that was
-  asked for, never the item's `publishedAt` (Q4: that is when it was added to Daily Papers).
-* Entries come back sorted by upvotes, highest first (stable, so ties keep the served order): Q9 says
-  not to trust the served order.
+  asked for, never the item's `publishedAt` (that is when it was added to Daily Papers).
+* Entries come back sorted by upvotes, highest first (stable, so ties keep the served order): the served
+  order is not documented, so it is not trusted.
+* Requests to the Hugging Face host are paced (`MIN_INTERVAL_S` apart by default). Unauthenticated clients
+  get about 500 requests per 5 minutes and every day costs at least two (a page, then the empty page that
+  ends the list), so an unpaced backfill of a few months runs into HTTP 429 within minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.errors import SourceError
 from bot.models import DailyEntry, Paper
@@ -42,6 +46,10 @@ from bot.sources.ids import is_old_style, parse_paper_ref
 __all__ = ["HuggingFaceClient", "decode_json", "parse_daily_papers", "parse_paper"]
 
 SOURCE = "huggingface"
+#: Seconds between request starts to the Hugging Face host: 300 requests per 5 minutes, well under the ~500
+#: Hugging Face allows an unauthenticated client, leaving room for the bot's own lookups; a 30-day first-run
+#: fill (60 requests) takes a minute.
+MIN_INTERVAL_S = 1.0
 _log = logging.getLogger("bot.sources.huggingface")
 
 
@@ -210,11 +218,20 @@ def _item_ids(payload: Sequence[Any]) -> set[str]:
 class HuggingFaceClient:
     """Reads `{base_url}/api/daily_papers?date=D` (paged) and `{base_url}/api/papers/{id}`."""
 
-    def __init__(self, http: HttpClient, base_url: str, *, page_size: int = 100, max_pages: int = 20) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        base_url: str,
+        min_interval_s: float = MIN_INTERVAL_S,
+        *,
+        page_size: int = 100,
+        max_pages: int = 20,
+    ) -> None:
         self._http = http
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.max_pages = max_pages
+        http.set_min_interval(urlsplit(self.base_url).netloc, min_interval_s)
 
     async def fetch_day(self, day: dt.date) -> list[DailyEntry]:
         """Return the Daily Papers list for the UTC date `day`, all pages, upvotes highest first.
@@ -225,6 +242,7 @@ class HuggingFaceClient:
         url = f"{self.base_url}/api/daily_papers"
         seen_ids: set[str] = set()
         entries: dict[str, DailyEntry] = {}
+        previous_full = False
         for page in range(self.max_pages):
             params = {"date": day.isoformat(), "limit": str(self.page_size), "p": str(page)}
             response = await self._http.get(url, source=SOURCE, params=params, accept="application/json")
@@ -235,7 +253,20 @@ class HuggingFaceClient:
                 raise SourceError(SOURCE, str(exc), url=response.url, status=response.status) from exc
             page_ids = _item_ids(items)
             if not items or page_ids <= seen_ids:
+                if items and page > 0 and previous_full:
+                    # A full page, then the same ids again: the API ignored `p`, so the rest of the list is
+                    # out of reach. Say so rather than pass a cut list off as the whole day.
+                    _log.warning(
+                        "%s: page %d of %s repeated earlier ids after a full page of %d; the API seems to "
+                        "ignore paging, so this day may be cut at %d papers",
+                        SOURCE,
+                        page,
+                        day,
+                        self.page_size,
+                        len(seen_ids),
+                    )
                 break
+            previous_full = len(items) >= self.page_size
             seen_ids |= page_ids
             for entry in parse_daily_papers(items, day):
                 entries.setdefault(entry.paper.id, entry)
@@ -247,7 +278,7 @@ class HuggingFaceClient:
         """Return one paper from `/api/papers/{id}`, or None if Hugging Face does not know it (404).
 
         Any id form is accepted (see `ids.parse_paper_ref`). Old-style ids (`hep-th/9901001`) return
-        None without a request: Hugging Face only lists new-style ids (FORMATS.md §3).
+        None without a request: Hugging Face only lists new-style ids.
         """
         ref = parse_paper_ref(paper_id)
         if ref is None or is_old_style(ref):

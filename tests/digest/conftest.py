@@ -1,18 +1,15 @@
-"""Digest test helpers: a hand-moved clock, a recording sink, a migrated catalogue, paper factories."""
+"""Digest test helpers: a hand-moved clock, a recording sink, paper factories. The `catalogue` fixture is
+the shared one (tests/stores.py), so the digest store is tested on every backend."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.catalogue import Catalogue
-from bot.catalogue._digest_store import DigestStore
+from bot.catalogue import open_catalogue  # noqa: F401  (tests import it from here)
 from bot.config import DigestChannelSettings, DigestSettings, Settings
 from bot.digest.render import MessageSpec
 from bot.digest.sink import DeliveryError, SentMessage
@@ -123,18 +120,3 @@ def make_settings(channels: list[dict[str, Any]] | None = None, **digest: Any) -
     return Settings(digest=DigestSettings(**digest, channels=[DigestChannelSettings(**c) for c in (channels or [])]))
 
 
-async def open_catalogue(path: Path) -> Any:
-    """Open the catalogue; add the DigestStore mixin if the lead's Catalogue does not inherit it yet."""
-    cls: type[Catalogue] = Catalogue
-    if not issubclass(cls, DigestStore):
-        cls = type("DigestCatalogue", (Catalogue, DigestStore), {})
-    return await cls.open(path)
-
-
-@pytest.fixture
-async def catalogue(tmp_path: Path) -> AsyncIterator[Any]:
-    cat = await open_catalogue(tmp_path / "papers.db")
-    try:
-        yield cat
-    finally:
-        await cat.close()

@@ -9,6 +9,7 @@ permissions; the restart reconciliation reads the fake's real channel history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,10 +27,12 @@ from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import DiscordDigestSink, install_digest
 from bot.models import Subscription
+from bot.search import open_search
+from bot.stores import index_folder
+from fake_discord import Channel, FakeDiscord, ids, running_client
+from fake_discord.messages import StoredMessage
+from fake_discord.world import default_guild
 from tests.digest.conftest import Clock, Crash, entries, make_paper, open_catalogue
-from tests.fake_discord import Channel, FakeDiscord, ids, running_client
-from tests.fake_discord.messages import StoredMessage
-from tests.fake_discord.world import default_guild
 
 UTC = dt.UTC
 PAPERS_CHANNEL_ID = 1_400_000_000_000_000_777
@@ -105,7 +108,11 @@ async def running_bot(
 ) -> AsyncIterator[tuple[PaperBot, DigestService]]:
     """One bot process: composed like bot.runtime, with the moved clock; leaving the block stops it."""
     scheduler = Scheduler(now=clock)
-    bot = PaperBot(settings, catalogue=catalogue, sources=None, scheduler=scheduler)
+    stack = contextlib.AsyncExitStack()
+    search = await stack.enter_async_context(
+        open_search(catalogue, index_folder(settings), role="bot")
+    )
+    bot = PaperBot(settings, catalogue=catalogue, search=search, sources=None, scheduler=scheduler)
     service = install_digest(bot, scheduler)
     service.now = clock
     if crash_after is not None:
@@ -115,7 +122,7 @@ async def running_bot(
         # can finish that post before the "crash".
         scheduler.start()
     try:
-        async with running_client(fake, bot, guild_ready_timeout=0.05):
+        async with stack, running_client(fake, bot, guild_ready_timeout=0.05):
             await asyncio.wait_for(service.ready.wait(), timeout=10)
             yield bot, service
     finally:
@@ -219,7 +226,7 @@ async def test_crash_between_posting_and_posted_then_restart_completes_the_post_
         with pytest.raises(Crash):
             await service.post_due(PAPERS_CHANNEL_ID)
     assert len(fake.channel_messages(PAPERS_CHANNEL_ID)) == 1
-    record = await catalogue.digest_post(PAPERS_CHANNEL_ID, dt.date(2026, 10, 24))
+    record = await catalogue.digests.post(PAPERS_CHANNEL_ID, dt.date(2026, 10, 24))
     assert record.state == "posting"
     clock.set(at(2026, 10, 24, 13))
     async with running_bot(fake, catalogue, clock, settings):
@@ -227,7 +234,7 @@ async def test_crash_between_posting_and_posted_then_restart_completes_the_post_
     messages = digests(fake, PAPERS_CHANNEL_ID)[dt.date(2026, 10, 24)]
     parts = [parse_marker(m.embeds[-1]["footer"]["text"]) for m in messages]
     assert [p[1] for p in parts if p] == list(range(1, len(messages) + 1)) and len(messages) >= 3
-    assert (await catalogue.digest_post(PAPERS_CHANNEL_ID, dt.date(2026, 10, 24))).state == "posted"
+    assert (await catalogue.digests.post(PAPERS_CHANNEL_ID, dt.date(2026, 10, 24))).state == "posted"
 
 
 async def test_down_at_post_time_back_within_grace_posts_once_after_grace_none(
@@ -427,7 +434,7 @@ async def test_a_channel_that_forbids_posting_after_subscribing_is_marked_failin
         await fake.wait_for_commands(ids.GUILD_ID)
         await command(fake, "paper digest subscribe", channel=NEW_CHANNEL_ID, time="09:00", timezone="UTC")
         # Someone takes Send Messages away from the bot's role afterwards.
-        from tests.fake_discord import Overwrite, P
+        from fake_discord import Overwrite, P
 
         channel = next(c for c in fake.guilds[0].channels if c.id == NEW_CHANNEL_ID)
         channel.overwrites.append(Overwrite(id=ids.BOT_ROLE_ID, type=0, deny=int(P.SEND_MESSAGES)))
@@ -467,7 +474,7 @@ async def test_an_empty_day_in_each_mode(fake: FakeDiscord, catalogue: Any, tmp_
     async with running_bot(fake, catalogue, clock, settings) as (_, service):
         await step_to(clock, service.scheduler, at(2026, 11, 2, 9, 1))
     messages = fake.channel_messages(ids.GENERAL_CHANNEL_ID)
-    record = await catalogue.digest_post(ids.GENERAL_CHANNEL_ID, dt.date(2026, 11, 2))
+    record = await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, dt.date(2026, 11, 2))
     if mode == "skip":
         assert messages == [] and record.state == "skipped"
         return

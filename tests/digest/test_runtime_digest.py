@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.runtime import run_bot
+from fake_discord import FakeDiscord, ids
 from tests.digest.conftest import entries, make_paper, open_catalogue
-from tests.fake_discord import FakeDiscord, ids
 
 
 class LogEvent(logging.Handler):
@@ -45,7 +45,7 @@ async def test_run_bot_posts_an_owed_digest_at_start_and_stops_cleanly(tmp_path:
     list_day = now.date() - dt.timedelta(days=1)
     await catalogue.record_day(list_day, entries(list_day, [make_paper(n) for n in range(1, 4)]))
     # A running bot saw the channel yesterday, so today's post (5 minutes ago) is owed.
-    await catalogue.digest_see_channels([ids.GENERAL_CHANNEL_ID], now=now - dt.timedelta(days=1))
+    await catalogue.digests.see_channels([ids.GENERAL_CHANNEL_ID], now=now - dt.timedelta(days=1))
     await catalogue.close()
     async with FakeDiscord() as fake:
         config = tmp_path / "config.toml"
@@ -81,7 +81,7 @@ async def test_run_bot_posts_an_owed_digest_at_start_and_stops_cleanly(tmp_path:
         fake.assert_clean()
     catalogue = await open_catalogue(db)
     try:
-        record = await catalogue.digest_post(ids.GENERAL_CHANNEL_ID, post_time.date())
+        record = await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, post_time.date())
         assert record is not None and record.state == "posted"
     finally:
         await catalogue.close()

@@ -55,6 +55,30 @@ def test_owed_window_is_grace_capped_by_the_end_of_the_local_day() -> None:
     assert owed_slot(sub, at(2026, 11, 26, 23), 6) is None
 
 
+def test_grace_zero_still_owes_the_post_at_its_time() -> None:
+    """grace_hours = 0 means "on time or not at all", never "not at all": the job firing at 09:00 posts."""
+    sub = Subscription(1, time=dt.time(9), timezone=BERLIN, created_at=at(2026, 1, 1))
+    s = slot(sub, dt.date(2026, 11, 26), 0)
+    instant = at(2026, 11, 26, 8)
+    assert s.instant == instant
+    assert owed_slot(sub, instant, 0) == s  # the job fired exactly on time
+    assert owed_slot(sub, instant + dt.timedelta(milliseconds=7), 0) == s  # a few ms late, as schedulers are
+    assert owed_slot(sub, instant + dt.timedelta(seconds=59), 0) == s  # still the minute of 09:00
+    assert owed_slot(sub, instant - dt.timedelta(seconds=1), 0) is None
+    # After the minute of its time (a restart, the 10-minute catch-up job) nothing is made late.
+    assert owed_slot(sub, instant + dt.timedelta(minutes=1), 0) is None
+    assert owed_slot(sub, instant + dt.timedelta(minutes=10), 0) is None
+
+
+def test_a_tiny_grace_is_never_shorter_than_the_minute_of_the_post_time() -> None:
+    sub = Subscription(1, time=dt.time(23, 59), timezone="UTC", created_at=at(2026, 1, 1))
+    s = slot(sub, dt.date(2026, 11, 26), 0.001)  # 3.6 s
+    assert (s.instant, s.deadline) == (at(2026, 11, 26, 23, 59), at(2026, 11, 27))
+    assert owed_slot(sub, s.instant + dt.timedelta(seconds=30), 0.001) == s
+    # A longer grace keeps its meaning: the window is the grace, capped by local midnight.
+    assert slot(sub, dt.date(2026, 11, 26), 6).deadline == at(2026, 11, 27)
+
+
 def test_a_subscription_is_owed_nothing_from_before_it_existed() -> None:
     sub = Subscription(1, time=dt.time(9), timezone="UTC", created_at=at(2026, 11, 26, 10))
     assert owed_slot(sub, at(2026, 11, 26, 10, 5), 6) is None

@@ -106,7 +106,7 @@ async def test_a_restart_after_posted_does_not_post_again(catalogue: Any) -> Non
     async with running(catalogue, sink, clock, settings) as service:
         await step_to(clock, service.scheduler, at(2026, 11, 26, 13))
     assert len(sink.posts(BERLIN)) == 1
-    assert (await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26))).state == "posted"
+    assert (await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))).state == "posted"
 
 
 @pytest.mark.parametrize(
@@ -122,31 +122,31 @@ async def test_crash_between_posting_and_posted_is_reconciled(catalogue: Any, cr
     await service.start()
     clock.set(at(2026, 11, 26, 8))
     if crash == "before posted":  # every message is out; the process dies before writing 'posted'
-        finish = catalogue.digest_finish_post
+        finish = catalogue.digests.finish_post
 
         async def die(*args: Any, **kwargs: Any) -> None:
             raise Crash
 
-        catalogue.digest_finish_post = die
+        catalogue.digests.finish_post = die
     elif crash == "before its record":  # the first message is out but the record does not know it
-        progress = catalogue.digest_post_progress
+        progress = catalogue.digests.post_progress
 
         async def die_progress(*args: Any, **kwargs: Any) -> None:
             raise Crash
 
-        catalogue.digest_post_progress = die_progress
+        catalogue.digests.post_progress = die_progress
     else:
         sink.crash_after = 0 if crash == "before the first message" else 1
     with pytest.raises(Crash):
         await service.post_due(BERLIN)
     if crash == "before posted":
-        catalogue.digest_finish_post = finish
+        catalogue.digests.finish_post = finish
         assert len(sink.posted) == 3
     if crash == "before its record":
-        catalogue.digest_post_progress = progress
+        catalogue.digests.post_progress = progress
         assert len(sink.posted) == 1
-        assert (await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26))).message_ids == {}
-    record = await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26))
+        assert (await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))).message_ids == {}
+    record = await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))
     assert record.state == "posting"
     sink.crash_after = None
     clock.set(at(2026, 11, 26, 8, 20))
@@ -154,7 +154,7 @@ async def test_crash_between_posting_and_posted_is_reconciled(catalogue: Any, cr
         pass
     parts = [p.message.part for p in sink.in_channel(BERLIN)]
     assert len(parts) >= 3 and parts == list(range(1, len(parts) + 1))  # 26 embeds: each part exactly once
-    assert (await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26))).state == "posted"
+    assert (await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))).state == "posted"
 
 
 async def test_down_at_post_time_back_within_grace_posts_once(catalogue: Any) -> None:
@@ -313,7 +313,7 @@ async def test_empty_day_in_each_mode(catalogue: Any, mode: str, expected: int) 
         await step_to(clock, service.scheduler, at(2026, 11, 26, 12))
     posts = sink.posts(BERLIN)
     assert len(posts) == expected
-    state = (await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26))).state
+    state = (await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))).state
     assert state == ("skipped" if mode == "skip" else "posted")
     if mode == "note":
         assert len(posts[0][0].message.embeds) == 1
@@ -332,7 +332,7 @@ async def test_preview_renders_today_without_recording(catalogue: Any) -> None:
         assert sub is not None
         rendered = await service.preview(sub)
     assert len(rendered.messages[0].embeds) == 4 and sink.posted == []
-    assert await catalogue.digest_post(BERLIN, dt.date(2026, 11, 26)) is None
+    assert await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26)) is None
 
 
 async def test_dry_run_renders_the_same_post_as_the_bot(catalogue: Any) -> None:
@@ -356,11 +356,11 @@ async def test_dry_run_renders_the_same_post_as_the_bot(catalogue: Any) -> None:
 
 
 async def test_a_config_channel_removed_and_added_back_counts_from_when_it_is_seen_again(catalogue: Any) -> None:
-    await catalogue.digest_see_channels([BERLIN, TOKYO], now=at(2026, 11, 1))
-    await catalogue.digest_mark_failing(TOKYO, "gone", now=at(2026, 11, 2))
-    assert set(await catalogue.digest_see_channels([TOKYO], now=at(2026, 11, 5))) == {TOKYO}
-    assert (await catalogue.digest_see_channels([BERLIN, TOKYO], now=at(2026, 11, 9)))[BERLIN] == at(2026, 11, 9)
-    states = await catalogue.digest_channel_states()
+    await catalogue.digests.see_channels([BERLIN, TOKYO], now=at(2026, 11, 1))
+    await catalogue.digests.mark_failing(TOKYO, "gone", now=at(2026, 11, 2))
+    assert set(await catalogue.digests.see_channels([TOKYO], now=at(2026, 11, 5))) == {TOKYO}
+    assert (await catalogue.digests.see_channels([BERLIN, TOKYO], now=at(2026, 11, 9)))[BERLIN] == at(2026, 11, 9)
+    states = await catalogue.digests.channel_states()
     assert states[TOKYO].first_seen == at(2026, 11, 1) and states[TOKYO].failing_reason == "gone"
-    await catalogue.digest_see_channels([], now=at(2026, 11, 10))
-    assert await catalogue.digest_channel_states() == {}  # no config channel, no subscription, no state
+    await catalogue.digests.see_channels([], now=at(2026, 11, 10))
+    assert await catalogue.digests.channel_states() == {}  # no config channel, no subscription, no state

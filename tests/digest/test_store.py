@@ -7,6 +7,8 @@ import datetime as dt
 import threading
 from typing import Any
 
+import pytest
+
 from bot.models import Subscription
 
 UTC = dt.UTC
@@ -15,44 +17,47 @@ NOW = dt.datetime(2026, 11, 26, 8, tzinfo=UTC)
 
 async def test_subscription_round_trip_keeps_creation_time_and_clears_failing(catalogue: Any) -> None:
     sub = Subscription(5, guild_id=9, time=dt.time(7, 5), timezone="Asia/Tokyo", keywords=("LLM", "rl"))
-    saved = await catalogue.digest_subscribe(sub, now=NOW)
+    saved = await catalogue.digests.subscribe(sub, now=NOW)
     assert (saved.time, saved.timezone, saved.keywords, saved.created_at) == (
         dt.time(7, 5),
         "Asia/Tokyo",
         ("LLM", "rl"),
         NOW,
     )
-    await catalogue.digest_mark_failing(5, "gone", now=NOW)
-    await catalogue.digest_mark_failing(5, "still gone", now=NOW + dt.timedelta(days=1))
-    [listed] = await catalogue.digest_subscriptions()
+    await catalogue.digests.mark_failing(5, "gone", now=NOW)
+    await catalogue.digests.mark_failing(5, "still gone", now=NOW + dt.timedelta(days=1))
+    [listed] = await catalogue.digests.subscriptions()
     assert (listed.failing_reason, listed.failing_since) == ("still gone", NOW)  # since the first failure
-    again = await catalogue.digest_subscribe(Subscription(5, top_n=3), now=NOW + dt.timedelta(days=2))
+    again = await catalogue.digests.subscribe(Subscription(5, top_n=3), now=NOW + dt.timedelta(days=2))
     assert again.created_at == NOW and again.guild_id == 9 and again.top_n == 3
-    [listed] = await catalogue.digest_subscriptions()
+    [listed] = await catalogue.digests.subscriptions()
     assert listed.failing_reason is None
-    assert await catalogue.digest_unsubscribe(5) and not await catalogue.digest_unsubscribe(5)
-    assert await catalogue.digest_channel_states() == {}
+    assert await catalogue.digests.unsubscribe(5) and not await catalogue.digests.unsubscribe(5)
+    assert await catalogue.digests.channel_states() == {}
 
 
 async def test_post_records_are_claimed_once(catalogue: Any) -> None:
     day, list_day = dt.date(2026, 11, 26), dt.date(2026, 11, 25)
-    assert await catalogue.digest_begin_post(5, day, list_day, payload="[]", now=NOW)
-    assert await catalogue.digest_begin_post(5, day, list_day, payload="[]", now=NOW)  # 'posting' may resume
-    await catalogue.digest_post_progress(5, day, 1, 111)
-    await catalogue.digest_finish_post(5, day, "posted", message_ids={1: 111, 2: 222}, now=NOW)
-    assert not await catalogue.digest_begin_post(5, day, list_day, now=NOW)
-    record = await catalogue.digest_post(5, day)
+    assert await catalogue.digests.begin_post(5, day, list_day, payload="[]", now=NOW)
+    assert await catalogue.digests.begin_post(5, day, list_day, payload="[]", now=NOW)  # 'posting' may resume
+    await catalogue.digests.post_progress(5, day, 1, 111)
+    await catalogue.digests.finish_post(5, day, "posted", message_ids={1: 111, 2: 222}, now=NOW)
+    assert not await catalogue.digests.begin_post(5, day, list_day, now=NOW)
+    record = await catalogue.digests.post(5, day)
     assert record.state == "posted" and record.message_ids == {1: 111, 2: 222} and record.finished_at == NOW
-    assert (await catalogue.digest_last_posts())[5] == record
-    assert await catalogue.digest_posts_in_state("posting") == []
+    assert (await catalogue.digests.last_posts())[5] == record
+    assert await catalogue.digests.posts_in_state("posting") == []
 
 
 async def test_a_cancelled_write_never_leaves_the_connection_inside_a_transaction(catalogue: Any) -> None:
     # Shutdown cancels running jobs. If the cancel lands while BEGIN waits in aiosqlite's queue, BEGIN still
     # runs afterwards on the worker thread; the store must undo it, or every later write fails.
+    if catalogue.backend != "sqlite":
+        pytest.skip("aiosqlite's worker-thread queue is the SQLite backend's own")
+    writer = catalogue._db._writer
     release = threading.Event()
-    blocker = asyncio.ensure_future(catalogue._db._execute(release.wait))  # holds the worker thread
-    write = asyncio.create_task(catalogue.digest_see_channels([1, 2], now=NOW))
+    blocker = asyncio.ensure_future(writer._execute(release.wait))  # holds the worker thread
+    write = asyncio.create_task(catalogue.digests.see_channels([1, 2], now=NOW))
     for _ in range(5):
         await asyncio.sleep(0)  # let the write take the lock and queue BEGIN (yields only, no waiting)
     assert not write.done()
@@ -62,5 +67,5 @@ async def test_a_cancelled_write_never_leaves_the_connection_inside_a_transactio
     release.set()
     await asyncio.gather(write, blocker, return_exceptions=True)
     assert write.cancelled()
-    assert await catalogue.digest_see_channels([3], now=NOW) == {3: NOW}
-    assert not catalogue._db.in_transaction
+    assert await catalogue.digests.see_channels([3], now=NOW) == {3: NOW}
+    assert not writer.in_transaction

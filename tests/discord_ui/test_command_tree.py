@@ -28,7 +28,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "command_tree.json"
 @pytest.fixture
 async def bot() -> AsyncIterator[PaperBot]:
     # The catalogue is never touched: nothing is invoked, the tree is only built.
-    client = PaperBot(Settings(), catalogue=None, sources=None)  # type: ignore[arg-type]
+    client = PaperBot(Settings(), catalogue=None, search=None, sources=None)  # type: ignore[arg-type]
     for extension in EXTENSIONS:
         await client.load_extension(extension)
     yield client

@@ -10,16 +10,16 @@ from unittest.mock import AsyncMock, MagicMock
 import discord
 import pytest
 
-from bot.catalogue import Catalogue
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.cogs import paper as paper_cog
 from bot.discord_ui.cogs.paper import PaperCog
 from bot.errors import UserInputError
+from bot.search import SearchService
 
 
-def make_cog(catalogue: Any) -> Any:  # Any: mypy cannot see through the autocomplete decorator
+def make_cog(search: Any) -> Any:  # Any: mypy cannot see through the autocomplete decorator
     bot = MagicMock(spec=PaperBot)
-    bot.catalogue = catalogue
+    bot.search = search
     return PaperCog(bot)
 
 
@@ -33,7 +33,7 @@ def make_interaction() -> Any:
 
 
 async def test_autocomplete_answers_empty_when_the_catalogue_fails() -> None:
-    catalogue = MagicMock(spec=Catalogue)
+    catalogue = MagicMock(spec=SearchService)
     catalogue.autocomplete = AsyncMock(side_effect=RuntimeError("disk on fire"))
     cog = make_cog(catalogue)
     assert await cog.abstract_title_autocomplete(make_interaction(), "diff") == []
@@ -47,13 +47,13 @@ async def test_autocomplete_answers_empty_when_the_catalogue_hangs(monkeypatch: 
         await never.wait()
         return []
 
-    catalogue = MagicMock(spec=Catalogue)
+    catalogue = MagicMock(spec=SearchService)
     catalogue.autocomplete = hang
     assert await make_cog(catalogue).abstract_title_autocomplete(make_interaction(), "diff") == []
 
 
 async def test_autocomplete_choices_respect_discord_limits() -> None:
-    catalogue = MagicMock(spec=Catalogue)
+    catalogue = MagicMock(spec=SearchService)
     long_title = "A very long title " * 20
     hits = [("x" * 101, "id too long"), ("2403.1", "  ")] + [(f"2403.{i:05d}", long_title) for i in range(30)]
     catalogue.autocomplete = AsyncMock(return_value=hits)
@@ -65,7 +65,7 @@ async def test_autocomplete_choices_respect_discord_limits() -> None:
 
 
 async def test_blank_search_is_refused_before_deferring() -> None:
-    catalogue = MagicMock(spec=Catalogue)
+    catalogue = MagicMock(spec=SearchService)
     interaction = make_interaction()
     cog = make_cog(catalogue)
     with pytest.raises(UserInputError):

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.config import Settings, load_settings
 from bot.ingest import ingest_day
 from bot.models import Paper
 from bot.runtime import run_bot
 from bot.sources import open_sources
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import GUILD_ID
+from fake_discord.server import FakeDiscord
+from fake_discord.world import GUILD_ID
 from tests.fixture_server import FixtureServer
 
 HOSTILE_ID = "2403.99991"
@@ -83,7 +83,7 @@ async def _build_full_catalogue(path: Path) -> None:
         config = path.with_suffix(".toml")
         config.write_text("", encoding="utf-8")
         settings = load_settings(config, environ={**fixtures.environ(), "PAPERBOT_DATABASE__PATH": str(path)})
-        async with await Catalogue.open(path) as catalogue, open_sources(settings) as sources:
+        async with await open_catalogue(path) as catalogue, open_sources(settings) as sources:
             for day in fixtures.days:
                 await ingest_day(day, catalogue, sources)
             await catalogue.upsert_papers(CRAFTED)

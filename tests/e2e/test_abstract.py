@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.discord_ui.embeds import abstract_messages
+from fake_discord.interactions import InteractionHandle
+from fake_discord.messages import StoredMessage
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.e2e.conftest import CRAFTED, HOSTILE_ID, LONG_ABSTRACT, LONG_ID, StartBot
 from tests.e2e.test_search import FIRST_RESPONSE_CEILING_S, assert_no_mentions, first_response_in_time
-from tests.fake_discord.interactions import InteractionHandle
-from tests.fake_discord.messages import StoredMessage
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.fixture_server import Fault, FixtureServer
 
 CHRONOS = "2403.07815"
@@ -72,7 +72,7 @@ async def test_unknown_paper_is_fetched_from_arxiv_after_deferring_and_stored(
     assert fields(message)["Authors"] == "Caprice Stanley, Tobias Windisch"
     assert fixture_server.requests_to("/api/query")
     assert await bot.stop() == 0
-    async with await Catalogue.open(bot.db_path) as catalogue:
+    async with await open_catalogue(bot.db_path) as catalogue:
         stored = await catalogue.get("1605.08386")
     assert stored is not None and stored.title == "Heat-bath random walks with Markov bases"
 

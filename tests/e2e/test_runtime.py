@@ -17,16 +17,17 @@ import discord
 import pytest
 from discord.gateway import DiscordWebSocket
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.config import Settings, load_settings
 from bot.digest.schedule import Scheduler
 from bot.discord_ui import views
 from bot.runtime import NO_TOKEN_MESSAGE, REJECTED_TOKEN_MESSAGE, _schedule_ingest, run_bot
+from bot.search import SearchService
 from bot.sources import open_sources
+from fake_discord.server import FakeDiscord
+from fake_discord.world import GUILD_ID, MEMBER_USER_ID
 from tests.e2e.conftest import StartBot, _settings
 from tests.e2e.test_search import assert_no_mentions, search
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import GUILD_ID, MEMBER_USER_ID
 from tests.fixture_server import FixtureServer
 
 SNAPSHOT = Path(__file__).parents[1] / "discord_ui" / "snapshots" / "command_tree.json"
@@ -182,7 +183,7 @@ async def test_paperbot_run_stops_cleanly_on_signal(
     assert "Traceback" not in err.decode()
     assert f"Received {sig.name}; shutting down" in err.decode()
     assert _closed_cleanly(db)
-    async with await Catalogue.open(db) as catalogue:
+    async with await open_catalogue(db) as catalogue:
         assert (await catalogue.stats()).papers == 0
 
 
@@ -193,7 +194,7 @@ async def test_an_unexpected_error_is_one_ephemeral_line_and_a_logged_traceback(
         raise RuntimeError("database on fire")
 
     await start_bot()
-    monkeypatch.setattr(Catalogue, "search", broken_search)
+    monkeypatch.setattr(SearchService, "search", broken_search)
     with caplog.at_level(logging.ERROR, logger="bot.discord_ui.tree"):
         handle = await fake.slash("paper search", query="diffusion", user_id=MEMBER_USER_ID)
         message = await handle.original()
@@ -251,7 +252,7 @@ async def test_scheduled_ingest_refreshes_yesterday_and_today(fixture_server: Fi
     now = dt.datetime(2030, 1, 1, 0, 5, tzinfo=dt.UTC)
     scheduler = Scheduler(now=lambda: now)
     before = dt.datetime.now(dt.UTC).date()
-    async with await Catalogue.open(tmp_path / "p.db") as catalogue, open_sources(settings) as sources:
+    async with await open_catalogue(tmp_path / "p.db") as catalogue, open_sources(settings) as sources:
         _schedule_ingest(scheduler, catalogue, sources, "*/30 * * * *")
         scheduler.start()
         try:

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID
 from tests.e2e.conftest import StartBot
 from tests.e2e.test_search import assert_no_mentions, first_response_in_time
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID
 
 WHEN = {"day": "today", "week": "this week", "month": "this month"}
 # The fixtures' latest list is 2025-09-10; CONTRACT.md anchors every window there.
@@ -54,7 +54,7 @@ async def test_trending_defaults_to_a_week_of_ten_and_allows_25(fake: FakeDiscor
     assert default.embeds[0]["title"] == "Trending papers this week"
     assert len(default.embeds[0]["description"].splitlines()) == 10
     most = await (await fake.slash("paper trending", period="month", limit=25, user_id=MEMBER_USER_ID)).original()
-    async with await Catalogue.open(bot.db_path) as catalogue:  # a second connection; WAL allows it
+    async with await open_catalogue(bot.db_path) as catalogue:  # a second connection; WAL allows it
         expected = await catalogue.trending("month", limit=25)
     assert 10 < len(expected.papers) <= 25
     lines = most.embeds[0]["description"].splitlines()

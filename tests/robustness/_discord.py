@@ -8,6 +8,7 @@ sources are optional. `step_to` moves the clock job run by job run, waking the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,18 +17,20 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.config import DatabaseSettings, DigestChannelSettings, DigestSettings, DiscordSettings, Settings
 from bot.digest.render import parse_marker
 from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
+from bot.search import open_search
 from bot.sources import Sources
-from tests.catalogue.conftest import fixture_days
+from bot.stores import index_folder
+from fake_discord import FakeDiscord, ids, running_client
+from fake_discord.messages import StoredMessage
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ids, running_client
-from tests.fake_discord.messages import StoredMessage
+from tests.stores import fixture_days
 
 UTC = dt.UTC
 
@@ -41,7 +44,7 @@ def settings_for(fake: FakeDiscord, db: Path, channels: list[dict[str, Any]] | N
 
 
 async def filled_catalogue(path: Path) -> Catalogue:
-    catalogue = await Catalogue.open(path)
+    catalogue = await open_catalogue(path)
     for day, entries in fixture_days().items():
         await catalogue.record_day(day, entries)
     return catalogue
@@ -62,12 +65,16 @@ async def serving(
     `refresh` is what the runtime passes to the digest (refetch a day's list just before posting).
     """
     scheduler = Scheduler(now=clock)
-    bot = PaperBot(settings, catalogue=catalogue, sources=sources, scheduler=scheduler)
+    stack = contextlib.AsyncExitStack()
+    search = await stack.enter_async_context(
+        open_search(catalogue, index_folder(settings), role="bot")
+    )
+    bot = PaperBot(settings, catalogue=catalogue, search=search, sources=sources, scheduler=scheduler)
     service = install_digest(bot, scheduler, refresh=refresh)
     service.now = clock
     scheduler.start()
     try:
-        async with running_client(fake, bot, guild_ready_timeout=0.05):
+        async with stack, running_client(fake, bot, guild_ready_timeout=0.05):
             # The bot sets this event itself (no fake state changes): await it, fake.wait_for would idle 5 s.
             await asyncio.wait_for(service.ready.wait(), 10)
             await fake.wait_for_commands(ids.GUILD_ID)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.config import Settings, load_settings
+from bot.search import SearchService, open_search
 from bot.sources import RetryPolicy, Sources, open_sources
 from tests.fixture_server import FixtureServer
 
@@ -54,11 +55,18 @@ async def sources(settings: Settings, sleeps: Sleeps) -> AsyncIterator[Sources]:
 
 @pytest.fixture
 async def catalogue(db_path: Path) -> AsyncIterator[Catalogue]:
-    cat = await Catalogue.open(db_path)
+    cat = await open_catalogue(db_path)
     try:
         yield cat
     finally:
         await cat.close()
+
+
+@pytest.fixture
+async def search(catalogue: Catalogue, db_path: Path) -> AsyncIterator[SearchService]:
+    """Search over the test's catalogue, as a CLI process opens it (it holds the index lease)."""
+    async with open_search(catalogue, db_path.with_name(db_path.name + ".index"), role="cli") as service:
+        yield service
 
 
 @dataclass(frozen=True)
@@ -72,15 +80,19 @@ class DbState:
 def check_database(path: Path) -> DbState:
     """Assert the file is a consistent catalogue and return its content.
 
-    integrity_check and foreign_key_check pass and no paper is half-written. The search index lives beside
-    the file and is repaired from `search_outbox` (or rebuilt) on the next open; that repair is tested in
-    tests/catalogue/test_store.py::test_index_lost_or_behind_is_repaired_on_open.
+    integrity_check and foreign_key_check pass, no paper is half-written, and every stored paper is in the
+    change log (it was logged in the transaction that wrote it, so the search index can always catch up;
+    that catch-up is tested in tests/search/test_views.py).
     """
     con = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
     try:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-        assert con.execute("SELECT count(*) FROM search_outbox WHERE id IS NULL").fetchone() == (0,)
+        unlogged = con.execute(
+            "SELECT id FROM papers WHERE id NOT IN (SELECT paper_id FROM changes)"
+            " AND (SELECT value FROM meta WHERE key = 'changes_pruned_through') = '0'"
+        ).fetchall()
+        assert unlogged == [], f"papers committed without a change-log entry: {unlogged}"
         half = con.execute(
             "SELECT id FROM papers WHERE title IS NULL OR trim(title) = '' OR title_key IS NULL OR title_key = ''"
             " OR first_seen IS NULL OR last_seen IS NULL"

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.models import DailyEntry, Subscription
-from tests.catalogue.conftest import fixture_days
-from tests.fake_discord import FakeDiscord, ids
+from fake_discord import FakeDiscord, ids
 from tests.robustness._discord import assert_exactly_one_complete_digest, bot_messages, digest_parts
 from tests.robustness._proc import start_bot
 from tests.robustness.conftest import check_database
+from tests.stores import fixture_days
 
 POSTS = "POST /channels/*/messages"
 CHANNEL = ids.GENERAL_CHANNEL_ID
@@ -54,7 +54,7 @@ async def _prepare(db: Path, now: dt.datetime) -> dt.date:
     post_instant = (now - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
     list_day = post_instant.date() - dt.timedelta(days=1)
     entries = fixture_days()[dt.date(2024, 5, 28)]
-    async with await Catalogue.open(db) as catalogue:
+    async with await open_catalogue(db) as catalogue:
         await catalogue.record_day(list_day, [DailyEntry(list_day, e.paper, e.upvotes) for e in entries])
         sub = Subscription(
             channel_id=CHANNEL,
@@ -63,7 +63,7 @@ async def _prepare(db: Path, now: dt.datetime) -> dt.date:
             timezone=zone,
             top_n=14,
         )
-        await catalogue.digest_subscribe(sub, now=now - dt.timedelta(days=2))
+        await catalogue.digests.subscribe(sub, now=now - dt.timedelta(days=2))
     return local.date()
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from bot.catalogue import Catalogue
+from fake_discord import FakeDiscord, ManualClock, Overwrite, P, ids
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ManualClock, Overwrite, P, ids
 from tests.robustness._discord import (
     assert_exactly_one_complete_digest,
     bot_messages,
@@ -83,7 +83,7 @@ async def test_429s_on_digest_message_posts_are_waited_out_and_the_digest_lands_
         posts = fake.requests_to(POSTS)
         assert [r.status for r in posts].count(429) == 3
         assert len([r for r in posts if r.status == 200]) == parts, "every part sent exactly once"
-        record = await catalogue.digest_post(CHANNEL, POST_DAY)
+        record = await catalogue.digests.post(CHANNEL, POST_DAY)
         assert record is not None and record.state == "posted"
         await _search_still_answers(fake)
 
@@ -222,7 +222,7 @@ async def test_title_autocomplete_answers_within_3s_while_the_catalogue_reader_i
             while not stop.is_set():
                 queued = [f for f in queued if not f.done()]
                 while len(queued) < 30:
-                    for reader in catalogue._all_readers[1:]:  # the pooled readers every search uses
+                    for reader in catalogue._db._all[2:]:  # the pooled readers every search uses (not autocomplete's)
                         queued.append(asyncio.ensure_future(reader._execute(time.sleep, 0.05)))  # type: ignore[no-untyped-call]
                 await asyncio.sleep(0.01)  # the feeder's pace, not synchronisation
             await asyncio.gather(*queued)

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, open_catalogue
 from bot.models import DailyEntry, Paper
+from fake_discord import FakeDiscord, ids
+from fake_discord.messages import StoredMessage
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ids
-from tests.fake_discord.messages import StoredMessage
 from tests.robustness._discord import bot_messages, filled_catalogue, serving, settings_for, step_to
 from tests.robustness.conftest import file_digest
 from tests.robustness.test_hostile_queries import hostile
@@ -63,7 +63,7 @@ def test_hostile_text_through_slash_commands_and_autocomplete(tmp_path: Path, ca
     with asyncio.Runner() as runner:
         runner.run(runner.run(filled_catalogue(db)).close())  # closed: checkpointed, the WAL folded in
         before = file_digest(db, db.with_name(db.name + "-wal"))
-        catalogue = runner.run(Catalogue.open(db))
+        catalogue = runner.run(open_catalogue(db))
         fake = runner.run(FakeDiscord().start())
         bot_cm = serving(fake, catalogue, Clock(START), settings_for(fake, db))
         runner.run(bot_cm.__aenter__())

@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.errors import PaperNotFound, UserInputError
 from bot.lookup import lookup_paper
 from bot.models import DailyEntry, Paper, SearchResults
-from tests.catalogue.conftest import fixture_days
+from bot.search import open_search
 from tests.robustness.conftest import check_database, file_digest
+from tests.stores import fixture_days
 
 SYNTAX = [
     "NEAR",
@@ -121,7 +122,7 @@ def filled_db(tmp_path: Path) -> Path:
     path = tmp_path / "papers.db"
 
     async def fill() -> None:
-        async with await Catalogue.open(path) as catalogue:
+        async with await open_catalogue(path) as catalogue:
             for day, entries in fixture_days().items():
                 await catalogue.record_day(day, entries)
             day = max(fixture_days())
@@ -138,7 +139,9 @@ def test_hostile_text_never_raises_never_reaches_fts5_never_writes(
     before = file_digest(filled_db, filled_db.with_name(filled_db.name + "-wal"))
     counts = {"examples": 0, "search_hits": 0, "lookups_found": 0, "friendly_errors": 0, "autocomplete_hits": 0}
     with asyncio.Runner() as runner:
-        catalogue = runner.run(Catalogue.open(filled_db))
+        catalogue = runner.run(open_catalogue(filled_db))
+        opened = open_search(catalogue, filled_db.with_name(filled_db.name + ".index"), role="cli")
+        search = runner.run(opened.__aenter__())
         try:
 
             @settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -149,15 +152,15 @@ def test_hostile_text_never_raises_never_reaches_fts5_never_writes(
             @example(text="@everyone **bold** [link](https://evil.example) <@&42> <@1>", sort="upvotes", offset=0)
             def check(text: str, sort: str, offset: int) -> None:
                 counts["examples"] += 1
-                results = runner.run(catalogue.search(text, limit=5, offset=offset, sort=sort))  # type: ignore[arg-type]
+                results = runner.run(search.search(text, limit=5, offset=offset, sort=sort))  # type: ignore[arg-type]
                 assert isinstance(results, SearchResults) and results.matched in {"all", "any", "none"}
                 assert len(results.papers) <= 5 and all(isinstance(p, Paper) for p in results.papers)
                 counts["search_hits"] += bool(results.papers)
-                choices = runner.run(catalogue.autocomplete(text))
+                choices = runner.run(search.autocomplete(text))
                 assert len(choices) <= 25 and all(isinstance(i, str) and isinstance(t, str) for i, t in choices)
                 counts["autocomplete_hits"] += bool(choices)
                 try:
-                    paper = runner.run(lookup_paper(text, catalogue, None))
+                    paper = runner.run(lookup_paper(text, search, None))
                 except (PaperNotFound, UserInputError) as exc:
                     assert str(exc)
                     counts["friendly_errors"] += 1
@@ -169,6 +172,7 @@ def test_hostile_text_never_raises_never_reaches_fts5_never_writes(
 
             check()
         finally:
+            runner.run(opened.__aexit__(None, None, None))
             runner.run(catalogue.close())
     assert file_digest(filled_db, filled_db.with_name(filled_db.name + "-wal")) == before, "a read changed the DB"
     check_database(filled_db)

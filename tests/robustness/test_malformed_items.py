@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.config import load_settings
 from bot.ingest import ingest_day
 from bot.sources import open_sources
@@ -94,7 +94,7 @@ def test_items_with_missing_or_wrongly_typed_fields_never_break_ingest(
         base_items = server.day_items(BASE_DAY)
         assert len(base_items) == 15
         settings_ = load_settings(environ=server.environ() | {"PAPERBOT_DATABASE__PATH": str(tmp_path / "p.db")})
-        catalogue = runner.run(Catalogue.open(settings_.database.path))
+        catalogue = runner.run(open_catalogue(settings_.database.path))
         sources_cm = open_sources(settings_, policy=FAST_POLICY, sleep=Sleeps())
         sources = runner.run(sources_cm.__aenter__())
         try:

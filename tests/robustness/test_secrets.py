@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
-from tests.catalogue.conftest import fixture_days
-from tests.fake_discord import FakeDiscord, ids
+from bot.catalogue import open_catalogue
+from fake_discord import FakeDiscord, ids
 from tests.fixture_server import Fault, FixtureServer
 from tests.robustness._proc import run_bot_cli, start_bot
+from tests.stores import fixture_days
 
 # Token-shaped (base64 user id . timestamp . HMAC), unique enough that any leak is unambiguous.
 TOKEN = "MTIwMDAwMDAwMDAwMDAwMDAwMQ.GqZx7p.Zr4Vt9-LeakCanary_b6Q2mW8sK1dN3fH5jL7pR0tY"
@@ -43,7 +43,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 @pytest.fixture
 async def db(tmp_path: Path) -> Path:
     path = tmp_path / "data" / "papers.db"
-    async with await Catalogue.open(path) as catalogue:
+    async with await open_catalogue(path) as catalogue:
         for day, entries in fixture_days().items():
             await catalogue.record_day(day, entries)
     return path

@@ -27,6 +27,7 @@ from bot.catalogue import Catalogue
 from bot.errors import SourceError
 from bot.ingest import ingest_day, ingest_range
 from bot.lookup import lookup_paper
+from bot.search import SearchService
 from bot.sources import Sources
 from tests.fixture_server import Fault, FixtureServer
 from tests.robustness.conftest import CLIENT_TIMEOUT_S, FAST_POLICY, Sleeps, check_database
@@ -70,18 +71,20 @@ def _warnings(caplog: pytest.LogCaptureFixture, logger_prefix: str) -> list[str]
 
 
 async def _assert_stored_papers_still_answer(
-    catalogue: Catalogue, sources: Sources, server: FixtureServer, day: dt.date
+    search: SearchService, sources: Sources, server: FixtureServer, day: dt.date
 ) -> None:
     """Lookups, search, day lists and trending of stored papers work without any upstream request."""
+    catalogue = search.catalogue
+    await search.sync()
     server.clear_requests()
     stored = await catalogue.day_papers(day)
     assert {p.id for p in stored} == _day_ids(server, day)
     for paper in stored[:3]:
         assert paper.abstract, "fixture papers carry abstracts, so lookups must stay local"
-        assert (await lookup_paper(paper.id, catalogue, sources)).id == paper.id
-        assert (await lookup_paper(f"https://arxiv.org/abs/{paper.id}v2", catalogue, sources)).id == paper.id
-        assert (await lookup_paper(paper.title, catalogue, sources)).id == paper.id
-    hits = await catalogue.search(stored[0].title)
+        assert (await lookup_paper(paper.id, search, sources)).id == paper.id
+        assert (await lookup_paper(f"https://arxiv.org/abs/{paper.id}v2", search, sources)).id == paper.id
+        assert (await lookup_paper(paper.title, search, sources)).id == paper.id
+    hits = await search.search(stored[0].title)
     assert stored[0].id in {p.id for p in hits.papers}
     assert (await catalogue.trending("week")).papers
     assert server.requests == [], "stored papers must be answered from the catalogue alone"
@@ -129,6 +132,7 @@ async def test_daily_list_transient_faults_are_retried_then_land(
 async def test_daily_list_persistent_faults_give_up_after_bounded_attempts(
     fixture_server: FixtureServer,
     catalogue: Catalogue,
+    search: SearchService,
     sources: Sources,
     sleeps: Sleeps,
     caplog: pytest.LogCaptureFixture,
@@ -157,7 +161,7 @@ async def test_daily_list_persistent_faults_give_up_after_bounded_attempts(
     assert state.days == {DAY_A.isoformat(): _day_ids(fixture_server, DAY_A)}
     # The source is still down (faults pending): everything stored keeps answering, locally.
     assert fixture_server.pending_faults(DAILY) > 0
-    await _assert_stored_papers_still_answer(catalogue, sources, fixture_server, DAY_A)
+    await _assert_stored_papers_still_answer(search, sources, fixture_server, DAY_A)
 
 
 @pytest.mark.parametrize(("name", "fault", "reason"), UNUSABLE, ids=[u[0] for u in UNUSABLE])
@@ -201,7 +205,11 @@ async def test_unusable_daily_list_fails_only_that_day_with_a_clear_log_line(
 
 
 async def test_whole_day_outage_aborts_early_and_everything_stored_keeps_answering(
-    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources, caplog: pytest.LogCaptureFixture
+    fixture_server: FixtureServer,
+    catalogue: Catalogue,
+    search: SearchService,
+    sources: Sources,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await ingest_range(DAY_A, DAY_C, catalogue, sources)
     before = check_database(catalogue.path)
@@ -216,10 +224,10 @@ async def test_whole_day_outage_aborts_early_and_everything_stored_keeps_answeri
     assert len(fixture_server.requests_to(DAILY)) == 2 * MAX_ATTEMPTS, "a dead source fails fast"
     assert any("aborted" in r.getMessage() for r in caplog.records if r.name == "bot.ingest")
     assert check_database(catalogue.path) == before
-    await _assert_stored_papers_still_answer(catalogue, sources, fixture_server, DAY_C)
+    await _assert_stored_papers_still_answer(search, sources, fixture_server, DAY_C)
     # A paper that is not stored cannot be fetched: the user gets a SourceError (a clear message), not a crash.
     with pytest.raises(SourceError):
-        await lookup_paper(ARXIV_ONLY_ID, catalogue, sources)
+        await lookup_paper(ARXIV_ONLY_ID, search, sources)
     assert check_database(catalogue.path) == before
 
 
@@ -255,6 +263,7 @@ async def test_partly_published_day_survives_an_outage_and_fills_in_later(
 async def test_lookup_of_unknown_paper_retries_each_source_then_lands(
     fixture_server: FixtureServer,
     catalogue: Catalogue,
+    search: SearchService,
     sources: Sources,
     sleeps: Sleeps,
     name: str,
@@ -266,7 +275,7 @@ async def test_lookup_of_unknown_paper_retries_each_source_then_lands(
     faults = MAX_ATTEMPTS - 1
     fixture_server.fail_next(path, [make() for _ in range(faults * (2 if transport_retry else 1))])
 
-    paper = await lookup_paper(paper_id, catalogue, sources)
+    paper = await lookup_paper(paper_id, search, sources)
 
     assert paper.id == paper_id and paper.abstract
     sent = len(fixture_server.requests_to(path))
@@ -276,7 +285,7 @@ async def test_lookup_of_unknown_paper_retries_each_source_then_lands(
     # Stored now: the next lookup is local even if both sources break.
     fixture_server.clear_requests()
     fixture_server.fail_next(path, [503] * 10)
-    assert (await lookup_paper(paper_id, catalogue, sources)).id == paper_id
+    assert (await lookup_paper(paper_id, search, sources)).id == paper_id
     assert fixture_server.requests == []
 
 
@@ -288,6 +297,7 @@ async def test_lookup_of_unknown_paper_retries_each_source_then_lands(
 async def test_one_source_broken_the_other_still_serves_the_lookup(
     fixture_server: FixtureServer,
     catalogue: Catalogue,
+    search: SearchService,
     sources: Sources,
     caplog: pytest.LogCaptureFixture,
     fault: Fault,
@@ -296,25 +306,25 @@ async def test_one_source_broken_the_other_still_serves_the_lookup(
     # arXiv broken for the whole call: Hugging Face alone answers the lookup, and the arXiv failure is logged.
     fixture_server.fail_next(QUERY, [fault] * requests_per_call)
     caplog.set_level(logging.WARNING)
-    paper = await lookup_paper(HF_ONLY_ID, catalogue, sources)
+    paper = await lookup_paper(HF_ONLY_ID, search, sources)
     assert paper.id == HF_ONLY_ID and paper.title
     assert any(r.name == "bot.lookup" and "arXiv lookup of 2403.07815 failed" in r.getMessage() for r in caplog.records)
     # Hugging Face broken: arXiv alone answers for a paper it knows.
     assert fixture_server.pending_faults(QUERY) == 0, "unusable answers are not retried, outages are (5 attempts)"
     fixture_server.fail_next(f"/api/papers/{ARXIV_ONLY_ID}", [fault] * requests_per_call)
-    paper = await lookup_paper(ARXIV_ONLY_ID, catalogue, sources)
+    paper = await lookup_paper(ARXIV_ONLY_ID, search, sources)
     assert fixture_server.pending_faults(f"/api/papers/{ARXIV_ONLY_ID}") == 0
     assert paper.id == ARXIV_ONLY_ID and paper.abstract
     assert set(check_database(catalogue.path).papers) == {HF_ONLY_ID, ARXIV_ONLY_ID}
 
 
 async def test_arxiv_never_answering_fails_within_its_attempts_and_the_db_is_untouched(
-    fixture_server: FixtureServer, catalogue: Catalogue, sources: Sources, db_path: Path
+    fixture_server: FixtureServer, catalogue: Catalogue, search: SearchService, sources: Sources, db_path: Path
 ) -> None:
     fixture_server.fail_next(QUERY, [Fault.slow(CLIENT_TIMEOUT_S * 4)] * MAX_ATTEMPTS)
     fixture_server.fail_next(f"/api/papers/{ARXIV_ONLY_ID}", [Fault.slow(CLIENT_TIMEOUT_S * 4)] * MAX_ATTEMPTS)
     with pytest.raises(SourceError) as raised:
-        await lookup_paper(ARXIV_ONLY_ID, catalogue, sources)
+        await lookup_paper(ARXIV_ONLY_ID, search, sources)
     assert "no answer within" in str(raised.value)
     assert len(fixture_server.requests_to(QUERY)) == MAX_ATTEMPTS
     assert check_database(db_path).papers == {}

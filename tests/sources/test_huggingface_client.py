@@ -18,7 +18,8 @@ DAY = dt.date(2024, 3, 15)  # 14 papers
 
 
 def _client(server: FixtureServer, http: HttpClient, **kwargs: int) -> HuggingFaceClient:
-    return HuggingFaceClient(http, server.base_url + "/", **kwargs)
+    """A client without pacing, so the sleeps these tests count are retries only (pacing: test_rate_limits.py)."""
+    return HuggingFaceClient(http, server.base_url + "/", min_interval_s=0, **kwargs)
 
 
 async def test_every_recorded_day_over_http(server: FixtureServer, http: HttpClient) -> None:
@@ -196,3 +197,21 @@ async def test_fetch_paper_errors(server: FixtureServer, http: HttpClient) -> No
         await client.fetch_paper("2403.07815")
     server.fail_next("/api/papers/2403.07815", [500, 500])
     assert await client.fetch_paper("2403.07815") is not None
+
+
+async def test_an_api_ignoring_paging_after_a_full_page_is_reported(
+    server: FixtureServer, http: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The list is cut at one page: say so in the log instead of passing it off as the whole day."""
+    server.paging_ignored = True
+    with caplog.at_level(logging.WARNING, logger="bot.sources.huggingface"):
+        entries = await _client(server, http, page_size=5).fetch_day(DAY)
+    assert len(entries) == 5
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bot.sources.huggingface"]
+    assert "ignore paging" in line and "2024-03-15" in line
+    # A short page followed by an empty one is the normal end of a list: nothing to report.
+    caplog.clear()
+    server.paging_ignored = False
+    with caplog.at_level(logging.WARNING, logger="bot.sources.huggingface"):
+        assert len(await _client(server, http).fetch_day(DAY)) == 14
+    assert not caplog.records

@@ -13,7 +13,8 @@ import asyncio
 import importlib
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import discord
 from discord import app_commands
@@ -44,9 +45,19 @@ log = logging.getLogger(__name__)
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
 CHOICE_LIMIT = 100
 SHUTDOWN_EXPIRE_TIMEOUT_S = 5.0  # a slow Discord must not hold up SIGTERM for long
-# Per-user budget for the commands that can do real work (an upstream fetch, a full-text query): generous for
-# a person, a brake for a script. Exceeding it gets the tree's "slow down" line.
-COMMAND_RATE, COMMAND_PER_S = 5, 20.0
+
+
+def _member_budget(interaction: discord.Interaction[Any]) -> app_commands.Cooldown | None:
+    """Per-member budget for the commands that can do real work (an upstream fetch, a full-text query):
+    [discord] member_commands per member_window_s seconds, 0 = no limit. Generous for a person, a brake for a
+    script; exceeding it gets the tree's "slow down" line."""
+    limits = cast("PaperBot", interaction.client).settings.discord
+    return app_commands.Cooldown(limits.member_commands, limits.member_window_s) if limits.member_commands else None
+
+
+def _member_key(interaction: discord.Interaction[Any]) -> Hashable:
+    # Per bot as well as per member: the buckets live in the decorator, shared by every bot in the process.
+    return (interaction.client, interaction.user.id)
 
 
 def _clean_query(text: str, what: str) -> str:
@@ -104,7 +115,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         log.info("Disabled %d open search result view(s) on shutdown", len(live) - len(pending))
 
     @app_commands.command(name="search", description="Search the paper catalogue")
-    @app_commands.checks.cooldown(COMMAND_RATE, COMMAND_PER_S)
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
     @app_commands.describe(
         query='Words that must all appear; "quoted phrases" work too',
         sort="How to order the results (default: relevance)",
@@ -118,7 +129,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         """Show the first page of results with Previous/Next buttons and an abstract picker."""
         text = _clean_query(query, "search query")
         await interaction.response.defer(thinking=True)
-        results = await self.bot.catalogue.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
+        results = await self.bot.search.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
         if not results.papers:
             shown = truncate(escape_text(text), 200)
             await interaction.followup.send(
@@ -127,14 +138,14 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        view = ResultsPaginator(self.bot.catalogue, results, owner_id=interaction.user.id)
+        view = ResultsPaginator(self.bot.search, results, owner_id=interaction.user.id)
         view.message = await interaction.followup.send(
             embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS, wait=True
         )
         self._paginators.add(view)
 
     @app_commands.command(name="abstract", description="Show a paper's abstract and links")
-    @app_commands.checks.cooldown(COMMAND_RATE, COMMAND_PER_S)
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
     @app_commands.describe(title="A title (pick from the suggestions), an arXiv id, or an arXiv / Hugging Face URL")
     async def abstract(
         self, interaction: discord.Interaction[Any], title: app_commands.Range[str, 1, MAX_QUERY_CHARS]
@@ -142,7 +153,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         """Look the paper up (fetching and storing it when the catalogue lacks it) and show its abstract."""
         text = _clean_query(title, "title or id")
         await interaction.response.defer(thinking=True)
-        paper = await lookup_paper(text, self.bot.catalogue, self.bot.sources)
+        paper = await lookup_paper(text, self.bot.search, self.bot.sources)
         await send_followups(interaction, abstract_messages(paper))
 
     @abstract.autocomplete("title")
@@ -150,7 +161,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Suggest up to 25 stored titles for what has been typed; local DB only, never raises."""
-        lookup = asyncio.ensure_future(self.bot.catalogue.autocomplete(current[:MAX_QUERY_CHARS], limit=25))
+        lookup = asyncio.ensure_future(self.bot.search.autocomplete(current[:MAX_QUERY_CHARS], limit=25))
         # asyncio.wait, not wait_for: wait_for would wait for the cancelled read to unwind (its cursor close
         # queues behind the connection's other work), which is exactly the delay the timeout must cap.
         done, _ = await asyncio.wait({lookup}, timeout=AUTOCOMPLETE_TIMEOUT_S)

@@ -1,0 +1,10 @@
+"""Search: the catalogue's derived views (a tantivy keyword index, kept from the change log) and the queries.
+
+Each process keeps its own views in a local folder (`[search] index_dir`); at most one process at a time
+writes a folder (the lease), every other one reads it. `open_search` gives a process its `SearchService`.
+"""
+
+from bot.search.follower import Role
+from bot.search.service import SearchService, open_search
+
+__all__ = ["Role", "SearchService", "open_search"]
