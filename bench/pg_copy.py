@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.corpus import ensure_snapshot, paper_id
-from bot.catalogue import Catalogue
+from bot.catalogue import open_catalogue
 from bot.importer import import_snapshot
 from bot.models import Paper
 from bot.sources.arxiv_snapshot import BadLine, SnapshotReader
@@ -462,10 +462,11 @@ async def measure_driver(driver: Driver, server: ThrowawayPostgres, snapshot: Pa
 
 
 async def measure_sqlite(snapshot: Path, rows: int) -> Result:
+    # Rows and change log, as `paperbot import` writes them; the keyword index follows the log separately.
     result = Result("SQLite (import_snapshot)")
     with tempfile.TemporaryDirectory(prefix="paperbot-bench-") as tmp:
-        catalogue = await Catalogue.open(Path(tmp) / "papers.db")
-        try:
+        catalogue = await open_catalogue(Path(tmp) / "papers.db")
+        async with catalogue:
             with CpuMeter() as meter:
                 report = await import_snapshot(snapshot, catalogue, progress=False)
             result.figures["import rows/s"] = f"{report.rate:,.0f}"
@@ -480,8 +481,6 @@ async def measure_sqlite(snapshot: Path, rows: int) -> Result:
             with CpuMeter() as meter:
                 result.figures["by id p50/p95 µs"] = _us(await _timed(lambda: catalogue.get(next(picks)), 2000))
             result.figures["by id client CPU µs"] = f"{meter.client / 2001 * 1e6:,.0f}"
-        finally:
-            await catalogue.close()
     return result
 
 
