@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
-from bot.catalogue import DigestStore, PostRecord, PostState
+from bot.catalogue import DigestStore, NewPost, PostRecord, PostState
 from bot.config import Settings
 from bot.digest.compose import WEEK_DAYS, compose
 from bot.digest.render import (
@@ -54,6 +57,8 @@ HISTORY_LIMIT = 100
 # A list refreshed this recently is not fetched again for another channel's post.
 REFRESH_FRESH = dt.timedelta(minutes=10)
 REFRESH_TIMEOUT_S = 120.0
+# How long a claimed post stays this process's without a renewal.
+LEASE = dt.timedelta(minutes=2)
 
 Refresh = Callable[[dt.date], Awaitable[object]]
 
@@ -134,6 +139,12 @@ def todays_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot
     return slot(sub, now.astimezone(zone(sub.timezone)).date(), grace_hours)
 
 
+def process_owner() -> str:
+    """A name for this process in the post records' claims: host and pid (for people), plus a random part, so a
+    restarted process that got the same pid is still a different owner."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 # ---- the service ------------------------------------------------------------------------------------------
 
 
@@ -149,6 +160,7 @@ class DigestService:
         now: Clock | None = None,
         *,
         refresh: Refresh | None = None,
+        owner: str | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.sink = sink
@@ -156,6 +168,8 @@ class DigestService:
         self.settings = settings
         self.now: Clock = now or scheduler.now
         self._refresh = refresh
+        #: who this service is in the post records' claims: unique per process (and per service in tests)
+        self.owner = owner or process_owner()
         self._channel_locks: dict[int, asyncio.Lock] = {}
         self._refresh_locks: dict[dt.date, asyncio.Lock] = {}
         self._refreshed: dict[dt.date, dt.datetime] = {}
@@ -306,20 +320,30 @@ class DigestService:
         await self.refresh(due.list_day)
         rendered = await build_post(self.catalogue, sub, due.list_day, due.local_date)
         if not rendered.messages:
-            await self.catalogue.digests.begin_post(
-                sub.channel_id, due.local_date, due.list_day, state="skipped", now=now
-            )
+            await self.catalogue.digests.skip_post(sub.channel_id, due.local_date, due.list_day, now=now)
             log.info("Digest for %s on %s skipped: empty list (empty_days = skip)", sub.channel_id, due.local_date)
             return "skipped"
-        claimed = await self.catalogue.digests.begin_post(
-            sub.channel_id, due.local_date, due.list_day, payload=messages_to_json(rendered.messages), now=now
+        claim = await self.catalogue.digests.claim_post(
+            sub.channel_id,
+            due.local_date,
+            owner=self.owner,
+            lease_until=now + LEASE,
+            now=now,
+            new=NewPost(due.list_day, messages_to_json(rendered.messages)),
         )
-        if not claimed:
+        if claim is None:
             return None
         return await self._deliver(sub, due.local_date, rendered.messages, {})
 
     async def _reconcile(self, sub: Subscription, record: PostRecord, *, owed: bool) -> PostState:
         """Finish or close a 'posting' record after reading which of its parts reached the channel."""
+        now = self.now()
+        claim = await self.catalogue.digests.claim_post(
+            sub.channel_id, record.local_date, owner=self.owner, lease_until=now + LEASE, now=now
+        )
+        if claim is None:
+            return "posting"
+        record = claim.record
         messages = messages_from_json(record.payload)
         try:
             found = await self._parts_in_channel(sub.channel_id, record.local_date)
@@ -334,7 +358,12 @@ class DigestService:
         if not owed and not sent:
             # Nothing reached the channel and the window has closed: the post is missed, not made late.
             await self.catalogue.digests.finish_post(
-                sub.channel_id, record.local_date, "failed", error="not posted before the deadline", now=self.now()
+                sub.channel_id,
+                record.local_date,
+                "failed",
+                owner=self.owner,
+                error="not posted before the deadline",
+                now=self.now(),
             )
             log.warning("Digest for %s on %s missed its window", sub.channel_id, record.local_date)
             return "failed"
@@ -380,13 +409,19 @@ class DigestService:
                     sub,
                 )
                 return "posting"
-            await self.catalogue.digests.post_progress(sub.channel_id, local_date, message.part, ids[message.part])
+            await self.catalogue.digests.record_part(
+                sub.channel_id, local_date, message.part, ids[message.part], owner=self.owner, now=self.now()
+            )
         await self._finish(sub, local_date, ids)
         log.info("Digest for %s on %s posted (%d message(s))", sub.channel_id, local_date, len(ids))
         return "posted"
 
     async def _finish(self, sub: Subscription, local_date: dt.date, ids: dict[int, int]) -> None:
-        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "posted", message_ids=ids, now=self.now())
+        for part, message_id in ids.items():
+            await self.catalogue.digests.record_part(
+                sub.channel_id, local_date, part, message_id, owner=self.owner, now=self.now()
+            )
+        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "posted", owner=self.owner, now=self.now())
         if sub.failing_reason is not None:
             await self.catalogue.digests.clear_failing(sub.channel_id)
 
@@ -395,7 +430,9 @@ class DigestService:
             log.warning("Digest for %s on %s: %s; will retry", sub.channel_id, local_date, exc.reason)
             return "posting"
         now = self.now()
-        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "failed", error=exc.reason, now=now)
+        await self.catalogue.digests.finish_post(
+            sub.channel_id, local_date, "failed", owner=self.owner, error=exc.reason, now=now
+        )
         await self.catalogue.digests.mark_failing(sub.channel_id, exc.reason, now=now)
         log.error(
             "Digest for %s on %s failed: %s — marked failing; next attempt at its next post time (subscription: %r)",
