@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 
 from bot.digest.timing import local_instant, zone
 
@@ -139,6 +140,10 @@ class Scheduler:
     def add_daily_job(self, job_id: str, at: dt.time, timezone: str, func: JobFunc) -> None:
         """Add (or replace) `func` to run daily at local time `at` in IANA `timezone` (DST-correct)."""
         self._add(job_id, DailyTrigger(at, timezone), func)
+
+    def add_once_job(self, job_id: str, at: dt.datetime, func: JobFunc) -> None:
+        """Add (or replace) `func` to run once at `at` (e.g. a retry when another process's lease ends)."""
+        self._add(job_id, DateTrigger(run_date=at.astimezone(dt.UTC), timezone=dt.UTC), func)
 
     def remove_job(self, job_id: str) -> None:
         """Remove a job if it exists."""
