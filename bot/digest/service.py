@@ -58,6 +58,12 @@ JOB_PREFIX = "digest:"
 CATCH_UP_JOB = "digest-catch-up"
 CATCH_UP_CRON = "*/10 * * * *"
 RETRY_JOB_PREFIX = "digest-retry:"
+START_RETRY_JOB = "digest-start-retry"
+RESCHEDULE_JOB_PREFIX = "digest-reschedule:"
+# Retrying after a failure waits (first, longest), doubling in between: a failed start (the store unreachable),
+# and one subscription that could not be scheduled.
+START_BACKOFF = (dt.timedelta(seconds=30), dt.timedelta(minutes=10))
+SCHEDULE_BACKOFF = (dt.timedelta(minutes=1), dt.timedelta(hours=1))
 # A sink without `OwnMessages` is searched for a half-made post only among the channel's latest messages.
 HISTORY_LIMIT = 100
 # A list refreshed this recently is not fetched again for another channel's post.
@@ -91,6 +97,8 @@ class ChannelStatus:
     overridden: bool
     next_post: dt.datetime | None
     last_post: PostRecord | None
+    #: why the subscription has no job now (e.g. its time zone is unknown); it is being retried
+    problem: str | None = None
 
 
 class SubscriptionError(Exception):
@@ -153,6 +161,18 @@ def process_owner() -> str:
     """A name for this process in the post records' claims: host and pid (for people), plus a random part, so a
     restarted process that got the same pid is still a different owner."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def backoff(attempt: int, first: dt.timedelta, longest: dt.timedelta) -> dt.timedelta:
+    """The wait before retry number `attempt` (1, 2, …): `first`, doubling each time, at most `longest`."""
+    doubled: dt.timedelta = first * 2 ** min(attempt - 1, 30)
+    return min(longest, doubled)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error as one line for the log and the status: its message, else its kind."""
+    text = " ".join(str(exc).split())
+    return text or exc.__class__.__name__
 
 
 def part_nonces(messages: Sequence[MessageSpec]) -> dict[int, str]:
@@ -220,45 +240,131 @@ class DigestService:
         self._refreshed: dict[dt.date, dt.datetime] = {}
         self._rebuild_lock = asyncio.Lock()
         self._started = False
+        self._start_attempts = 0
+        self._schedule_attempts: dict[int, int] = {}
+        #: why the last start attempt failed, while it is being retried (None once started)
+        self.start_error: str | None = None
+        #: subscriptions that could not be scheduled, by channel id, with the reason (each retried with backoff)
+        self.unscheduled: dict[int, str] = {}
         #: set once start() has finished (jobs scheduled, owed posts made): tests and the runtime can await it
         self.ready = asyncio.Event()
 
     # -- lifecycle
 
     async def start(self) -> None:
-        """Record config channels as seen, reconcile half-made posts, schedule jobs, make owed posts.
+        """Record config channels as seen, schedule one job per subscription, reconcile half-made posts and make
+        owed posts; never fails as a whole.
 
-        Idempotent: `on_ready` fires again after a reconnect, and a second start must change nothing.
+        A subscription that cannot be scheduled (a stored time zone the tz database no longer knows) costs only
+        itself: it is reported (`unscheduled`, `statuses`) and tried again with backoff. A start that fails
+        outright (the store unreachable, or locked by another process past its wait) is retried by itself with
+        backoff — not on the next `on_ready`, which a resumed gateway session never fires. Idempotent: a second
+        call changes nothing.
         """
         if self._started:
             return
         self._started = True
         try:
-            now = self.now()
+            await self._start_attempt()
+        except BaseException:
+            self._started = False  # cancelled by shutdown: a later start begins again
+            raise
+
+    async def _start_attempt(self) -> None:
+        try:
             config_ids = [sub.channel_id for sub in self.settings.digest.subscriptions()]
-            await self.catalogue.digests.see_channels(config_ids, now=now)
+            await self.catalogue.digests.see_channels(config_ids, now=self.now())
             await self.rebuild()
             self.scheduler.add_cron_job(CATCH_UP_JOB, CATCH_UP_CRON, self.catch_up)
             # Reconciles every 'posting' record and makes any post owed while the bot was down.
             await self.catch_up()
-        except BaseException:
-            self._started = False  # the next on_ready (after a reconnect) tries again
-            raise
+        except Exception as exc:
+            self._start_attempts += 1
+            delay = backoff(self._start_attempts, *START_BACKOFF)
+            self.start_error = _reason(exc)
+            self.scheduler.add_once_job(START_RETRY_JOB, self.now() + delay, self._start_attempt)
+            log.error(
+                "Digest service could not start (attempt %d): %s; trying again in %s",
+                self._start_attempts,
+                self.start_error,
+                delay,
+            )
+            return
+        self._start_attempts = 0
+        self.start_error = None
         self.ready.set()
-        log.info("Digest service ready: owed posts made, jobs scheduled")
+        failing = f"; not scheduled: {sorted(self.unscheduled)}" if self.unscheduled else ""
+        log.info("Digest service ready: owed posts made, jobs scheduled%s", failing)
 
     async def rebuild(self) -> list[Subscription]:
         """Replace the digest jobs with one per effective subscription (at start and on every change)."""
         async with self._rebuild_lock:
             subs = await effective_subscriptions(self.catalogue, self.settings)
-            wanted = {f"{JOB_PREFIX}{sub.channel_id}": sub for sub in subs}
+            wanted = {sub.channel_id for sub in subs}
             for job_id in self.scheduler.job_ids():
-                if job_id.startswith(JOB_PREFIX) and job_id not in wanted:
+                prefix = next((p for p in (JOB_PREFIX, RESCHEDULE_JOB_PREFIX) if job_id.startswith(p)), None)
+                if prefix is not None and int(job_id.removeprefix(prefix)) not in wanted:
                     self.scheduler.remove_job(job_id)
-            for job_id, sub in wanted.items():
-                self.scheduler.add_daily_job(job_id, sub.time, sub.timezone, partial(self.post_due, sub.channel_id))
-            log.info("Digest: %d subscription(s) scheduled", len(subs))
+            for channel_id in set(self.unscheduled) - wanted:
+                self._forget_problem(channel_id)
+            scheduled = sum([self._schedule(sub) for sub in subs])
+            log.info("Digest: %d subscription(s) scheduled, %d not", scheduled, len(subs) - scheduled)
             return subs
+
+    def _schedule(self, sub: Subscription) -> bool:
+        """Add the subscription's daily job; on failure record why and try again later (with backoff)."""
+        channel_id = sub.channel_id
+        try:
+            zone(sub.timezone)  # a name the tz database does not know (any more) fails here, for this one only
+            self.scheduler.add_daily_job(
+                f"{JOB_PREFIX}{channel_id}", sub.time, sub.timezone, partial(self.post_due, channel_id)
+            )
+        except Exception as exc:
+            self.unscheduled[channel_id] = f"cannot be scheduled: {_reason(exc)}"
+            self.scheduler.remove_job(f"{JOB_PREFIX}{channel_id}")
+            delay = self._schedule_later(channel_id)
+            log.error(
+                "Digest for channel %s %s; trying again in %s (subscription: %r)",
+                channel_id,
+                self.unscheduled[channel_id],
+                delay,
+                sub,
+            )
+            return False
+        self._forget_problem(channel_id)
+        return True
+
+    def _forget_problem(self, channel_id: int) -> None:
+        self.unscheduled.pop(channel_id, None)
+        self._schedule_attempts.pop(channel_id, None)
+        self.scheduler.remove_job(f"{RESCHEDULE_JOB_PREFIX}{channel_id}")
+
+    async def _reschedule(self, channel_id: int) -> None:
+        """Try one unscheduled subscription again, as stored now; once scheduled, make a post owed meanwhile."""
+        try:
+            sub = await self.subscription(channel_id)
+        except Exception as exc:
+            log.warning("Digest for channel %s: reading its subscription failed: %s", channel_id, _reason(exc))
+            async with self._rebuild_lock:
+                self._schedule_later(channel_id)
+            return
+        async with self._rebuild_lock:
+            if sub is None:
+                self._forget_problem(channel_id)
+                return
+            scheduled = self._schedule(sub)
+        if scheduled:
+            log.info("Digest for channel %s scheduled again", channel_id)
+            await self.post_due(channel_id, sub)
+
+    def _schedule_later(self, channel_id: int) -> dt.timedelta:
+        """Try the channel's scheduling again after a backoff that doubles with each failure; return it."""
+        attempt = self._schedule_attempts[channel_id] = self._schedule_attempts.get(channel_id, 0) + 1
+        delay = backoff(attempt, *SCHEDULE_BACKOFF)
+        self.scheduler.add_once_job(
+            f"{RESCHEDULE_JOB_PREFIX}{channel_id}", self.now() + delay, partial(self._reschedule, channel_id)
+        )
+        return delay
 
     # -- queries for the commands
 
@@ -287,13 +393,19 @@ class DigestService:
         for sub in await self.subscriptions():
             if guild_id is not None and sub.guild_id is not None and sub.guild_id != guild_id:
                 continue
+            problem = self.unscheduled.get(sub.channel_id)
+            try:
+                next_post: dt.datetime | None = next_slot(sub, now, self.grace_hours(sub.channel_id)).instant
+            except ValueError as exc:  # an unknown time zone: this line says so, the others are unaffected
+                next_post, problem = None, problem or _reason(exc)
             out.append(
                 ChannelStatus(
                     subscription=sub,
                     in_config=sub.channel_id in config_ids,
                     overridden=sub.channel_id in config_ids and sub.channel_id in stored_ids,
-                    next_post=next_slot(sub, now, self.grace_hours(sub.channel_id)).instant,
+                    next_post=next_post,
                     last_post=last.get(sub.channel_id),
+                    problem=problem,
                 )
             )
         return out
@@ -329,7 +441,8 @@ class DigestService:
     async def catch_up(self) -> None:
         """Make every post that is owed now and not yet made (after downtime or a transient error)."""
         for sub in await self.subscriptions():
-            await self.post_due(sub.channel_id, sub)
+            if sub.channel_id not in self.unscheduled:  # those are retried by their own job
+                await self.post_due(sub.channel_id, sub)
 
     async def post_due(self, channel_id: int, sub: Subscription | None = None) -> PostState | None:
         """Make the post this channel owes now, if any; return the resulting record state.
