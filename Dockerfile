@@ -4,9 +4,9 @@
 #   docker build -t paperbot .
 #   docker run -d --name paperbot -e DISCORD_TOKEN=... -v paperbot-data:/data paperbot
 #
-# Two stages: the builder resolves and installs the runtime dependencies (never the dev extra) into a
-# virtualenv, then the project as a wheel; the runtime stage copies only that virtualenv and runs as an
-# unprivileged user, keeping the catalogue in the /data volume.
+# Two stages: the builder installs the locked runtime dependencies (requirements/runtime.txt: exact versions,
+# hashes checked, never the dev extra) into a virtualenv, then the project as a wheel; the runtime stage copies
+# only that virtualenv and runs as an unprivileged user, keeping the catalogue in the /data volume.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -22,13 +22,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 
-# Dependencies first, from pyproject.toml alone, so a source edit does not re-download them.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --requirement /tmp/requirements.txt
+# Dependencies first, from the lockfile alone, so a source edit does not re-download them.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --require-hashes --requirement requirements/runtime.txt
 
 # Then the project itself, built as a wheel and installed without touching the dependencies again.
+COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && pip install --no-deps /wheels/paperbot-*.whl \

@@ -3,7 +3,7 @@
 * `build_catalogue`: N synthetic papers imported through the production snapshot importer, plus 30 days of
   Daily Papers lists (so trending has data), all deterministic from a seed.
 * `run_load`: the production runtime (`bot.runtime.run_bot`, exactly what `paperbot run` runs) logged into the
-  loopback fake Discord (tests/fake_discord) with that catalogue, then a burst of slash-command interactions
+  loopback fake Discord (fake_discord/) with that catalogue, then a burst of slash-command interactions
   (search, abstract, title autocomplete, trending) dispatched at a fixed rate over the gateway, all in flight
   at once. For each: the initial response's latency as the fake measured it (from INTERACTION_CREATE to the
   callback; Discord's deadline is 3 s), and the time until the user sees the final answer.
@@ -34,7 +34,7 @@ from bot.config import DatabaseSettings, DiscordSettings, Settings, SourcesSetti
 from bot.importer import import_snapshot
 from bot.models import DailyEntry, Paper
 from bot.runtime import run_bot
-from tests.fake_discord import FakeDiscord, Member, User, default_guild, ids
+from fake_discord import FakeDiscord, Member, User, default_guild, ids
 
 DEADLINE_S = 3.0
 _FIRST_USER_ID = 1_700_000_000_000_000_000

@@ -19,15 +19,13 @@ from typing import Any, TextIO
 
 from bot import __version__
 from bot.config import Settings, load_settings, redacted
-from bot.errors import ConfigError, PaperbotError, PaperNotFound
+from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper
 from bot.sources import open_sources
 from bot.stores import open_stores
 
 log = logging.getLogger("bot.cli")
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def _date(text: str) -> dt.date:
@@ -94,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
     stats = db_commands.add_parser("stats", parents=[common], help="paper count, days covered, size")
     stats.add_argument("--json", action="store_true")
+    copy = db_commands.add_parser("copy", parents=[common], help="copy the catalogue into another backend")
+    copy.add_argument("--to", required=True, metavar="URL_OR_PATH", help="a PostgreSQL URL or an SQLite file path")
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
@@ -109,20 +109,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(getattr(args, "config", None))
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"paperbot: config: {problem}", file=sys.stderr)
+            print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
         return EXIT_USAGE
 
-    token = settings.discord.token.get_secret_value()
-    setup_logging("DEBUG" if debug else settings.log.level, secrets=[token] if token else [])
+    setup_logging("DEBUG" if debug else settings.log.level, secrets=settings.secrets())
     handler = _HANDLERS[args.command]
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
         print("paperbot: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"paperbot: config: {problem}", file=sys.stderr)
+            print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
         return EXIT_USAGE
     except PaperbotError as exc:
         if debug:
@@ -279,6 +278,11 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    if args.db_command == "copy":
+        from bot.db_copy import run_copy
+
+        return run_copy(args.to, settings)
+
     async def work() -> int:
         async with open_stores(settings, role="cli") as stores:
             stats = await stores.catalogue.stats()
@@ -390,7 +394,7 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
     """Render nested settings as TOML-style text (tables, arrays of tables) for `config check`."""
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_list(v)}
     lines = [f"[{prefix}]"] if prefix and scalars else []
-    lines += [f"{key} = {json.dumps(value, ensure_ascii=False, default=str)}" for key, value in scalars.items()]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
     text = "\n".join(lines) + ("\n\n" if lines else "")
     for key, value in data.items():
         name = f"{prefix}.{key}" if prefix else key
@@ -398,12 +402,17 @@ def render_toml(data: dict[str, Any], prefix: str = "") -> str:
             text += render_toml(value, name)
         elif _is_table_list(value):
             for item in value:
-                text += (
-                    f"[[{name}]]\n"
-                    + "".join(f"{k} = {json.dumps(v, ensure_ascii=False, default=str)}\n" for k, v in item.items())
-                    + "\n"
-                )
+                text += f"[[{name}]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in item.items()) + "\n"
     return text
+
+
+def _toml_value(value: object) -> str:
+    """A TOML value: JSON's spelling for scalars and lists, inline tables for tables inside a table list."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _is_table_list(value: object) -> bool:

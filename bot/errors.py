@@ -1,4 +1,5 @@
-"""The exception tree, translated to users in exactly two places (`cli.main`, `PaperTree.on_error`).
+"""The exception tree, translated to users in exactly two places (`cli.main`, `PaperTree.on_error`), and the
+process exit codes.
 
 PaperbotError
 ├── ConfigError        bad file or value; carries one line per problem (CLI exit 2)
@@ -9,6 +10,37 @@ PaperbotError
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CatalogueError",
+    "ConfigError",
+    "ExitCode",
+    "PaperNotFound",
+    "PaperbotError",
+    "SourceError",
+    "UserInputError",
+]
+
+
+class ExitCode(IntEnum):
+    """The process exit status of every `paperbot` command, `run` included (the one definition)."""
+
+    OK = 0
+    FAILURE = 1  # a runtime failure: an upstream, Discord or the database failed, the token was rejected
+    USAGE = 2  # bad usage or bad configuration (a missing token included): fix the command or the config
+    INTERRUPTED = 130  # Ctrl-C, by the shell convention 128 + SIGINT
+
+
+EXIT_OK = ExitCode.OK
+EXIT_FAILURE = ExitCode.FAILURE
+EXIT_USAGE = ExitCode.USAGE
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 
 
 class PaperbotError(Exception):

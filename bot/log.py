@@ -10,14 +10,18 @@ a Discord bot token and `Authorization: Bot …` / `Bearer …` values, in case 
 
 from __future__ import annotations
 
+import errno
+import http
 import logging
 import re
+import socket
+import ssl
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Final, TextIO
 
-__all__ = ["REDACTED", "RedactingFilter", "get_logger", "redact", "setup_logging"]
+__all__ = ["REDACTED", "RedactingFilter", "describe_network_error", "get_logger", "redact", "setup_logging"]
 
 REDACTED: Final = "**********"
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -153,3 +157,76 @@ def redact(text: str) -> str:
 def get_logger(name: str) -> logging.Logger:
     """Return the logger for a module; pass `__name__`."""
     return logging.getLogger(name)
+
+
+def describe_network_error(exc: BaseException, host: str) -> str:
+    """Say in words why talking to `host` failed: one clause, no Python repr, secrets redacted.
+
+    For operator-facing lines ("could not start on Discord at …: <this>"). Recognises, anywhere in the
+    exception's chain (aiohttp keeps the OS error in `os_error`): DNS failures, refused connections, TLS
+    certificate and handshake failures, timeouts, connections closed mid-way, unreachable networks,
+    redirect loops and HTTP error statuses (401, 403, 5xx ...), from aiohttp, discord.py or asyncio.
+    `host` is what the reader knows the peer by ("discord.com", "db.internal:5432"); never pass a URL
+    with a password in it. Anything else is named by its type and first line, redacted.
+    """
+    chain = list(_causes(exc))
+    status = next((s for e in chain if isinstance(s := getattr(e, "status", None), int) and s >= 400), None)
+    if status is not None:
+        return f"{host} {_http_status_words(status)}"
+    if any(type(e).__name__ == "TooManyRedirects" for e in chain):
+        return f"{host} redirected too many times (a redirect loop)"
+    for error in chain:
+        if isinstance(error, socket.gaierror):
+            return f"could not resolve {host} (DNS lookup failed: {error.strerror or 'unknown name'})"
+        # aiohttp's wrappers are ssl errors too, without the details: those come from the wrapped error.
+        reason = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+        if isinstance(error, ssl.SSLCertVerificationError) and isinstance(reason, str):
+            return f"the TLS certificate of {host} is not trusted ({reason})"
+        if isinstance(error, ssl.SSLError) and isinstance(reason, str):
+            words = reason.replace("_", " ").lower()
+            return f"TLS handshake with {host} failed ({words}: is that port really TLS?)"
+        if isinstance(error, ConnectionRefusedError):
+            return f"{host} refused the connection (is anything listening on that port?)"
+        if isinstance(error, TimeoutError):
+            return f"{host} did not answer in time (timed out)"
+        if isinstance(error, ConnectionResetError | ConnectionAbortedError | BrokenPipeError) or (
+            type(error).__name__ == "ServerDisconnectedError"
+        ):
+            return f"{host} closed the connection unexpectedly"
+        if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"{host} is unreachable from here ({error.strerror})"
+    os_error = next((e for e in chain if isinstance(e, OSError) and e.strerror), None)
+    if os_error is not None:
+        return f"cannot connect to {host} ({os_error.strerror})"
+    first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return redact(f"{type(exc).__name__} talking to {host}" + (f": {first_line}" if first_line else ""))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what it wraps: aiohttp's `os_error`/`certificate_error`, `__cause__`, `__context__`."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        error = pending.pop(0)
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        for attr in ("certificate_error", "os_error"):
+            inner = getattr(error, attr, None)
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+        pending += [e for e in (error.__cause__, error.__context__) if e is not None]
+
+
+def _http_status_words(status: int) -> str:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    code = f"{status} {phrase}".strip()
+    if status == 401:
+        return f"rejected the credentials ({code})"
+    if status == 403:
+        return f"refused access ({code})"
+    return f"answered HTTP {code}"

@@ -18,6 +18,7 @@ ARXIV_PDF_URL = "https://arxiv.org/pdf/{id}"
 SortOrder = Literal["relevance", "upvotes", "newest"]
 TrendingPeriod = Literal["day", "week", "month"]
 EmptyDays = Literal["skip", "note", "week"]
+Cadence = Literal["daily", "weekly"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +105,20 @@ class CatalogueStats:
 
 
 @dataclass(frozen=True, slots=True)
+class RolePing:
+    """Mention `role_id` (and only it) in a digest post when a paper in it matches one of `keywords`."""
+
+    role_id: int
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
-    """A channel's digest settings, from the config file or a slash command (`source`)."""
+    """A channel's digest settings, from the config file or a slash command (`source`).
+
+    `weekday` (Monday = 0 … Sunday = 6) is the posting day when `cadence` is "weekly"; `update_after_hours`
+    > 0 edits each post once, that many hours later, with settled upvotes (0: never).
+    """
 
     channel_id: int
     guild_id: int | None = None
@@ -119,6 +132,11 @@ class Subscription:
     created_at: dt.datetime | None = None  # when it began to be owed posts (config: first seen running)
     failing_reason: str | None = None
     failing_since: dt.datetime | None = None
+    thread: bool = False  # open a discussion thread on each post
+    pings: tuple[RolePing, ...] = ()
+    update_after_hours: float = 0
+    cadence: Cadence = "daily"
+    weekday: int = 0
 
 
 @dataclass(frozen=True, slots=True)

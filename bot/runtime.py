@@ -14,7 +14,7 @@ not Discord's own, we ask `/gateway/bot` once after login, like `AutoShardedClie
 attribute from the answer. Overriding the attribute rather than passing a URL into `connect()` is what makes
 reconnects after INVALID_SESSION go to the same server. Both are process-wide discord.py settings; this
 module is the only writer and restores them on exit, so in-process tests stay independent. With the default
-API base neither is touched (CONTRACT.md: discord.py's own default is left alone).
+API base neither is touched: discord.py's own default is left alone.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
+from bot import metrics
 from bot.catalogue import Catalogue, DailyLists
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
@@ -40,16 +41,16 @@ from bot.digest.service import process_owner
 from bot.digest.sole_bot import SoleBotLock, sole_owner
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
-from bot.errors import SourceError
+from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
 from bot.ingest import default_days, ingest_day, ingest_range
+from bot.log import describe_network_error, redact
 from bot.sources import Sources, open_sources
-from bot.stores import open_stores
+from bot.stores import Stores, open_stores
 
-__all__ = ["EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
+__all__ = ["NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 NO_TOKEN_MESSAGE = (
     "paperbot: no Discord bot token: set the DISCORD_TOKEN environment variable "
     "(or PAPERBOT_DISCORD__TOKEN, or token under [discord] in the config file)"
@@ -62,11 +63,28 @@ INGEST_JOB_ID = "ingest"
 # A catalogue with no lists at all (a first run) is filled with this many past days in the background, so
 # /paper trending month and the first digest have data without waiting for the ingest cron or a manual ingest.
 FIRST_RUN_DAYS = 30
+GAUGES_EVERY_S = 15.0
 
 
 def _fail(line: str) -> None:
-    """Print one line to stderr: the operator-facing failure text, never a traceback."""
-    print(line, file=sys.stderr, flush=True)
+    """Print one line to stderr: the operator-facing failure text, never a traceback, secrets redacted."""
+    print(redact(line), file=sys.stderr, flush=True)
+
+
+def _host_of(url: str) -> str:
+    """How an operator names the peer of `url`: "discord.com", or "127.0.0.1:5000" when a port is written."""
+    parsed = yarl.URL(url)
+    if not parsed.host:
+        return url
+    return parsed.host + (f":{parsed.explicit_port}" if parsed.explicit_port is not None else "")
+
+
+def _without_voice() -> None:
+    """paperbot has no voice features: stop discord.py warning at every start that PyNaCl and davey (its
+    optional voice libraries) are missing. `Client.__init__` logs those two warnings while these class flags
+    are set, and clears them after."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
 
 @contextlib.contextmanager
@@ -157,6 +175,18 @@ async def _first_run_fill(catalogue: DailyLists, sources: Sources) -> None:
     )
 
 
+async def _update_gauges(stores: Stores) -> None:
+    """Keep the size and index-lag gauges current (read every `GAUGES_EVERY_S`; cheap queries)."""
+    while True:
+        try:
+            stats = await stores.catalogue.stats()
+            metrics.set_catalogue_size(stats.papers, stats.days)
+            metrics.set_index_lag("keyword", await stores.search.index_lag())
+        except Exception:  # a gauge must never take anything down; the next round tries again
+            log.debug("updating the metrics gauges failed", exc_info=True)
+        await asyncio.sleep(GAUGES_EVERY_S)
+
+
 async def _serve(
     bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event, background: tuple[asyncio.Task[None], ...] = ()
 ) -> int:
@@ -170,8 +200,9 @@ async def _serve(
             if isinstance(exc, discord.ConnectionClosed) and exc.code == 4004:
                 _fail(REJECTED_TOKEN_MESSAGE)
             else:
-                _fail(f"paperbot: lost the connection to Discord: {exc.__class__.__name__}: {exc}")
-            status = EXIT_RUNTIME
+                peer = _host_of(str(DiscordWebSocket.DEFAULT_GATEWAY))
+                _fail(f"paperbot: lost the connection to Discord: {describe_network_error(exc, peer)}")
+            status = EXIT_FAILURE
     finally:
         stopping.cancel()
         for task in background:
@@ -201,6 +232,12 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
     stop = stop if stop is not None else asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(_stop_on_signals(stop))
+        try:
+            stack.enter_context(metrics.serve(settings.metrics.address))
+        except OSError as exc:
+            host, port = settings.metrics.address or ("?", 0)
+            _fail(f"paperbot: cannot serve metrics on {host}:{port} ([metrics] listen): {exc.strerror or exc}")
+            return EXIT_FAILURE
         stores = await stack.enter_async_context(open_stores(settings, role="bot"))
         catalogue = stores.catalogue
         # --- shards: one bot per SQLite file (it then resumes its own half-made posts at once); any number on
@@ -213,13 +250,14 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
                     f"paperbot: another bot ({holder}) is already running on {catalogue.location}; stop it first "
                     "(on one SQLite file a second bot could post digests twice; PostgreSQL runs several)"
                 )
-                return EXIT_RUNTIME
+                return EXIT_FAILURE
             stack.callback(sole.release)
             owner = sole_owner(Path(catalogue.location))
         # --- end shards
         sources = await stack.enter_async_context(open_sources(settings))
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
+        _without_voice()
         bot = PaperBot(settings, catalogue=catalogue, search=stores.search, sources=sources, scheduler=scheduler)
         try:
             await bot.login(token)  # also runs setup_hook: extensions + command sync
@@ -228,12 +266,12 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         except discord.LoginFailure:
             await bot.close()
             _fail(REJECTED_TOKEN_MESSAGE)
-            return EXIT_RUNTIME
+            return EXIT_FAILURE
         except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             await bot.close()
             where = discord.http.Route.BASE
-            _fail(f"paperbot: could not start on Discord at {where} (login or command sync): {exc!r}")
-            return EXIT_RUNTIME
+            _fail(f"paperbot: could not start on Discord at {where}: {describe_network_error(exc, _host_of(where))}")
+            return EXIT_FAILURE
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron, owner)
         # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
         hf_on = sources.huggingface is not None
@@ -244,7 +282,8 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         # --- end digest
         scheduler.start()
         first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")
-        return await _serve(bot, scheduler, stop, (first_fill,))
+        gauges = asyncio.create_task(_update_gauges(stores), name="paperbot-metrics-gauges")
+        return await _serve(bot, scheduler, stop, (first_fill, gauges))
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
 
 

@@ -19,9 +19,6 @@ from bot.search import Role, SearchService, open_search
 
 __all__ = ["Stores", "index_folder", "open_stores"]
 
-POSTGRES_INDEX_FOLDER = Path("data/search-index")
-
-
 @dataclass(frozen=True, slots=True)
 class Stores:
     """The catalogue and this process's search over it."""
@@ -30,16 +27,9 @@ class Stores:
     search: SearchService
 
 
-def index_folder(settings: Settings, catalogue: Catalogue) -> Path:
-    """Where this process keeps its search views: `[search] index_dir`, else beside the SQLite file
-    (`papers.db` → `papers.db.index/`), else `data/search-index` for PostgreSQL."""
-    configured = str(getattr(getattr(settings, "search", None), "index_dir", "") or "")
-    if configured:
-        return Path(configured).expanduser()
-    if catalogue.backend == "sqlite":
-        path = Path(catalogue.location)
-        return path.with_name(path.name + ".index")
-    return POSTGRES_INDEX_FOLDER
+def index_folder(settings: Settings) -> Path:
+    """Where this process keeps its search views (see `Settings.search_index_dir`)."""
+    return settings.search_index_dir()
 
 
 @contextlib.asynccontextmanager
@@ -47,7 +37,7 @@ async def open_stores(settings: Settings, *, role: Role) -> AsyncIterator[Stores
     """Open the catalogue and the search over it; close the search first, then the catalogue."""
     catalogue = await open_catalogue(settings.database)
     try:
-        async with open_search(catalogue, index_folder(settings, catalogue), role=role) as search:
+        async with open_search(catalogue, index_folder(settings), role=role) as search:
             yield Stores(catalogue, search)
     finally:
         await catalogue.close()

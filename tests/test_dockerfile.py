@@ -160,19 +160,20 @@ def test_command_is_paperbot_run(final: Stage, pyproject: dict[str, object]) -> 
     assert project["scripts"]["paperbot"] == "bot.cli:main"
 
 
-def test_install_steps_match_pyproject(stages: list[Stage], pyproject: dict[str, object]) -> None:
+def test_dependencies_come_from_the_runtime_lock(stages: list[Stage], pyproject: dict[str, object]) -> None:
     builder = stages[0]
     project = pyproject["project"]
     assert isinstance(project, dict)
     runs = [i.args for i in builder.all("RUN")]
     copies = [i.args for i in builder.all("COPY")]
-    # Dependencies come from pyproject's [project].dependencies, before the source is copied.
-    deps_step = next(i for i, run in enumerate(runs) if "['project']['dependencies']" in run)
-    assert "pip install --requirement" in runs[deps_step]
-    assert copies.index("pyproject.toml README.md ./") < copies.index("bot ./bot")
-    # The project installs as its own wheel, named as in pyproject.
+    # Exactly the locked versions, hashes checked, before the source is copied (a source edit keeps the layer).
+    assert "pip install --require-hashes --requirement requirements/runtime.txt" in runs
+    assert copies.index("requirements/runtime.txt ./requirements/runtime.txt") < copies.index("bot ./bot")
+    assert (REPO / "requirements" / "runtime.txt").is_file()
+    # The project installs as its own wheel, named as in pyproject, without resolving anything again.
     name = project["name"]
     assert any(f"/wheels/{name}-*.whl" in run and "pip install --no-deps" in run for run in runs)
+    assert all("pip install" not in run or "--no-deps" in run or "--require-hashes" in run for run in runs)
     # The packages copied are the ones setuptools packages.
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]  # type: ignore[index]
     assert include == ["bot*"]
@@ -180,7 +181,7 @@ def test_install_steps_match_pyproject(stages: list[Stage], pyproject: dict[str,
 
 def test_no_dev_dependencies_anywhere(stages: list[Stage], pyproject: dict[str, object]) -> None:
     text = " ".join(i.args for stage in stages for i in stage.instructions if i.keyword in {"RUN", "COPY", "ENV"})
-    assert "[dev]" not in text and ".[" not in text
+    assert "[dev]" not in text and ".[" not in text and "requirements/dev.txt" not in text
     for tool in DEV_TOOLS:
         assert not re.search(rf"\b{re.escape(tool)}\b", text), f"{tool} installed in the image"
     project = pyproject["project"]
@@ -208,7 +209,7 @@ def test_build_context_has_what_copy_needs_and_nothing_private() -> None:
     def ignored(path: str) -> bool:
         return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/") for p in patterns)
 
-    for needed in ("pyproject.toml", "README.md", "bot", "bot/cli.py"):
+    for needed in ("pyproject.toml", "README.md", "bot", "bot/cli.py", "requirements/runtime.txt"):
         assert (REPO / needed).exists(), needed
         assert not ignored(needed), f"{needed} is excluded by .dockerignore but the build needs it"
     for private in (".git", ".venv", "data", "config.toml", ".env", "papers.db", "tests"):

@@ -6,10 +6,12 @@ import logging
 import re
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 import bot.log
-from bot.log import REDACTED, RedactingFilter, get_logger, setup_logging
+from bot.log import REDACTED, RedactingFilter, describe_network_error, get_logger, setup_logging
+from tests.broken_peers import UNRESOLVABLE_HOST, BrokenPeers
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.secret-token-value_0123456789abcdefghijk"
 OTHER_SECRET = "hunter2-but-longer"
@@ -168,3 +170,86 @@ def test_redact_for_text_printed_outside_logging() -> None:
     assert bot.log.redact(f"Bot {TOKEN}") == f"Bot {REDACTED}"  # token-shaped, even before setup
     setup_logging("INFO", ["plain-secret-value"])
     assert bot.log.redact("error: plain-secret-value rejected") == f"error: {REDACTED} rejected"
+
+
+# ------------------------------------------------------------------------------- network errors in words
+
+REPR_MARKERS = ("ConnectionKey(", "RequestInfo(", "Error(", "<", "CIMultiDict", "Authorization")
+
+
+async def _failure(url: str, *, timeout_s: float = 10.0) -> BaseException:
+    """Make a real request with the token in its headers, as discord.py does; return what aiohttp raised."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        try:
+            async with session.get(url, headers={"Authorization": f"Bot {TOKEN}"}) as response:
+                response.raise_for_status()
+        except Exception as exc:
+            return exc
+    raise AssertionError(f"{url} did not fail")
+
+
+def _words(exc: BaseException, host: str) -> str:
+    setup_logging("INFO", secrets=[TOKEN])
+    text = describe_network_error(exc, host)
+    assert "\n" not in text and TOKEN not in text
+    for marker in REPR_MARKERS:
+        assert marker not in text, f"{marker!r} in {text!r}"
+    return text
+
+
+async def test_refused_connection_in_words() -> None:
+    async with BrokenPeers() as peers:
+        exc = await _failure(f"http://127.0.0.1:{peers.refused_port}/api")
+    host = f"127.0.0.1:{peers.refused_port}"
+    assert _words(exc, host) == f"{host} refused the connection (is anything listening on that port?)"
+
+
+async def test_tls_handshake_with_a_plain_server_in_words() -> None:
+    async with BrokenPeers() as peers:
+        exc = await _failure(f"https://127.0.0.1:{peers.plain_port}/api")
+    text = _words(exc, "127.0.0.1")
+    assert text.startswith("TLS handshake with 127.0.0.1 failed (")
+    assert "is that port really TLS?" in text
+
+
+async def test_unresolvable_host_in_words() -> None:
+    exc = await _failure(f"https://{UNRESOLVABLE_HOST}/api/v10/users/@me")
+    assert _words(exc, UNRESOLVABLE_HOST).startswith(f"could not resolve {UNRESOLVABLE_HOST} (DNS lookup failed: ")
+
+
+async def test_timeout_in_words() -> None:
+    async with BrokenPeers() as peers:
+        exc = await _failure(f"http://127.0.0.1:{peers.silent_port}/", timeout_s=0.3)
+    assert _words(exc, "slow.example") == "slow.example did not answer in time (timed out)"
+
+
+async def test_http_401_and_other_statuses_in_words() -> None:
+    async with BrokenPeers() as peers:
+        exc = await _failure(f"{peers.http_url}/unauthorized/users/@me")
+    assert _words(exc, "discord.com") == "discord.com rejected the credentials (401 Unauthorized)"
+
+    class FakeHTTPError(Exception):  # the shape of discord.HTTPException: a `status` attribute
+        status = 503
+
+    assert _words(FakeHTTPError("x"), "discord.com") == "discord.com answered HTTP 503 Service Unavailable"
+
+
+async def test_redirect_loop_in_words_without_the_authorization_header() -> None:
+    """aiohttp's TooManyRedirects repr carries the request headers: `Authorization: Bot <token>`."""
+    async with BrokenPeers() as peers:
+        exc = await _failure(f"{peers.http_url}/loop/users/@me")
+    assert TOKEN in repr(exc)  # the hazard is real: printing repr(exc) leaks the token
+    assert _words(exc, "discord.com") == "discord.com redirected too many times (a redirect loop)"
+
+
+def test_unknown_errors_are_named_by_type_and_redacted() -> None:
+    setup_logging("INFO", secrets=[OTHER_SECRET])
+    text = describe_network_error(ValueError(f"bad frame with {OTHER_SECRET}\nsecond line"), "db:5432")
+    assert text == f"ValueError talking to db:5432: bad frame with {REDACTED}"
+    assert describe_network_error(RuntimeError(), "x") == "RuntimeError talking to x"
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    assert describe_network_error(reset, "db:5432") == "db:5432 closed the connection unexpectedly"
+    wrapped = RuntimeError("pool failed")
+    wrapped.__cause__ = OSError(113, "No route to host")
+    assert describe_network_error(wrapped, "db:5432") == "db:5432 is unreachable from here (No route to host)"

@@ -148,10 +148,14 @@ class Follower:
             self._tasks.append(asyncio.create_task(self._prune_daily(), name="paperbot-changes-prune"))
 
     async def _prepare(self, view: DerivedView) -> None:
-        position = await self.catalogue.log_position()
-        if not await view.prepare(position):
-            await view.rebuild(self.catalogue, position)
-        self._ready[id(view)].set()
+        """Take the writer role for `view` (rebuilding it when untrusted), once, whoever asks first."""
+        async with self._lock:
+            if self._ready[id(view)].is_set():
+                return
+            position = await self.catalogue.log_position()
+            if not await view.prepare(position):
+                await view.rebuild(self.catalogue, position)
+            self._ready[id(view)].set()
 
     async def _catch_up(self, view: DerivedView) -> int:
         """Apply every entry after the view's cursor; return how many entries were read."""
@@ -168,8 +172,7 @@ class Follower:
 
     async def _follow(self, view: DerivedView) -> None:
         try:
-            if not self._ready[id(view)].is_set():
-                await self._prepare(view)
+            await self._prepare(view)
             while not self._stopping:
                 await self._catch_up(view)
                 await self.catalogue.wait_for_changes(view.cursor, max_wait_s=WAIT_S)
@@ -194,8 +197,7 @@ class Follower:
         if not self.lease.held:
             return
         for view in self.views:
-            if not self._ready[id(view)].is_set():
-                await self._prepare(view)
+            await self._prepare(view)
             await self._catch_up(view)
 
     async def close(self) -> None:

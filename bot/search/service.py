@@ -32,7 +32,7 @@ MAX_LIMIT = 100
 def _eta_text(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    if seconds < 90:
+    if seconds < 120:
         return f", about {max(1, round(seconds))} s left"
     return f", about {round(seconds / 60)} min left"
 
@@ -117,6 +117,12 @@ class SearchService:
             return found
         titles = await self.catalogue.titles_by_id(ids)
         return found + [(paper_id, titles[paper_id]) for paper_id in ids if paper_id in titles]
+
+    async def index_lag(self) -> int:
+        """Change-log entries committed but not yet in the index this process reads (all of them while none)."""
+        position = await self.catalogue.log_position()
+        applied = await asyncio.to_thread(self.keyword.applied_through)
+        return position.last_seq - (applied if applied is not None else 0)
 
     # ---- keeping up ---------------------------------------------------------------------------------------
 

@@ -29,10 +29,10 @@ from bot.discord_ui.digest_commands import DiscordDigestSink, install_digest
 from bot.models import Subscription
 from bot.search import open_search
 from bot.stores import index_folder
+from fake_discord import Channel, FakeDiscord, ids, running_client
+from fake_discord.messages import StoredMessage
+from fake_discord.world import default_guild
 from tests.digest.conftest import Clock, Crash, entries, make_paper, open_catalogue
-from tests.fake_discord import Channel, FakeDiscord, ids, running_client
-from tests.fake_discord.messages import StoredMessage
-from tests.fake_discord.world import default_guild
 
 UTC = dt.UTC
 PAPERS_CHANNEL_ID = 1_400_000_000_000_000_777
@@ -110,7 +110,7 @@ async def running_bot(
     scheduler = Scheduler(now=clock)
     stack = contextlib.AsyncExitStack()
     search = await stack.enter_async_context(
-        open_search(catalogue, index_folder(settings, catalogue), role="bot")
+        open_search(catalogue, index_folder(settings), role="bot")
     )
     bot = PaperBot(settings, catalogue=catalogue, search=search, sources=None, scheduler=scheduler)
     service = install_digest(bot, scheduler)
@@ -434,7 +434,7 @@ async def test_a_channel_that_forbids_posting_after_subscribing_is_marked_failin
         await fake.wait_for_commands(ids.GUILD_ID)
         await command(fake, "paper digest subscribe", channel=NEW_CHANNEL_ID, time="09:00", timezone="UTC")
         # Someone takes Send Messages away from the bot's role afterwards.
-        from tests.fake_discord import Overwrite, P
+        from fake_discord import Overwrite, P
 
         channel = next(c for c in fake.guilds[0].channels if c.id == NEW_CHANNEL_ID)
         channel.overwrites.append(Overwrite(id=ids.BOT_ROLE_ID, type=0, deny=int(P.SEND_MESSAGES)))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.runtime import run_bot
+from fake_discord import FakeDiscord, ids
 from tests.digest.conftest import entries, make_paper, open_catalogue
-from tests.fake_discord import FakeDiscord, ids
 
 
 class LogEvent(logging.Handler):

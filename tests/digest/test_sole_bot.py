@@ -11,7 +11,7 @@ import re
 import signal
 from pathlib import Path
 
-from tests.fake_discord import FakeDiscord, ids
+from fake_discord import FakeDiscord, ids
 from tests.robustness._proc import run_bot_cli, start_bot
 
 

@@ -7,12 +7,12 @@ import pytest
 
 from bot.catalogue import open_catalogue
 from bot.discord_ui.embeds import abstract_messages
+from fake_discord.interactions import InteractionHandle
+from fake_discord.messages import StoredMessage
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.e2e.conftest import CRAFTED, HOSTILE_ID, LONG_ABSTRACT, LONG_ID, StartBot
 from tests.e2e.test_search import FIRST_RESPONSE_CEILING_S, assert_no_mentions, first_response_in_time
-from tests.fake_discord.interactions import InteractionHandle
-from tests.fake_discord.messages import StoredMessage
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.fixture_server import Fault, FixtureServer
 
 CHRONOS = "2403.07815"

@@ -11,11 +11,11 @@ import pytest
 
 from bot.catalogue.sqlite import SqliteCatalogue
 from bot.search import SearchService
+from fake_discord.interactions import InteractionHandle
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID
 from tests.e2e.conftest import StartBot
 from tests.e2e.test_search import FIRST_RESPONSE_CEILING_S, click, search
-from tests.fake_discord.interactions import InteractionHandle
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID
 
 # Where each use case's first slow call lives: search in the search service, the rest in the catalogue.
 OWNERS: dict[str, type] = {"search": SearchService, "trending": SqliteCatalogue, "find_title": SqliteCatalogue}

@@ -24,10 +24,10 @@ from bot.discord_ui import views
 from bot.runtime import NO_TOKEN_MESSAGE, REJECTED_TOKEN_MESSAGE, _schedule_ingest, run_bot
 from bot.search import SearchService
 from bot.sources import open_sources
+from fake_discord.server import FakeDiscord
+from fake_discord.world import GUILD_ID, MEMBER_USER_ID
 from tests.e2e.conftest import StartBot, _settings
 from tests.e2e.test_search import assert_no_mentions, search
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import GUILD_ID, MEMBER_USER_ID
 from tests.fixture_server import FixtureServer
 
 SNAPSHOT = Path(__file__).parents[1] / "discord_ui" / "snapshots" / "command_tree.json"

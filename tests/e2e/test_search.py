@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from fake_discord.interactions import InteractionHandle
+from fake_discord.messages import StoredMessage
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 from tests.e2e.conftest import StartBot
-from tests.fake_discord.interactions import InteractionHandle
-from tests.fake_discord.messages import StoredMessage
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID, OTHER_USER_ID
 
 FIRST_RESPONSE_CEILING_S = 3.0
 

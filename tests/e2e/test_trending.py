@@ -7,10 +7,10 @@ import re
 import pytest
 
 from bot.catalogue import open_catalogue
+from fake_discord.server import FakeDiscord
+from fake_discord.world import MEMBER_USER_ID
 from tests.e2e.conftest import StartBot
 from tests.e2e.test_search import assert_no_mentions, first_response_in_time
-from tests.fake_discord.server import FakeDiscord
-from tests.fake_discord.world import MEMBER_USER_ID
 
 WHEN = {"day": "today", "week": "this week", "month": "this month"}
 # The fixtures' latest list is 2025-09-10; CONTRACT.md anchors every window there.

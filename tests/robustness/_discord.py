@@ -27,9 +27,9 @@ from bot.discord_ui.digest_commands import install_digest
 from bot.search import open_search
 from bot.sources import Sources
 from bot.stores import index_folder
+from fake_discord import FakeDiscord, ids, running_client
+from fake_discord.messages import StoredMessage
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ids, running_client
-from tests.fake_discord.messages import StoredMessage
 from tests.stores import fixture_days
 
 UTC = dt.UTC
@@ -67,7 +67,7 @@ async def serving(
     scheduler = Scheduler(now=clock)
     stack = contextlib.AsyncExitStack()
     search = await stack.enter_async_context(
-        open_search(catalogue, index_folder(settings, catalogue), role="bot")
+        open_search(catalogue, index_folder(settings), role="bot")
     )
     bot = PaperBot(settings, catalogue=catalogue, search=search, sources=sources, scheduler=scheduler)
     service = install_digest(bot, scheduler, refresh=refresh)

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from bot.catalogue import Catalogue
+from fake_discord import ALL_PERMISSIONS, FakeDiscord, Member, P, Role, User, default_guild, ids
 from tests.digest.conftest import Clock
-from tests.fake_discord import ALL_PERMISSIONS, FakeDiscord, Member, P, Role, User, default_guild, ids
 from tests.robustness._discord import bot_messages, filled_catalogue, serving, settings_for
 
 STAFF_ROLE_ID = 1_500_000_000_000_009_001

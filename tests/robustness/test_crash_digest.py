@@ -28,7 +28,7 @@ import pytest
 
 from bot.catalogue import open_catalogue
 from bot.models import DailyEntry, Subscription
-from tests.fake_discord import FakeDiscord, ids
+from fake_discord import FakeDiscord, ids
 from tests.robustness._discord import assert_exactly_one_complete_digest, bot_messages, digest_parts
 from tests.robustness._proc import start_bot
 from tests.robustness.conftest import check_database

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from bot.catalogue import Catalogue
+from fake_discord import FakeDiscord, ManualClock, Overwrite, P, ids
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ManualClock, Overwrite, P, ids
 from tests.robustness._discord import (
     assert_exactly_one_complete_digest,
     bot_messages,

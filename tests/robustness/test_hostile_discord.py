@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, example, given, settings
 
 from bot.catalogue import Catalogue, open_catalogue
 from bot.models import DailyEntry, Paper
+from fake_discord import FakeDiscord, ids
+from fake_discord.messages import StoredMessage
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ids
-from tests.fake_discord.messages import StoredMessage
 from tests.robustness._discord import bot_messages, filled_catalogue, serving, settings_for, step_to
 from tests.robustness.conftest import file_digest
 from tests.robustness.test_hostile_queries import hostile

@@ -22,8 +22,8 @@ from bot.catalogue import Catalogue
 from bot.config import load_settings
 from bot.ingest import ingest_day
 from bot.sources import open_sources
+from fake_discord import FakeDiscord, ids
 from tests.digest.conftest import Clock
-from tests.fake_discord import FakeDiscord, ids
 from tests.fixture_server import FixtureServer
 from tests.robustness._discord import (
     assert_exactly_one_complete_digest,

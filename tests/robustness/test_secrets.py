@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalogue import open_catalogue
-from tests.fake_discord import FakeDiscord, ids
+from fake_discord import FakeDiscord, ids
 from tests.fixture_server import Fault, FixtureServer
 from tests.robustness._proc import run_bot_cli, start_bot
 from tests.stores import fixture_days

@@ -13,7 +13,8 @@ import asyncio
 import importlib
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import discord
 from discord import app_commands
@@ -44,9 +45,19 @@ log = logging.getLogger(__name__)
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
 CHOICE_LIMIT = 100
 SHUTDOWN_EXPIRE_TIMEOUT_S = 5.0  # a slow Discord must not hold up SIGTERM for long
-# Per-user budget for the commands that can do real work (an upstream fetch, a full-text query): generous for
-# a person, a brake for a script. Exceeding it gets the tree's "slow down" line.
-COMMAND_RATE, COMMAND_PER_S = 5, 20.0
+
+
+def _member_budget(interaction: discord.Interaction[Any]) -> app_commands.Cooldown | None:
+    """Per-member budget for the commands that can do real work (an upstream fetch, a full-text query):
+    [discord] member_commands per member_window_s seconds, 0 = no limit. Generous for a person, a brake for a
+    script; exceeding it gets the tree's "slow down" line."""
+    limits = cast("PaperBot", interaction.client).settings.discord
+    return app_commands.Cooldown(limits.member_commands, limits.member_window_s) if limits.member_commands else None
+
+
+def _member_key(interaction: discord.Interaction[Any]) -> Hashable:
+    # Per bot as well as per member: the buckets live in the decorator, shared by every bot in the process.
+    return (interaction.client, interaction.user.id)
 
 
 def _clean_query(text: str, what: str) -> str:
@@ -104,7 +115,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         log.info("Disabled %d open search result view(s) on shutdown", len(live) - len(pending))
 
     @app_commands.command(name="search", description="Search the paper catalogue")
-    @app_commands.checks.cooldown(COMMAND_RATE, COMMAND_PER_S)
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
     @app_commands.describe(
         query='Words that must all appear; "quoted phrases" work too',
         sort="How to order the results (default: relevance)",
@@ -134,7 +145,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         self._paginators.add(view)
 
     @app_commands.command(name="abstract", description="Show a paper's abstract and links")
-    @app_commands.checks.cooldown(COMMAND_RATE, COMMAND_PER_S)
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
     @app_commands.describe(title="A title (pick from the suggestions), an arXiv id, or an arXiv / Hugging Face URL")
     async def abstract(
         self, interaction: discord.Interaction[Any], title: app_commands.Range[str, 1, MAX_QUERY_CHARS]

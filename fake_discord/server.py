@@ -1,16 +1,11 @@
 """FakeDiscord: the loopback Discord (REST under ``/api/v10`` + gateway websocket) that tests log a real
 discord.py client into.
 
-This module holds the server's lifecycle, state, recording, request pipeline (auth, scripted 429/5xx, error
-mapping) and waiting primitives; the REST handlers live in :mod:`.rest`, the websocket in :mod:`.gateway`,
-body limits in :mod:`.limits`, and interaction payload builders in :mod:`.payloads`.
-
-Request pipeline (``_middleware``), in order: record the request → scripted rate limit (429) or failure
-(5xx/4xx) for matching routes → bot-token check (401) for routes that need one → handler → JSON answer with
-``Content-Type: application/json`` exactly (discord.py decodes JSON only then). A :class:`DiscordError` becomes
-Discord's error body. A *bug in the fake* becomes a 400 (not a 5xx, which discord.py would silently retry for
-~25 s) and is kept in ``fake.internal_errors``; an unknown route becomes Discord's 404 and is kept in
-``fake.unhandled``. ``fake.assert_clean()`` fails a test on either.
+This module holds the server's lifecycle, configuration, state, recording, world changes and waiting
+primitives. The other jobs live beside it: the request pipeline in :mod:`.pipeline`, the REST handlers in
+:mod:`.rest`, the websocket (sharding included) in :mod:`.gateway`, body limits in :mod:`.limits`, rate limits
+in :mod:`.ratelimits`, scripted failures in :mod:`.faults`, mentions in :mod:`.mentions`, nonces in
+:mod:`.nonces`, DMs in :mod:`.dms`, and interaction payload builders in :mod:`.payloads`.
 """
 
 # ruff: noqa: ASYNC109  -- waits take a ``timeout`` deadline by design (the test-facing API)
@@ -18,38 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
-import hashlib
-import json
-import logging
+import copy
+import dataclasses
 import secrets
 import time
-import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from .clock import Clock, monotonic
-from .errors import DiscordError
+from .dms import DM_PERMISSIONS, DirectMessages
+from .faults import Faults, matches
 from .gateway import Gateway, GatewaySession
 from .interactions import InteractionHandle
-from .messages import StoredMessage
+from .limits import MessageFlags
+from .mentions import MentionRules
+from .messages import MessageEdit, StoredMessage
+from .nonces import NonceRegistry
 from .permissions import P
+from .pipeline import API_PREFIX, BODY_KEY, FILES_KEY, Pipeline
+from .ratelimits import RateLimiter
 from .records import InteractionRecord, RecordedRequest
 from .snowflake import SnowflakeFactory
-from .world import APP_ID, OWNER_USER_ID, Channel, Guild, User, bot_user, default_guild
+from .world import APP_ID, OWNER_USER_ID, Channel, Guild, Overwrite, Role, User, bot_user, default_guild, shard_of
 
-__all__ = ["API_PREFIX", "FakeDiscord", "FakeTimeout"]
+__all__ = ["API_PREFIX", "BODY_KEY", "FILES_KEY", "FakeDiscord", "FakeTimeout", "SessionStartLimit"]
 
-_log = logging.getLogger(__name__)
-API_PREFIX = "/api/v10"
 T = TypeVar("T")
-# Where the pipeline leaves the parsed request for the handlers (typed keys on aiohttp >= 3.12).
-_RequestKey: Any = getattr(web, "RequestKey", None)
-BODY_KEY: Any = _RequestKey("fake_json", object) if _RequestKey else "fake_json"
-FILES_KEY: Any = _RequestKey("fake_files", list) if _RequestKey else "fake_files"
 
 
 class FakeTimeout(AssertionError):
@@ -57,26 +49,36 @@ class FakeTimeout(AssertionError):
 
 
 @dataclass
-class _Script:
-    pattern: str
-    remaining: int
-    kind: str  # "ratelimit" | "fail"
-    status: int = 429
-    retry_after: float = 0.0
-    is_global: bool = False
-    code: int = 0
-    message: str = ""
+class SessionStartLimit:
+    """``GET /gateway/bot``'s ``session_start_limit``: IDENTIFYs left today and how many may run at once.
 
+    Every accepted IDENTIFY takes one from ``remaining``; at 0 the next is closed with 4004 (Discord resets the
+    token of a bot that exhausts its daily limit). ``max_concurrency`` is the number of identify buckets
+    (``shard_id % max_concurrency``), used when ``FakeDiscord(identify_interval=…)`` enforces their pace.
+    """
 
-def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    body = json.dumps(data, ensure_ascii=False).encode()
-    hdrs = {"Content-Type": "application/json"}
-    hdrs.update(headers or {})
-    return web.Response(body=body, status=status, headers=hdrs)
+    total: int = 1000
+    remaining: int = 1000
+    reset_after_ms: int = 86_400_000
+    max_concurrency: int = 1
+
+    def take(self) -> bool:
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "remaining": self.remaining,
+            "reset_after": self.reset_after_ms,
+            "max_concurrency": self.max_concurrency,
+        }
 
 
 class FakeDiscord:
-    """A loopback Discord. See the package docstring (``tests/fake_discord/__init__.py``) for the API tour."""
+    """A loopback Discord. See the package docstring (``fake_discord/__init__.py``) for the API tour."""
 
     def __init__(
         self,
@@ -91,6 +93,12 @@ class FakeDiscord:
         token_lifetime: float = 15 * 60.0,
         heartbeat_interval_ms: int = 41_250,
         host: str = "127.0.0.1",
+        shard_count: int = 1,
+        session_start_limit: SessionStartLimit | None = None,
+        max_guilds_per_shard: int | None = None,
+        identify_interval: float | None = None,
+        nonce_window: float = 300.0,
+        nonce_scope: str = "channel",
     ) -> None:
         self.token = token
         self.app_id = app_id
@@ -102,8 +110,27 @@ class FakeDiscord:
         self.token_lifetime = token_lifetime
         self.host = host
         self.port = 0
+        if shard_count < 1:
+            raise ValueError("shard_count must be at least 1")
+        #: what ``GET /gateway/bot`` recommends (``shards``); clients may identify with any count they like
+        self.shard_count = shard_count
+        self.session_start_limit = session_start_limit or SessionStartLimit()
+        #: close an IDENTIFY whose shard would hold more guilds than this with 4011 (Discord: 2500)
+        self.max_guilds_per_shard = max_guilds_per_shard
+        #: enforce one IDENTIFY per this many seconds per concurrency bucket (Discord: 5 s); None = don't
+        self.identify_interval = identify_interval
         self.gateway = Gateway(self, heartbeat_interval_ms=heartbeat_interval_ms)
         self.snowflake = SnowflakeFactory()
+        #: DM channels and users with DMs closed (``fake.dms.close(user_id)``), see :mod:`.dms`
+        self.dms = DirectMessages(self.snowflake, lambda: self.guilds, self.bot_user.id)
+        #: the global and per-route rate limits (off until configured), see :mod:`.ratelimits`
+        self.rate_limits = RateLimiter(clock)
+        #: message nonces with ``enforce_nonce``, see :mod:`.nonces`
+        self.nonces = NonceRegistry(clock, window=nonce_window, scope=nonce_scope)
+        #: scripted answers (``rate_limit_next``, ``fail_next``, ``fail_after_create``), see :mod:`.faults`
+        self.faults = Faults()
+        self._channel_index: dict[int, tuple[Guild, Channel]] = {}
+        self._channel_index_key: tuple[int, int] = (0, -1)
 
         # recorded state
         self.requests: list[RecordedRequest] = []
@@ -117,7 +144,6 @@ class FakeDiscord:
         self.messages_by_id: dict[int, StoredMessage] = {}
         self.interactions: dict[int, InteractionRecord] = {}
         self._interactions_by_token: dict[str, InteractionRecord] = {}
-        self._scripts: list[_Script] = []
 
         self._event = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -132,7 +158,7 @@ class FakeDiscord:
     async def start(self) -> FakeDiscord:
         from .rest import register_routes
 
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[Pipeline(self).middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_get(Gateway.PATH, self.gateway.handle)
         app.router.add_get(Gateway.RESUME_PATH, self.gateway.handle)
         register_routes(self, app, API_PREFIX)
@@ -175,17 +201,51 @@ class FakeDiscord:
         return next((g for g in self.guilds if g.id == guild_id), None)
 
     def find_channel(self, channel_id: int) -> tuple[Guild, Channel] | None:
-        for guild in self.guilds:
-            channel = guild.channel(channel_id)
-            if channel is not None:
-                return guild, channel
-        return None
+        """The guild channel (or thread) with this id and its guild; DM channels are not in a guild (see
+        :meth:`lookup_channel`)."""
+        key = (id(self.guilds), len(self.guilds))
+        hit = self._channel_index.get(channel_id) if key == self._channel_index_key else None
+        if hit is not None and hit[0].channel(channel_id) is hit[1]:
+            return hit
+        # Guilds are plain mutable objects tests change directly: rebuild the index on any miss.
+        self._channel_index = {c.id: (g, c) for g in self.guilds for c in g.channels}
+        self._channel_index_key = key
+        return self._channel_index.get(channel_id)
 
-    def bot_permissions(self, guild: Guild, channel: Channel | None = None) -> int:
+    def lookup_channel(self, channel_id: int) -> tuple[Guild | None, Channel] | None:
+        """Any channel the bot can address: a guild channel or thread (with its guild) or a DM channel (None)."""
+        dm = self.dms.channel(channel_id)
+        if dm is not None:
+            return None, dm
+        return self.find_channel(channel_id)
+
+    def bot_permissions(self, guild: Guild | None, channel: Channel | None = None) -> int:
+        """The bot's permissions in ``channel`` of ``guild`` (a DM channel when ``guild`` is None)."""
+        if guild is None:
+            return DM_PERMISSIONS
         member = guild.member(self.bot_user.id)
         if member is None:
             return 0
         return guild.permissions_for(member, channel)
+
+    def mention_rules(
+        self, guild: Guild | None, channel: Channel | None, *, author_id: int | None = None
+    ) -> MentionRules:
+        """What ``author_id`` (default: the bot) may ping in ``channel``: see :mod:`.mentions`."""
+        if guild is None:
+            return MentionRules()
+        uid = self.bot_user.id if author_id is None else author_id
+        member = guild.member(uid)
+        perms = guild.permissions_for(member, channel) if member is not None else 0
+        return MentionRules(
+            can_mention_everyone=bool(perms & P.MENTION_EVERYONE),
+            roles=frozenset(r.id for r in guild.roles if r.id != guild.id),
+            mentionable_roles=frozenset(r.id for r in guild.roles if r.mentionable),
+        )
+
+    def shard_of(self, guild_id: int, shard_count: int | None = None) -> int:
+        """The shard a guild's events go to (``shard_count`` default: the recommended ``fake.shard_count``)."""
+        return shard_of(guild_id, shard_count or self.shard_count)
 
     def application_object(self) -> dict[str, Any]:
         owner = User(self.owner_id, "owner", "Application Owner")
@@ -226,7 +286,7 @@ class FakeDiscord:
         ready: dict[str, Any] = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds if session.holds(g.id)],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway.resume_url,
@@ -243,28 +303,111 @@ class FakeDiscord:
             ready["shard"] = shard
         return ready
 
+    def guild_create_payload(self, guild: Guild) -> dict[str, Any]:
+        """GUILD_CREATE's data for ``guild``: everything a client caches, active threads included."""
+        return guild.to_dict(full=True)
+
+    # -- changing the world (each change is also sent to the sessions of the guild's shard) -----------------
     async def create_channel(self, channel: Channel, guild_id: int | None = None) -> Channel:
         """Add ``channel`` to a guild (default: the first) and tell the client (CHANNEL_CREATE)."""
-        guild = self.guild(guild_id) if guild_id is not None else self.guilds[0]
-        if guild is None:
-            raise LookupError(f"no configured guild {guild_id}")
+        guild = self._require_guild(guild_id)
         guild.channels.append(channel)
-        if self.gateway.session is not None:
-            await self.gateway.dispatch("CHANNEL_CREATE", channel.to_dict(guild.id))
+        await self.gateway.dispatch_if_connected("CHANNEL_CREATE", channel.to_dict(guild.id))
         self._changed()
         return channel
 
     async def delete_channel(self, channel_id: int) -> Channel:
-        """Remove a channel (posts there then get 10003) and tell the client (CHANNEL_DELETE)."""
+        """Remove a channel or thread (posts there then get 10003); tell the client (CHANNEL_/THREAD_DELETE)."""
         found = self.find_channel(channel_id)
         if found is None:
             raise LookupError(f"no channel {channel_id}")
         guild, channel = found
         guild.channels.remove(channel)
-        if self.gateway.session is not None:
-            await self.gateway.dispatch("CHANNEL_DELETE", channel.to_dict(guild.id))
+        event = "THREAD_DELETE" if channel.is_thread else "CHANNEL_DELETE"
+        await self.gateway.dispatch_if_connected(event, channel.to_dict(guild.id))
         self._changed()
         return channel
+
+    async def update_channel(self, channel_id: int) -> Channel:
+        """Tell the client a channel changed (CHANNEL_UPDATE / THREAD_UPDATE) after a test edited it in place."""
+        found = self.find_channel(channel_id)
+        if found is None:
+            raise LookupError(f"no channel {channel_id}")
+        guild, channel = found
+        event = "THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE"
+        await self.gateway.dispatch_if_connected(event, self.channel_payload(guild, channel))
+        self._changed()
+        return channel
+
+    async def set_overwrite(self, channel_id: int, overwrite: Overwrite) -> Channel:
+        """Replace (or add) the channel's permission overwrite for ``overwrite.id``, and send CHANNEL_UPDATE.
+
+        E.g. ``Overwrite(id=ids.BOT_ROLE_ID, deny=int(P.CREATE_PUBLIC_THREADS))`` takes the bot's thread
+        permission away in that channel (and in threads under it).
+        """
+        found = self.find_channel(channel_id)
+        if found is None:
+            raise LookupError(f"no channel {channel_id}")
+        channel = found[1]
+        channel.overwrites = [o for o in channel.overwrites if (o.type, o.id) != (overwrite.type, overwrite.id)]
+        channel.overwrites.append(overwrite)
+        return await self.update_channel(channel_id)
+
+    async def add_role(self, role: Role, guild_id: int | None = None) -> Role:
+        """Add a role to a guild (default: the first) and send GUILD_ROLE_CREATE."""
+        guild = self._require_guild(guild_id)
+        guild.roles.append(role)
+        await self.gateway.dispatch_if_connected(
+            "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_dict()}
+        )
+        self._changed()
+        return role
+
+    async def update_role(self, role: Role, guild_id: int | None = None) -> Role:
+        """Send GUILD_ROLE_UPDATE for a role a test changed in place (permissions, ``mentionable``…)."""
+        guild = self._require_guild(guild_id)
+        if guild.role(role.id) is not role:
+            raise LookupError(f"role {role.id} is not in guild {guild.id}")
+        await self.gateway.dispatch_if_connected(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.to_dict()}
+        )
+        self._changed()
+        return role
+
+    def _require_guild(self, guild_id: int | None) -> Guild:
+        guild = self.guild(guild_id) if guild_id is not None else (self.guilds[0] if self.guilds else None)
+        if guild is None:
+            raise LookupError(f"no configured guild {guild_id}")
+        return guild
+
+    def channel_payload(self, guild: Guild | None, channel: Channel) -> dict[str, Any]:
+        """A channel's JSON as REST and the gateway show it (threads with their message counts)."""
+        history = self.channel_history.get(channel.id, [])
+        return channel.to_dict(
+            None if guild is None else guild.id,
+            message_count=len(history),
+            last_message_id=history[-1].id if history else None,
+        )
+
+    # -- threads and DMs (views) ---------------------------------------------------------------------------
+    def threads(self, parent_id: int | None = None) -> list[Channel]:
+        """Threads the fake knows, oldest first (of one parent channel when ``parent_id`` is given)."""
+        return [
+            c
+            for g in self.guilds
+            for c in g.channels
+            if c.is_thread and (parent_id is None or c.parent_id == parent_id)
+        ]
+
+    def thread_for(self, message_id: int) -> Channel | None:
+        """The thread started from a message (its id is the message's id, as on Discord)."""
+        found = self.find_channel(int(message_id))
+        return found[1] if found is not None and found[1].is_thread else None
+
+    def dm_messages(self, user_id: int) -> list[StoredMessage]:
+        """Messages delivered to the DM channel with ``user_id``, oldest first."""
+        channel = self.dms.channel_with(user_id)
+        return self.channel_messages(channel.id) if channel is not None else []
 
     # -- recording views -----------------------------------------------------------------------------------
     @property
@@ -274,12 +417,18 @@ class FakeDiscord:
 
     @property
     def rejected(self) -> list[RecordedRequest]:
-        """Requests the fake refused on its own (status >= 400, not scripted): what Discord would have refused."""
-        return [r for r in self.requests if r.status >= 400 and not r.scripted]
+        """Requests the fake refused on its own (status >= 400, not scripted, not a rate-limit 429): what
+        Discord would have refused as wrong."""
+        return [r for r in self.requests if r.status >= 400 and not r.scripted and not r.rate_limited]
+
+    @property
+    def rate_limited(self) -> list[RecordedRequest]:
+        """Requests answered 429 by ``fake.rate_limits`` (scripted 429s are in ``requests`` as ``scripted``)."""
+        return [r for r in self.requests if r.rate_limited]
 
     def requests_to(self, pattern: str) -> list[RecordedRequest]:
         """Recorded requests whose ``"METHOD /path"`` or route template matches the glob ``pattern``."""
-        return [r for r in self.requests if _matches(pattern, r.method, r.path, r.route)]
+        return [r for r in self.requests if matches(pattern, r.method, r.path, r.route)]
 
     def channel_messages(self, channel_id: int) -> list[StoredMessage]:
         """Visible messages of a channel, oldest first (ephemeral and deleted ones excluded)."""
@@ -299,7 +448,8 @@ class FakeDiscord:
             raise AssertionError("fake Discord saw problems:\n  " + "\n  ".join(problems))
 
     def reset(self) -> None:
-        """Forget recorded requests, messages, interactions and scripts (keeps guilds, commands, sessions).
+        """Forget recorded requests, messages, interactions, scripts, nonces and rate-limit windows (keeps guilds,
+        commands, sessions, DM channels and the configured limits).
 
         For module/session-scoped bots: call between tests so each test asserts only on its own traffic.
         """
@@ -309,7 +459,9 @@ class FakeDiscord:
         self.messages_by_id.clear()
         self.interactions.clear()
         self._interactions_by_token.clear()
-        self._scripts.clear()
+        self.faults.clear()
+        self.nonces.clear()
+        self.rate_limits.reset()
         self._changed()
 
     # -- scripting -----------------------------------------------------------------------------------------
@@ -322,31 +474,24 @@ class FakeDiscord:
         ``"POST /channels/*/messages"``, or a route template such as ``"POST /channels/{channel_id}/messages"``;
         a pattern starting with ``/`` matches any method. discord.py sleeps ``retry_after`` and retries.
         """
-        self._scripts.append(_Script(route_pattern, times, "ratelimit", 429, retry_after, is_global))
+        self.faults.rate_limit_next(route_pattern, retry_after, times, is_global)
 
     def fail_next(
         self, route_pattern: str, status: int = 503, *, times: int = 1, code: int = 0, message: str | None = None
     ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` and a Discord error body.
+        """Answer the next ``times`` matching requests with ``status`` and a Discord error body (the route does
+        nothing).
 
         Note discord.py *retries* 500/502/504/524 (sleeping 1, 3, 5… s) but raises at once on other 5xx
         (``DiscordServerError``) — script 503 to test the bot's failure path quickly.
         """
-        text = message or {
-            500: "500: Internal Server Error",
-            502: "502: Bad Gateway",
-            503: "503: Service Unavailable",
-        }.get(status, f"{status}: scripted failure")
-        self._scripts.append(_Script(route_pattern, times, "fail", status, code=code, message=text))
+        self.faults.fail_next(route_pattern, status, times, code, message)
 
-    def _take_script(self, method: str, path: str, route: str) -> _Script | None:
-        for script in self._scripts:
-            if script.remaining > 0 and _matches(script.pattern, method, path, route):
-                script.remaining -= 1
-                if script.remaining == 0:
-                    self._scripts.remove(script)
-                return script
-        return None
+    def fail_after_create(self, channel_id: int | None = None, *, status: int = 500, times: int = 1) -> None:
+        """Carry out the next ``times`` message creates in ``channel_id`` (any channel when None), then answer
+        ``status`` (500/502/504: discord.py retries the POST itself — a double post unless the bot sent a
+        nonce with ``enforce_nonce``)."""
+        self.faults.fail_after_create(channel_id, status, times)
 
     # -- waiting -------------------------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -404,12 +549,15 @@ class FakeDiscord:
 
     # -- interactions --------------------------------------------------------------------------------------
     async def interact(self, payload: dict[str, Any]) -> InteractionHandle:
-        """Dispatch an INTERACTION_CREATE over the gateway; returns a handle to await the bot's answers."""
-        if self.gateway.session is None or self.gateway.session.connection is None:
+        """Dispatch an INTERACTION_CREATE over the gateway — to the session(s) of the shard holding the
+        interaction's guild (shard 0 for DMs), as Discord routes it; returns a handle to await the answers."""
+        guild_id = int(payload["guild_id"]) if payload.get("guild_id") else None
+        if not self.gateway.live_sessions_for(guild_id):
+            where = f"guild {guild_id} (shard {self.shard_of(guild_id)})" if guild_id else "DMs (shard 0)"
             await self.wait_for(
-                lambda: self.gateway.session is not None and self.gateway.session.connection is not None,
+                lambda: self.gateway.live_sessions_for(guild_id),
                 timeout=10.0,
-                what="a live gateway session to dispatch the interaction on",
+                what=f"a live gateway session for {where} to dispatch the interaction on",
             )
         member = payload.get("member") or {}
         user = member.get("user") or payload.get("user") or {}
@@ -419,7 +567,7 @@ class FakeDiscord:
             type=int(payload["type"]),
             payload=payload,
             application_id=int(payload["application_id"]),
-            guild_id=int(payload["guild_id"]) if payload.get("guild_id") else None,
+            guild_id=guild_id,
             channel_id=int(payload["channel_id"]) if payload.get("channel_id") else None,
             user_id=int(user["id"]) if user.get("id") else None,
         )
@@ -428,7 +576,10 @@ class FakeDiscord:
         self.interactions[record.id] = record
         self._interactions_by_token[record.token] = record
         record.dispatched_at = self.clock()
-        await self.gateway.dispatch("INTERACTION_CREATE", payload)
+        receivers = self.gateway.sessions_for(guild_id)
+        record.delivered_to = [s.id for s in receivers]
+        record.shard = receivers[0].shard if receivers else None
+        await self.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
         self._changed()
         return InteractionHandle(self, record)
 
@@ -475,16 +626,27 @@ class FakeDiscord:
         visible: bool = True,
         can_mention_everyone: bool | None = None,
     ) -> StoredMessage:
-        """Create and store a message (used by the REST handlers; tests may use it to seed history)."""
-        if can_mention_everyone is None:
-            found = self.find_channel(channel_id)
-            can_mention_everyone = bool(found and self.bot_permissions(*found) & P.MENTION_EVERYONE)
+        """Create and store a message (used by the REST handlers; tests may use it to seed history).
+
+        Who it pings follows from the world (:meth:`mention_rules` for its author in its channel); pass
+        ``can_mention_everyone`` to override that one permission.
+        """
+        author = author or self.bot_user.to_dict()
+        found = self.lookup_channel(channel_id)
+        rules = self.mention_rules(found[0], found[1], author_id=int(author["id"])) if found else MentionRules()
+        if can_mention_everyone is not None:
+            rules = dataclasses.replace(rules, can_mention_everyone=can_mention_everyone)
+        ref = body.get("message_reference") or {}
+        replied = self.messages_by_id.get(int(ref["message_id"])) if ref.get("message_id") is not None else None
+        if replied is not None:
+            rules = dataclasses.replace(rules, replied_author_id=int(replied.author["id"]))
         msg = StoredMessage(
             id=self.snowflake(),
             channel_id=channel_id,
             guild_id=guild_id,
-            author=author or self.bot_user.to_dict(),
-            can_mention_everyone=can_mention_everyone,
+            author=author,
+            mention_rules=rules,
+            flags=extra_flags,
         )
         if interaction is not None:
             msg.interaction_id = interaction.id
@@ -498,10 +660,32 @@ class FakeDiscord:
                 "authorizing_integration_owners": {"0": str(interaction.guild_id)} if interaction.guild_id else {},
             }
         msg.apply(body, create=True)
-        msg.flags |= extra_flags
         self.messages_by_id[msg.id] = msg
         if visible and not msg.ephemeral:
             self.channel_history.setdefault(channel_id, []).append(msg)
+        self._changed()
+        return msg
+
+    def edit_message(self, msg: StoredMessage, body: dict[str, Any], *, via: str) -> StoredMessage:
+        """Apply an already validated edit and record it in ``msg.edits`` (the REST handlers call this)."""
+        was_loading = msg.loading
+        before_content, before_embeds = msg.content, copy.deepcopy(msg.embeds)
+        msg.flags &= ~MessageFlags.LOADING
+        msg.apply(body, create=False)
+        msg.edited_ms = int(time.time() * 1000)
+        msg.edits.append(
+            MessageEdit(
+                at=self.clock(),
+                edited_ms=msg.edited_ms,
+                before_content=before_content,
+                after_content=msg.content,
+                before_embeds=before_embeds,
+                after_embeds=copy.deepcopy(msg.embeds),
+                body=copy.deepcopy(body),
+                via=via,
+                from_loading=was_loading,
+            )
+        )
         self._changed()
         return msg
 
@@ -512,7 +696,7 @@ class FakeDiscord:
             raise LookupError(f"no channel {channel_id}")
         member = found[0].member(author_id)
         author = member.user.to_dict() if member else User(author_id, f"user{author_id}").to_dict()
-        return self.new_message(channel_id, {"content": content}, author=author, can_mention_everyone=False)
+        return self.new_message(channel_id, {"content": content}, author=author, guild_id=found[0].id)
 
     def delete_message(self, msg: StoredMessage) -> None:
         msg.deleted = True
@@ -525,138 +709,3 @@ class FakeDiscord:
     def _interaction_user(record: InteractionRecord) -> dict[str, Any]:
         member = record.payload.get("member") or {}
         return dict(member.get("user") or record.payload.get("user") or {})
-
-    # -- request pipeline ----------------------------------------------------------------------------------
-    @web.middleware
-    async def _middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        if not request.path.startswith(API_PREFIX + "/") and request.path != API_PREFIX:
-            return await handler(request)  # gateway websocket
-        path = request.path[len(API_PREFIX) :] or "/"
-        resource = getattr(request.match_info.route, "resource", None)
-        route = ""
-        if resource is not None and request.match_info.http_exception is None:
-            route = f"{request.method} {resource.canonical[len(API_PREFIX) :]}"
-        rec = RecordedRequest(
-            method=request.method, path=path, route=route, query=dict(request.query), json=None, at=self.clock()
-        )
-        self.requests.append(rec)
-        try:
-            rec.json, rec.files = await _read_body(request)
-            interaction = self._request_interaction(request)
-            if interaction is not None:
-                rec.interaction_id = interaction.id
-                if interaction.dispatched_at is not None:
-                    rec.since_dispatch = rec.at - interaction.dispatched_at
-                interaction.requests.append(rec)
-            if not route:
-                exc = request.match_info.http_exception
-                err = (
-                    DiscordError.method_not_allowed()
-                    if exc is not None and exc.status == 405
-                    else DiscordError.not_found()
-                )
-                return self._finish(rec, _json_response(err.body(), err.status), err.code)
-            script = self._take_script(request.method, path, route)
-            if script is not None:
-                rec.scripted = True
-                return self._finish(rec, self._scripted_response(script, path), script.code)
-            if _needs_bot_token(route) and request.headers.get("Authorization") != f"Bot {self.token}":
-                raise DiscordError.unauthorized()
-            request[BODY_KEY] = rec.json
-            request[FILES_KEY] = rec.files
-            result = await handler(request)
-            return self._finish(rec, result, 0)
-        except DiscordError as err:
-            return self._finish(rec, _json_response(err.body(), err.status, err.headers), err.code)
-        except web.HTTPException:
-            raise
-        except Exception as exc:  # a bug in the fake: answer 400 so discord.py fails fast instead of retrying
-            detail = f"{request.method} {path}: {exc!r}\n{traceback.format_exc()}"
-            self.internal_errors.append(detail)
-            _log.error("fake discord internal error: %s", detail)
-            body = {"message": f"fake discord internal error: {exc!r}", "code": 0}
-            return self._finish(rec, _json_response(body, 400), 0)
-        finally:
-            self._changed()
-
-    def _finish(self, rec: RecordedRequest, response: web.StreamResponse, code: int) -> web.StreamResponse:
-        rec.status = response.status
-        rec.code = code
-        if (
-            isinstance(response, web.Response)
-            and response.body is not None
-            and response.content_type == "application/json"
-        ):
-            with contextlib.suppress(ValueError, TypeError):
-                rec.response = json.loads(response.body)  # type: ignore[arg-type]
-        return response
-
-    def _scripted_response(self, script: _Script, path: str) -> web.Response:
-        if script.kind == "fail":
-            return _json_response({"message": script.message, "code": script.code}, script.status)
-        bucket = hashlib.sha1(path.encode()).hexdigest()[:16]
-        headers = {
-            "Retry-After": f"{script.retry_after:g}",
-            "Via": "1.1 google",
-            "X-RateLimit-Limit": "5",
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{time.time() + script.retry_after:.3f}",
-            "X-RateLimit-Reset-After": f"{script.retry_after:.3f}",
-            "X-RateLimit-Bucket": bucket,
-            "X-RateLimit-Scope": "global" if script.is_global else "user",
-        }
-        if script.is_global:
-            headers["X-RateLimit-Global"] = "true"
-        body = {"message": "You are being rate limited.", "retry_after": script.retry_after, "global": script.is_global}
-        return _json_response(body, 429, headers)
-
-    def _request_interaction(self, request: web.Request) -> InteractionRecord | None:
-        info = request.match_info
-        token = info.get("token")
-        if token is not None:
-            return self._interactions_by_token.get(token)
-        return None
-
-
-def _matches(pattern: str, method: str, path: str, route: str) -> bool:
-    if pattern.startswith("/"):
-        return fnmatch.fnmatchcase(path, pattern) or (bool(route) and route.split(" ", 1)[1] == pattern)
-    return fnmatch.fnmatchcase(f"{method} {path}", pattern) or route == pattern
-
-
-def _needs_bot_token(route: str) -> bool:
-    """Interaction callbacks and webhook-token routes authenticate by the token in the URL; GET /gateway is
-    public. Everything else needs ``Authorization: Bot <token>``."""
-    template = route.split(" ", 1)[-1]
-    return not (template.startswith(("/interactions/", "/webhooks/")) or template == "/gateway")
-
-
-async def _read_body(request: web.Request) -> tuple[Any, list[dict[str, Any]]]:
-    if not request.can_read_body:
-        return None, []
-    ctype = request.content_type
-    if ctype == "multipart/form-data":
-        payload: Any = None
-        files: list[dict[str, Any]] = []
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.name == "payload_json":
-                try:
-                    payload = json.loads(await part.text())
-                except ValueError:
-                    raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None
-            else:
-                data = await part.read()
-                files.append({"name": part.name, "filename": part.filename, "size": len(data)})
-        return payload, files
-    raw = await request.read()
-    if not raw:
-        return None, []
-    try:
-        return json.loads(raw), []
-    except ValueError:
-        raise DiscordError(400, 50109, "The request body contains invalid JSON.") from None

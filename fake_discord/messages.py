@@ -1,52 +1,51 @@
 """Messages as the fake stores them, with helpers tests assert on.
 
-A :class:`StoredMessage` is what the bot made Discord show: channel posts, interaction responses (original and
-followups, ephemeral or not). ``to_dict()`` is the Discord JSON the fake returns; attributes keep what matters
-for assertions — including the ``allowed_mentions`` the bot sent, the mentions Discord would therefore have
-pinged (``mention_everyone``, ``mentions``, ``mention_roles``), and every edit.
+A :class:`StoredMessage` is what the bot made Discord show: channel posts, DMs, thread posts, interaction
+responses (original and followups, ephemeral or not). ``to_dict()`` is the Discord JSON the fake returns;
+attributes keep what matters for assertions — the ``allowed_mentions`` the bot sent, who Discord pinged
+(``pings``, see :mod:`.mentions`), the ``nonce``, the thread started from it, and every edit (``edits``).
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .limits import MessageFlags
+from .mentions import MentionRules, Mentions, effective_mentions
 from .snowflake import snowflake_time_ms
 
-__all__ = ["StoredMessage", "compute_mentions"]
+__all__ = ["MessageEdit", "StoredMessage"]
 
-_USER_MENTION = re.compile(r"<@!?(\d{15,21})>")
-_ROLE_MENTION = re.compile(r"<@&(\d{15,21})>")
 _EDITABLE_FLAGS = MessageFlags.SUPPRESS_EMBEDS
+#: message flag Discord sets on a message that a thread was started from
+HAS_THREAD = 1 << 5
 
 
 def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat()
 
 
-def compute_mentions(
-    content: str, allowed_mentions: Mapping[str, Any] | None, *, can_mention_everyone: bool
-) -> tuple[bool, list[int], list[int]]:
-    """Who Discord would ping for ``content`` under ``allowed_mentions`` (absent = parse everything)."""
-    if allowed_mentions is None:
-        parse = {"everyone", "users", "roles"}
-        users: set[int] = set()
-        roles: set[int] = set()
-    else:
-        parse = set(allowed_mentions.get("parse") or [])
-        users = {int(u) for u in allowed_mentions.get("users") or []}
-        roles = {int(r) for r in allowed_mentions.get("roles") or []}
-    everyone = can_mention_everyone and "everyone" in parse and ("@everyone" in content or "@here" in content)
-    user_ids = [int(m) for m in dict.fromkeys(_USER_MENTION.findall(content))]
-    role_ids = [int(m) for m in dict.fromkeys(_ROLE_MENTION.findall(content))]
-    mentioned_users = [u for u in user_ids if "users" in parse or u in users]
-    mentioned_roles = [r for r in role_ids if "roles" in parse or r in roles]
-    return everyone, mentioned_users, mentioned_roles
+@dataclass(frozen=True)
+class MessageEdit:
+    """One accepted edit of a message: when, what it was, what it became, and the body that did it."""
+
+    #: the fake's clock when the edit was accepted
+    at: float
+    #: wall-clock milliseconds (what ``edited_timestamp`` shows)
+    edited_ms: int
+    before_content: str
+    after_content: str
+    before_embeds: list[dict[str, Any]]
+    after_embeds: list[dict[str, Any]]
+    body: dict[str, Any]
+    #: "channel" (PATCH /channels/…/messages/…) or "interaction" (webhook-token edits and followups)
+    via: str
+    #: the edit replaced a deferred "thinking…" response (Discord shows no "(edited)" for this one)
+    from_loading: bool = False
 
 
 @dataclass
@@ -74,7 +73,22 @@ class StoredMessage:
     deleted: bool = False
     #: every body that created or edited this message, in order (the raw JSON the bot sent)
     bodies: list[dict[str, Any]] = field(default_factory=list)
-    can_mention_everyone: bool = False
+    #: what the author may ping here (set by the fake from the world when the message is created)
+    mention_rules: MentionRules = field(default_factory=MentionRules)
+    #: who Discord notified: fixed when the message first showed content (create, or the edit of a deferred
+    #: response); edits never ping anyone new. ``None`` while a deferred response is still "thinking…".
+    pings: Mentions | None = None
+    #: accepted edits, oldest first
+    edits: list[MessageEdit] = field(default_factory=list)
+    nonce: str | int | None = None
+    #: the thread started from this message (its id equals this message's id, as on Discord)
+    thread_id: int | None = None
+    #: the thread's channel JSON for ``to_dict()`` (set by the fake when the thread is created)
+    thread: dict[str, Any] | None = None
+
+    @property
+    def can_mention_everyone(self) -> bool:
+        return self.mention_rules.can_mention_everyone
 
     # -- state ---------------------------------------------------------------------------------------------
     @property
@@ -89,6 +103,11 @@ class StoredMessage:
     @property
     def edited(self) -> bool:
         return self.edited_ms is not None
+
+    @property
+    def silent(self) -> bool:
+        """Sent with SUPPRESS_NOTIFICATIONS (``@silent``): mentions show, but no push notification."""
+        return bool(self.flags & MessageFlags.SUPPRESS_NOTIFICATIONS)
 
     def apply(self, body: Mapping[str, Any], *, create: bool) -> None:
         """Apply a create or edit body (fields absent from an edit are kept, ``null`` clears)."""
@@ -112,7 +131,7 @@ class StoredMessage:
         flags = body.get("flags")
         if flags is not None:
             if create:
-                self.flags = flags & (
+                self.flags |= flags & (
                     MessageFlags.SUPPRESS_EMBEDS
                     | MessageFlags.SUPPRESS_NOTIFICATIONS
                     | MessageFlags.EPHEMERAL
@@ -121,12 +140,16 @@ class StoredMessage:
                 )
             else:
                 self.flags = (self.flags & ~_EDITABLE_FLAGS) | (flags & _EDITABLE_FLAGS)
-        self.mention_everyone, self.mentions, self.mention_roles = compute_mentions(
-            self.content, self.allowed_mentions, can_mention_everyone=self.can_mention_everyone
-        )
+        current = effective_mentions(self.content, self.allowed_mentions, self.mention_rules)
+        self.mention_everyone = current.mention_everyone
+        self.mentions, self.mention_roles = list(current.users), list(current.roles)
+        if self.pings is None and not self.loading:
+            self.pings = Mentions() if self.ephemeral else current  # ephemeral messages notify nobody
 
     # -- Discord JSON --------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, with_nonce: bool = False) -> dict[str, Any]:
+        """Discord's message JSON. The ``nonce`` is only in the answer to the create that carried it (and in
+        MESSAGE_CREATE); a message fetched later has none — so a bot cannot find its posts by nonce in history."""
         data: dict[str, Any] = {
             "id": str(self.id),
             "channel_id": str(self.channel_id),
@@ -147,6 +170,10 @@ class StoredMessage:
             "pinned": False,
             "flags": self.flags,
         }
+        if with_nonce and self.nonce is not None:
+            data["nonce"] = self.nonce
+        if self.thread is not None:
+            data["thread"] = copy.deepcopy(self.thread)
         if self.guild_id is not None:
             data["guild_id"] = str(self.guild_id)
         if self.webhook_id is not None:

@@ -1,7 +1,7 @@
 """InteractionHandle: what ``await fake.interact(...)`` returns — await the bot's answers to one interaction.
 
 Every ``await handle.x()`` waits on the fake's state-change events (never sleeps) with a timeout and raises
-:class:`~tests.fake_discord.server.FakeTimeout` (an ``AssertionError``) describing what was awaited and the
+:class:`~fake_discord.server.FakeTimeout` (an ``AssertionError``) describing what was awaited and the
 last requests seen. Discord semantics worth knowing when asserting:
 
 - ``response()`` is the single accepted initial response (type 4 message, 5 deferred "thinking…", 6 deferred

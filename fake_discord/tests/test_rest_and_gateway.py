@@ -8,17 +8,13 @@ it (rejected with 50035 at the right error path), so neither a too-lax nor a too
 
 from __future__ import annotations
 
-import json
-import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.fake_discord import (
+from fake_discord import (
     FakeDiscord,
-    InteractionHandle,
     ManualClock,
     Member,
     Overwrite,
@@ -27,148 +23,7 @@ from tests.fake_discord import (
     default_guild,
     ids,
 )
-
-ZLIB_SUFFIX = b"\x00\x00\xff\xff"
-
-
-class RawGateway:
-    """A minimal gateway client: zlib-stream inflating, like discord.py's, but with no library in between."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str, *, compress: bool = True) -> None:
-        self._session = session
-        self._url = url + ("?v=10&encoding=json&compress=zlib-stream" if compress else "?v=10&encoding=json")
-        self._inflate = zlib.decompressobj()
-        self._buffer = bytearray()
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.frames: list[aiohttp.WSMsgType] = []
-
-    async def __aenter__(self) -> RawGateway:
-        self.ws = await self._session.ws_connect(self._url)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.ws is not None
-        await self.ws.close()
-
-    async def recv(self) -> dict[str, Any]:
-        assert self.ws is not None
-        while True:
-            msg = await self.ws.receive(timeout=5)
-            self.frames.append(msg.type)
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                text: dict[str, Any] = json.loads(msg.data)
-                return text
-            if msg.type == aiohttp.WSMsgType.BINARY:
-                self._buffer.extend(msg.data)
-                if msg.data[-4:] == ZLIB_SUFFIX:
-                    inflated: dict[str, Any] = json.loads(self._inflate.decompress(bytes(self._buffer)))
-                    self._buffer.clear()
-                    return inflated
-                continue
-            raise ConnectionError(f"gateway closed: {msg.type} {self.ws.close_code}")
-
-    async def recv_until(self, event: str) -> dict[str, Any]:
-        while True:
-            payload = await self.recv()
-            if payload.get("t") == event:
-                return payload
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        assert self.ws is not None
-        await self.ws.send_str(json.dumps(payload))
-
-    async def identify(self, token: str) -> dict[str, Any]:
-        hello = await self.recv()
-        assert hello["op"] == 10
-        await self.send({"op": 2, "d": {"token": token, "intents": 513, "properties": {}}})
-        return await self.recv_until("READY")
-
-
-class Env:
-    """The fake plus an authenticated HTTP session and an identified raw gateway."""
-
-    def __init__(self, fake: FakeDiscord, http: aiohttp.ClientSession, gateway: RawGateway) -> None:
-        self.fake = fake
-        self.http = http
-        self.gateway = gateway
-
-    async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any, Any]:
-        async with self.http.request(method, self.fake.api_base_url + path, json=body, **kwargs) as resp:
-            text = await resp.text()
-            data = json.loads(text) if resp.headers.get("Content-Type") == "application/json" else text
-            return resp.status, data, resp.headers
-
-    async def post_message(self, body: Any, channel_id: int = ids.GENERAL_CHANNEL_ID) -> tuple[int, Any, Any]:
-        return await self.call("POST", f"/channels/{channel_id}/messages", body)
-
-    async def sync(self, commands: list[dict[str, Any]], guild_id: int | None = ids.GUILD_ID) -> tuple[int, Any, Any]:
-        scope = "" if guild_id is None else f"/guilds/{guild_id}"
-        return await self.call("PUT", f"/applications/{ids.APP_ID}{scope}/commands", commands)
-
-    async def callback(self, handle: InteractionHandle, body: Any) -> tuple[int, Any, Any]:
-        return await self.call(
-            "POST", f"/interactions/{handle.id}/{handle.token}/callback", body, params={"with_response": "1"}
-        )
-
-    async def webhook(
-        self, method: str, handle: InteractionHandle, suffix: str = "", body: Any = None, **kw: Any
-    ) -> tuple[int, Any, Any]:
-        return await self.call(method, f"/webhooks/{ids.APP_ID}/{handle.token}{suffix}", body, **kw)
-
-
-PING_COMMANDS = [
-    {"name": "ping", "description": "ping", "type": 1},
-    {
-        "name": "find",
-        "description": "find",
-        "type": 1,
-        "options": [{"name": "text", "description": "text", "type": 3, "required": True, "autocomplete": True}],
-    },
-]
-
-
-async def _env(fake: FakeDiscord) -> AsyncIterator[Env]:
-    headers = {"Authorization": f"Bot {fake.token}"}
-    async with aiohttp.ClientSession(headers=headers) as http, RawGateway(http, fake.gateway.url) as gw:
-        await gw.identify(fake.token)
-        env = Env(fake, http, gw)
-        status, _, _ = await env.sync(PING_COMMANDS)
-        assert status == 200
-        yield env
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[Env]:
-    async with FakeDiscord() as fake:
-        async for e in _env(fake):
-            yield e
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def clocked_env(clock: ManualClock) -> AsyncIterator[Env]:
-    async with FakeDiscord(clock=clock) as fake:
-        async for e in _env(fake):
-            yield e
-
-
-def error_paths(body: dict[str, Any]) -> list[str]:
-    """Flatten Discord's nested ``errors`` tree into dotted paths that carry ``_errors``."""
-    out: list[str] = []
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            if key == "_errors":
-                out.append(prefix)
-            elif isinstance(value, dict):
-                walk(value, f"{prefix}.{key}" if prefix else key)
-
-    walk(body.get("errors") or {}, "")
-    return out
+from fake_discord.tests.rawclient import Env, RawGateway, env_for, error_paths
 
 
 def _embed(**kw: Any) -> dict[str, Any]:
@@ -316,7 +171,7 @@ async def test_interaction_response_and_followup_limits(
 
 
 def test_duplicate_custom_ids_and_bad_urls_are_rejected() -> None:
-    from tests.fake_discord.limits import validate_message
+    from fake_discord.limits import validate_message
 
     dup = {"content": "c", "components": [{"type": 1, "components": [_button(0), _button(0)]}]}
     assert "COMPONENT_CUSTOM_ID_DUPLICATED" in validate_message(dup).codes()
@@ -416,12 +271,11 @@ async def test_late_initial_response_is_10062(clocked_env: Env, clock: ManualClo
 
 async def test_configurable_deadline() -> None:
     clock = ManualClock()
-    async with FakeDiscord(clock=clock, interaction_timeout=10.0) as fake:
-        async for env in _env(fake):
-            handle = await fake.slash("ping")
-            clock.advance(5)
-            status, _, _ = await env.callback(handle, {"type": 5})
-            assert status == 200
+    async with FakeDiscord(clock=clock, interaction_timeout=10.0) as fake, env_for(fake) as env:
+        handle = await fake.slash("ping")
+        clock.advance(5)
+        status, _, _ = await env.callback(handle, {"type": 5})
+        assert status == 200
 
 
 async def test_unknown_interaction_token_is_10062(env: Env) -> None:
@@ -728,7 +582,7 @@ async def test_gateway_rejects_a_wrong_token_with_4004() -> None:
 
 async def test_gateway_resume_replays_missed_events() -> None:
     async with FakeDiscord() as fake, aiohttp.ClientSession() as http:
-        async with RawGateway(http, fake.gateway.url) as gw:
+        async with RawGateway(http, fake.gateway.url, close_code=4000) as gw:  # 1000/1001 would end the session
             ready = await gw.identify(fake.token)
             await gw.recv_until("GUILD_CREATE")
             session_id = ready["d"]["session_id"]

@@ -1,11 +1,14 @@
 """REST routes of the fake (everything below ``/api/v10``), each rejecting what Discord rejects.
 
-Handlers raise :class:`DiscordError` for Discord's error answers; the pipeline in :mod:`.server` records and
-serialises them. Order of checks on channel posts: unknown channel (10003) → no VIEW_CHANNEL (50001) → body
-limits (50035) → no SEND_MESSAGES, or embeds without EMBED_LINKS, or files without ATTACH_FILES (50013) →
-empty message (50006). Interaction callbacks: unknown id/token (10062) → already acknowledged (40060) →
-deadline passed (10062, ``fake.interaction_timeout`` on ``fake.clock``) → response type not valid for the
-interaction (50035) → body limits (50035) → empty (50006).
+Handlers raise :class:`DiscordError` for Discord's error answers; the pipeline in :mod:`.pipeline` records and
+serialises them. Each handler's docstring gives its order of checks; the main ones:
+
+- channel posts (guild channels, threads and DMs): unknown channel (10003) → not a text channel (50008) → no
+  VIEW_CHANNEL (50001) → body limits and nonce (50035) → missing SEND_MESSAGES / SEND_MESSAGES_IN_THREADS,
+  EMBED_LINKS, ATTACH_FILES (50013) → DM refused (50007) → archived thread (50083) → empty (50006);
+- interaction callbacks: unknown id/token (10062) → already acknowledged (40060) → deadline passed (10062,
+  ``fake.interaction_timeout`` on ``fake.clock``) → response type not valid for the interaction (50035) →
+  body limits (50035) → empty (50006).
 
 Strictness notes: Discord may display a bot's embed without EMBED_LINKS as nothing rather than refuse it; the
 fake refuses (50013) so a missing permission is caught. Webhook-token routes answer 10015 before the
@@ -15,19 +18,21 @@ interaction is acknowledged and 50027 once the 15-minute token lifetime has pass
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
-import time
 from typing import Any
 
 from aiohttp import web
 
 from .errors import DiscordError, FormErrors
 from .limits import MessageFlags, is_empty_message, validate_autocomplete, validate_commands, validate_message
-from .messages import StoredMessage
+from .messages import HAS_THREAD, StoredMessage
+from .nonces import nonce_error
 from .permissions import P, has
-from .records import InteractionRecord, InteractionResponse
-from .server import BODY_KEY, FILES_KEY, FakeDiscord
-from .world import Channel, Guild
+from .pipeline import BODY_KEY, FILES_KEY, RECORD_KEY
+from .records import InteractionRecord, InteractionResponse, RecordedRequest
+from .server import FakeDiscord
+from .world import Channel, ChannelType, Guild
 
 __all__ = ["register_routes"]
 
@@ -62,19 +67,46 @@ def _truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes")
 
 
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+
+
+def _thread_body_errors(body: dict[str, Any]) -> FormErrors:
+    errors = FormErrors()
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 100:
+        errors.add(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    archive = body.get("auto_archive_duration")
+    if archive is not None and archive not in _ARCHIVE_DURATIONS:
+        errors.add(("auto_archive_duration",), "BASE_TYPE_CHOICES", f"Value must be one of {_ARCHIVE_DURATIONS}.")
+    slowmode = body.get("rate_limit_per_user")
+    if slowmode is not None and (not isinstance(slowmode, int) or not 0 <= slowmode <= 21600):
+        errors.add(("rate_limit_per_user",), "NUMBER_TYPE_MAX", "int value should be between 0 and 21600.")
+    return errors
+
+
 class RestApi:
     def __init__(self, fake: FakeDiscord) -> None:
         self.fake = fake
 
     # -- helpers -------------------------------------------------------------------------------------------
-    def _channel(self, request: web.Request) -> tuple[Guild, Channel]:
+    def _channel(self, request: web.Request) -> tuple[Guild | None, Channel]:
+        """The addressed channel: a guild channel or thread (with its guild), or a DM channel (guild None)."""
         cid = _snowflake_arg(request, "channel_id", DiscordError.unknown_channel())
-        found = self.fake.find_channel(cid)
+        found = self.fake.lookup_channel(cid)
         if found is None:
             raise DiscordError.unknown_channel()
         return found
 
-    def _visible_channel(self, request: web.Request) -> tuple[Guild, Channel, int]:
+    @staticmethod
+    def _record(request: web.Request) -> RecordedRequest:
+        rec: RecordedRequest = request[RECORD_KEY]
+        return rec
+
+    def _visible_channel(self, request: web.Request) -> tuple[Guild | None, Channel, int]:
         guild, channel = self._channel(request)
         perms = self.fake.bot_permissions(guild, channel)
         if not has(perms, P.VIEW_CHANNEL):
@@ -132,15 +164,13 @@ class RestApi:
         preview.apply(body, create=False)
         return is_empty_message(preview.to_dict())
 
-    def _edit(self, msg: StoredMessage, body: dict[str, Any]) -> StoredMessage:
+    def _edit(self, msg: StoredMessage, body: dict[str, Any], *, via: str = "interaction") -> StoredMessage:
+        """Every edit — channel PATCH, webhook-token PATCH, a followup replacing "thinking…" — passes the same
+        body limits as a create (50035) and may not leave the message empty (50006); it is then recorded."""
         self._validate(body)
         if self._preview_empty(msg, body):
             raise DiscordError.empty_message()
-        msg.apply(body, create=False)
-        msg.flags &= ~MessageFlags.LOADING
-        msg.edited_ms = int(time.time() * 1000)
-        self.fake._changed()
-        return msg
+        return self.fake.edit_message(msg, body, via=via)
 
     # -- users, application, gateway -----------------------------------------------------------------------
     async def get_me(self, request: web.Request) -> web.Response:
@@ -163,18 +193,28 @@ class RestApi:
         return _ok({"url": self.fake.gateway.url})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
+        """The gateway URL, the recommended shard count (``FakeDiscord(shard_count=…)``) and the session start
+        limit (IDENTIFYs left, and how many shards may IDENTIFY at once)."""
+        fake = self.fake
         return _ok(
             {
-                "url": self.fake.gateway.url,
-                "shards": 1,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 86_400_000,
-                    "max_concurrency": 1,
-                },
+                "url": fake.gateway.url,
+                "shards": fake.shard_count,
+                "session_start_limit": fake.session_start_limit.to_dict(),
             }
         )
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels {recipient_id}``: the DM channel with that user (the same one each time).
+
+        Opening succeeds for any known user, DMs closed or not; sending there is what fails (50007).
+        """
+        body = self._body(request)
+        raw = body.get("recipient_id")
+        user = self.fake.dms.find_user(int(raw)) if isinstance(raw, int | str) and str(raw).isdigit() else None
+        if user is None:
+            raise DiscordError(400, 50033, "Invalid Recipient(s)")
+        return _ok(self.fake.channel_payload(None, self.fake.dms.open_channel(user)))
 
     # -- application commands ------------------------------------------------------------------------------
     def _scope(self, request: web.Request) -> int | None:
@@ -427,40 +467,127 @@ class RestApi:
     # -- channels and messages -----------------------------------------------------------------------------
     async def get_channel(self, request: web.Request) -> web.Response:
         guild, channel, _ = self._visible_channel(request)
-        return _ok(channel.to_dict(guild.id))
+        return _ok(self.fake.channel_payload(guild, channel))
 
     async def create_message(self, request: web.Request) -> web.Response:
+        """Checks, in order: unknown channel (10003) → not a text channel (50008) → no VIEW_CHANNEL (50001) →
+        body limits and nonce (50035) → no SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in a thread), embeds
+        without EMBED_LINKS, files without ATTACH_FILES (50013) → DM recipient refuses DMs (50007) → archived
+        thread (50083) → empty (50006) → unknown reply target (50035). Then an enforced nonce seen before
+        answers with the earlier message, else the message is created (and a scripted after-create fault,
+        if due, answers an error although it exists)."""
+        fake = self.fake
         guild, channel = self._channel(request)
         if not channel.is_text:
             raise DiscordError(400, 50008, "Cannot send messages in a non-text channel")
-        perms = self.fake.bot_permissions(guild, channel)
+        perms = fake.bot_permissions(guild, channel)
         if not has(perms, P.VIEW_CHANNEL):
             raise DiscordError.missing_access()
         body = self._body(request)
         self._validate(body)
+        self._validate_nonce(body)
         attachments = self._attachments(request, body)
-        if not has(perms, P.SEND_MESSAGES):
+        if not has(perms, P.SEND_MESSAGES_IN_THREADS if channel.is_thread else P.SEND_MESSAGES):
             raise DiscordError.missing_permissions()
         if body.get("embeds") and not has(perms, P.EMBED_LINKS):
             raise DiscordError.missing_permissions()
         if attachments and not has(perms, P.ATTACH_FILES):
             raise DiscordError.missing_permissions()
+        if channel.type == ChannelType.DM and not fake.dms.can_receive(channel):
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
+        if channel.is_thread and (channel.archived or channel.locked):
+            raise DiscordError(400, 50083, "Thread is archived")
         if is_empty_message({**body, "attachments": attachments}):
             raise DiscordError.empty_message()
         ref = body.get("message_reference")
         if ref and ref.get("message_id") is not None:
-            target = self.fake.messages_by_id.get(int(ref["message_id"]))
+            target = fake.messages_by_id.get(int(ref["message_id"]))
             if (target is None or target.deleted) and ref.get("fail_if_not_exists", True):
                 errors = FormErrors()
                 errors.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
                 raise DiscordError.invalid_form_body(errors)
-        body = {k: v for k, v in body.items() if k != "flags"} | {
+        rec = self._record(request)
+        nonce = body.get("nonce")
+        enforce = nonce is not None and body.get("enforce_nonce") is True
+        if enforce:
+            earlier = fake.nonces.existing(channel.id, fake.bot_user.id, nonce)
+            if earlier is not None:
+                rec.message_id, rec.nonce_replay = earlier.id, True
+                return _ok(earlier.to_dict(with_nonce=True))
+        body = {k: v for k, v in body.items() if k not in ("flags", "nonce", "enforce_nonce")} | {
             "flags": int(body.get("flags") or 0) & ~(MessageFlags.EPHEMERAL | MessageFlags.LOADING)
         }
-        msg = self.fake.new_message(channel.id, body, can_mention_everyone=has(perms, P.MENTION_EVERYONE))
+        msg = fake.new_message(channel.id, body, guild_id=None if guild is None else guild.id)
+        msg.nonce = nonce
         if attachments:
             msg.attachments = attachments
-        return _ok(msg.to_dict())
+        if enforce:
+            fake.nonces.remember(msg, fake.bot_user.id, nonce)
+        rec.message_id = msg.id
+        fault = fake.faults.after_create(channel.id)
+        if fault is not None:
+            raise fault
+        return _ok(msg.to_dict(with_nonce=True))
+
+    @staticmethod
+    def _validate_nonce(body: dict[str, Any]) -> None:
+        if body.get("nonce") is None:
+            return
+        problem = nonce_error(body["nonce"])
+        if problem is not None:
+            errors = FormErrors()
+            errors.add(("nonce",), "BASE_TYPE_MAX_LENGTH" if "length" in problem else "BASE_TYPE_CHOICES", problem)
+            raise DiscordError.invalid_form_body(errors)
+
+    async def start_thread_from_message(self, request: web.Request) -> web.Response:
+        """``POST /channels/{c}/messages/{m}/threads {name, auto_archive_duration, rate_limit_per_user}``.
+
+        Checks, in order: unknown channel (10003) → no VIEW_CHANNEL (50001) → parent is not a text or
+        announcement channel (50024) → unknown message (10008) → name 1..100, auto_archive_duration one of
+        60/1440/4320/10080, rate_limit_per_user 0..21600 (50035) → no CREATE_PUBLIC_THREADS (50013) → the
+        message already started a thread (160004). The thread's id is the message's id; it is a type 11
+        channel (10 under an announcement channel) owned by the bot, and THREAD_CREATE goes to the guild's
+        shard.
+        """
+        fake = self.fake
+        guild, parent, perms = self._visible_channel(request)
+        if guild is None or parent.type not in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT):
+            raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+        mid = request.match_info["message_id"]
+        msg = fake.messages_by_id.get(int(mid)) if mid.isdigit() else None
+        if msg is None or msg.deleted or msg.channel_id != parent.id or msg.ephemeral:
+            raise DiscordError.unknown_message()
+        body = self._body(request)
+        errors = _thread_body_errors(body)
+        if errors:
+            raise DiscordError.invalid_form_body(errors)
+        if not has(perms, P.CREATE_PUBLIC_THREADS):
+            raise DiscordError.missing_permissions()
+        if msg.thread_id is not None:
+            raise DiscordError(400, 160004, "A thread has already been created for this message")
+        thread_type = (
+            ChannelType.ANNOUNCEMENT_THREAD
+            if parent.type == ChannelType.GUILD_ANNOUNCEMENT
+            else ChannelType.PUBLIC_THREAD
+        )
+        thread = Channel(
+            id=msg.id,
+            name=body["name"],
+            type=thread_type,
+            parent_id=parent.id,
+            owner_id=fake.bot_user.id,
+            auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
+            rate_limit_per_user=int(body.get("rate_limit_per_user") or 0),
+            created_at=_now_iso(),
+        )
+        guild.channels.append(thread)
+        payload = fake.channel_payload(guild, thread)
+        msg.thread_id, msg.thread = thread.id, payload
+        msg.flags |= HAS_THREAD
+        self._record(request).message_id = msg.id
+        await fake.gateway.dispatch_if_connected("THREAD_CREATE", {**payload, "newly_created": True})
+        fake._changed()
+        return _ok(payload)
 
     async def list_messages(self, request: web.Request) -> web.Response:
         _, channel, perms = self._visible_channel(request)
@@ -487,7 +614,7 @@ class RestApi:
             selected = history[-limit:]
         return _ok([m.to_dict() for m in sorted(selected, key=lambda m: m.id, reverse=True)])
 
-    def _channel_message(self, request: web.Request) -> tuple[Guild, Channel, int, StoredMessage]:
+    def _channel_message(self, request: web.Request) -> tuple[Guild | None, Channel, int, StoredMessage]:
         guild, channel, perms = self._visible_channel(request)
         mid = request.match_info["message_id"]
         msg = self.fake.messages_by_id.get(int(mid)) if mid.isdigit() else None
@@ -502,13 +629,16 @@ class RestApi:
         return _ok(msg.to_dict())
 
     async def edit_message(self, request: web.Request) -> web.Response:
+        """Author only (50005); the same limits as a create (50035/50006), EMBED_LINKS for embeds (50013);
+        recorded in ``msg.edits``."""
         _, _, perms, msg = self._channel_message(request)
         if msg.author.get("id") != str(self.fake.bot_user.id):
             raise DiscordError.cannot_edit_other_user()
         body = self._body(request)
         if body.get("embeds") and not has(perms, P.EMBED_LINKS):
             raise DiscordError.missing_permissions()
-        self._edit(msg, body)
+        self._edit(msg, body, via="channel")
+        self._record(request).message_id = msg.id
         return _ok(msg.to_dict())
 
     async def delete_message(self, request: web.Request) -> web.Response:
@@ -533,8 +663,8 @@ class RestApi:
         return _ok(data)
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
-        guild = self._guild(request)
-        return _ok([c.to_dict(guild.id) for c in guild.channels])
+        guild = self._guild(request)  # threads are not listed here, as on Discord
+        return _ok([c.to_dict(guild.id) for c in guild.channels if not c.is_thread])
 
     async def get_guild_roles(self, request: web.Request) -> web.Response:
         return _ok([r.to_dict() for r in self._guild(request).roles])
@@ -552,6 +682,7 @@ def register_routes(fake: FakeDiscord, app: web.Application, prefix: str) -> Non
     api = RestApi(fake)
     routes: list[tuple[str, str, Any]] = [
         ("GET", "/users/@me", api.get_me),
+        ("POST", "/users/@me/channels", api.create_dm),
         ("GET", "/users/{user_id}", api.get_user),
         ("GET", "/oauth2/applications/@me", api.get_application),
         ("GET", "/applications/@me", api.get_application),
@@ -574,6 +705,7 @@ def register_routes(fake: FakeDiscord, app: web.Application, prefix: str) -> Non
         ("GET", "/channels/{channel_id}/messages/{message_id}", api.get_message),
         ("PATCH", "/channels/{channel_id}/messages/{message_id}", api.edit_message),
         ("DELETE", "/channels/{channel_id}/messages/{message_id}", api.delete_message),
+        ("POST", "/channels/{channel_id}/messages/{message_id}/threads", api.start_thread_from_message),
         ("POST", "/channels/{channel_id}/typing", api.typing),
         ("GET", "/guilds/{guild_id}", api.get_guild),
         ("GET", "/guilds/{guild_id}/channels", api.get_guild_channels),

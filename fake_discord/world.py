@@ -35,6 +35,7 @@ __all__ = [
     "NO_EMBEDS_CHANNEL_ID",
     "OTHER_USER_ID",
     "OWNER_USER_ID",
+    "THREAD_TYPES",
     "VOICE_CHANNEL_ID",
     "Channel",
     "ChannelType",
@@ -44,6 +45,9 @@ __all__ = [
     "Role",
     "User",
     "default_guild",
+    "guild_id_on_shard",
+    "shard_of",
+    "small_guild",
 ]
 
 # Stable ids for the default world. Real snowflake magnitudes (18-19 digits), distinct prefixes per kind.
@@ -74,8 +78,19 @@ class ChannelType:
     GUILD_VOICE = 2
     GUILD_CATEGORY = 4
     GUILD_ANNOUNCEMENT = 5
+    ANNOUNCEMENT_THREAD = 10
     PUBLIC_THREAD = 11
+    PRIVATE_THREAD = 12
     GUILD_FORUM = 15
+
+
+#: Channel types that are threads: they take their permissions from their parent channel.
+THREAD_TYPES = frozenset({ChannelType.ANNOUNCEMENT_THREAD, ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD})
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord routes a guild's events to: ``(guild_id >> 22) % shard_count``."""
+    return (guild_id >> 22) % shard_count
 
 
 @dataclass
@@ -107,6 +122,8 @@ class Role:
     permissions: int = 0
     position: int = 0
     managed: bool = False
+    #: anyone may ping a mentionable role; others only ping for authors with MENTION_EVERYONE
+    mentionable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,7 +135,7 @@ class Role:
             "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
             "managed": self.managed,
-            "mentionable": False,
+            "mentionable": self.mentionable,
             "flags": 0,
         }
 
@@ -138,6 +155,9 @@ class Overwrite:
 
 @dataclass
 class Channel:
+    """A guild channel, a thread (``parent_id`` = its text channel, ``owner_id`` = who started it) or a DM
+    channel (type 1, ``recipient`` set, in no guild)."""
+
     id: int
     name: str
     type: int = ChannelType.GUILD_TEXT
@@ -146,25 +166,67 @@ class Channel:
     topic: str | None = None
     position: int = 0
     nsfw: bool = False
+    #: threads: who started it, when it archives (minutes), and whether it has been archived/locked
+    owner_id: int | None = None
+    auto_archive_duration: int = 1440
+    archived: bool = False
+    locked: bool = False
+    rate_limit_per_user: int = 0
+    created_at: str | None = None
+    #: DM channels: the other user
+    recipient: User | None = None
 
     @property
     def is_text(self) -> bool:
-        return self.type in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT, ChannelType.PUBLIC_THREAD)
+        return self.type in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT, ChannelType.DM) or self.is_thread
 
-    def to_dict(self, guild_id: int) -> dict[str, Any]:
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    def to_dict(
+        self, guild_id: int | None, *, message_count: int = 0, last_message_id: int | None = None
+    ) -> dict[str, Any]:
+        last = None if last_message_id is None else str(last_message_id)
+        if self.type == ChannelType.DM:
+            recipients = [self.recipient.to_dict()] if self.recipient is not None else []
+            return {
+                "id": str(self.id),
+                "type": self.type,
+                "last_message_id": last,
+                "flags": 0,
+                "recipients": recipients,
+            }
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(guild_id),
             "name": self.name,
-            "position": self.position,
-            "permission_overwrites": [o.to_dict() for o in self.overwrites],
             "parent_id": None if self.parent_id is None else str(self.parent_id),
             "nsfw": self.nsfw,
             "flags": 0,
         }
+        if self.is_thread:
+            created = self.created_at or _JOINED_AT
+            data.update(
+                owner_id=str(self.owner_id),
+                last_message_id=last,
+                rate_limit_per_user=self.rate_limit_per_user,
+                message_count=message_count,
+                total_message_sent=message_count,
+                member_count=1,
+                thread_metadata={
+                    "archived": self.archived,
+                    "auto_archive_duration": self.auto_archive_duration,
+                    "archive_timestamp": created,
+                    "locked": self.locked,
+                    "create_timestamp": created,
+                },
+            )
+            return data
+        data.update(position=self.position, permission_overwrites=[o.to_dict() for o in self.overwrites])
         if self.is_text:
-            data.update(topic=self.topic, last_message_id=None, rate_limit_per_user=0)
+            data.update(topic=self.topic, last_message_id=last, rate_limit_per_user=self.rate_limit_per_user)
         elif self.type == ChannelType.GUILD_VOICE:
             data.update(bitrate=64000, user_limit=0, rtc_region=None)
         return data
@@ -247,7 +309,14 @@ class Guild:
         return perms
 
     def permissions_for(self, member: Member, channel: Channel | None = None) -> int:
-        """The member's effective permissions in ``channel`` (guild-level permissions when ``None``)."""
+        """The member's effective permissions in ``channel`` (guild-level permissions when ``None``).
+
+        A thread has no overwrites of its own: Discord computes its permissions from its parent channel (and
+        requires SEND_MESSAGES_IN_THREADS rather than SEND_MESSAGES to post in it).
+        """
+        if channel is not None and channel.is_thread and channel.parent_id is not None:
+            parent = self.channel(channel.parent_id)
+            return self.permissions_for(member, parent) if parent is not None else 0
         perms = self.base_permissions(member)
         if channel is None or perms & P.ADMINISTRATOR:
             return perms
@@ -319,8 +388,8 @@ class Guild:
                 member_count=len(self.members),
                 voice_states=[],
                 members=[m.to_dict() for m in self.members],
-                channels=[c.to_dict(self.id) for c in self.channels],
-                threads=[],
+                channels=[c.to_dict(self.id) for c in self.channels if not c.is_thread],
+                threads=[c.to_dict(self.id) for c in self.channels if c.is_thread and not c.archived],
                 presences=[],
                 stage_instances=[],
                 guild_scheduled_events=[],
@@ -396,3 +465,59 @@ def default_guild(
         ),
     ]
     return Guild(id=guild_id, name=name, owner_id=OWNER_USER_ID, roles=roles, channels=channels, members=members)
+
+
+# Guilds made by ``guild_id_on_shard``/``small_guild`` start here, far from the default world's ids.
+_SHARDED_GUILD_EPOCH = 1_110_000_000_000_000_000 >> 22
+
+
+def guild_id_on_shard(shard_id: int, shard_count: int, index: int = 0) -> int:
+    """The ``index``-th guild id (0, 1, …) that Discord routes to ``shard_id`` of ``shard_count``.
+
+    The low 22 bits are left free (only bit 0 is set), so :func:`small_guild` can derive its channel and role
+    ids from the guild id without colliding with any other guild made here.
+    """
+    if not 0 <= shard_id < shard_count:
+        raise ValueError(f"shard {shard_id} is not one of {shard_count} shards")
+    first = _SHARDED_GUILD_EPOCH + (shard_id - _SHARDED_GUILD_EPOCH) % shard_count
+    return ((first + index * shard_count) << 22) | 1
+
+
+def small_guild(guild_id: int, *, name: str | None = None, channels: int = 1, bot_user_id: int = BOT_USER_ID) -> Guild:
+    """A minimal guild for many-guild worlds (sharding, fan-out): ids derived from ``guild_id``.
+
+    Roles: @everyone (Discord's defaults), the bot's managed role (view, send, embed, read history, create
+    public threads — *not* MENTION_EVERYONE, so role pings obey each role's ``mentionable``) at
+    ``guild_id + 1``. Text channels ``#papers-0…`` at ``guild_id + 2 + i``. Members: the default world's owner,
+    member and other user (same user ids in every guild, as real users share servers), and the bot.
+    """
+    bot_role = Role(
+        id=guild_id + 1,
+        name="paperbot",
+        permissions=int(
+            P.VIEW_CHANNEL
+            | P.SEND_MESSAGES
+            | P.EMBED_LINKS
+            | P.READ_MESSAGE_HISTORY
+            | P.CREATE_PUBLIC_THREADS
+            | P.SEND_MESSAGES_IN_THREADS
+        ),
+        position=1,
+        managed=True,
+    )
+    roles = [Role(id=guild_id, name="@everyone", permissions=DEFAULT_EVERYONE), bot_role]
+    text = [Channel(id=guild_id + 2 + i, name=f"papers-{i}", position=i) for i in range(channels)]
+    members = [
+        Member(User(OWNER_USER_ID, "owner", "Server Owner")),
+        Member(User(MEMBER_USER_ID, "member", "Mem Ber")),
+        Member(User(OTHER_USER_ID, "other", "Oth Er")),
+        Member(bot_user(bot_user_id), roles=[bot_role.id]),
+    ]
+    return Guild(
+        id=guild_id,
+        name=name or f"Guild {guild_id}",
+        owner_id=OWNER_USER_ID,
+        roles=roles,
+        channels=text,
+        members=members,
+    )

@@ -12,7 +12,15 @@ How the client is pointed at the fake (and why):
   its API base is not Discord's (CONTRACT.md); the fake serves that route, so a runtime that does so works
   with or without this patch.
 
-Both are process-global class attributes: run one fake-backed client at a time (the normal pytest setup).
+Both are process-global class attributes: run one fake-backed client *per process* at a time (the normal
+pytest setup). Several bot processes — e.g. one per shard range — each point themselves at the same fake:
+:func:`pointed_at_urls` takes the two URLs a subprocess gets from its parent.
+
+Sharded clients: an ``AutoShardedClient``/``AutoShardedBot`` without ``shard_count`` asks ``GET /gateway/bot``
+(the fake answers ``fake.shard_count``) and connects to the URL it returns; with ``shard_count`` it uses
+``DEFAULT_GATEWAY``, which :func:`pointed_at` patches. discord.py sleeps 5 s before every IDENTIFY but the
+first (``Client.before_identify_hook``), so a test client running several shards should override that
+documented hook. :func:`running_client` waits for the guilds of the client's own shards only.
 
 Ready: ``on_ready`` fires ``guild_ready_timeout`` seconds (default 2.0) after the last GUILD_CREATE — discord.py
 waits that long for more guilds; with default intents it does not chunk members. ``guild_ready_timeout`` is a
@@ -38,8 +46,9 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from .server import FakeDiscord, FakeTimeout
+from .world import shard_of
 
-__all__ = ["pointed_at", "running_client"]
+__all__ = ["expected_guild_ids", "pointed_at", "pointed_at_urls", "running_client"]
 
 _log = logging.getLogger(__name__)
 ClientT = TypeVar("ClientT", bound=discord.Client)
@@ -48,15 +57,33 @@ ClientT = TypeVar("ClientT", bound=discord.Client)
 @contextlib.contextmanager
 def pointed_at(fake: FakeDiscord) -> Iterator[None]:
     """Point discord.py's REST base and default gateway at ``fake`` for the duration of the block."""
+    with pointed_at_urls(fake.api_base_url, fake.gateway.url):
+        yield
+
+
+@contextlib.contextmanager
+def pointed_at_urls(api_base_url: str, gateway_url: str) -> Iterator[None]:
+    """:func:`pointed_at` by URL (``fake.api_base_url``, ``fake.gateway.url``), for a bot in another process."""
     old_base = discord.http.Route.BASE
     old_gateway = DiscordWebSocket.DEFAULT_GATEWAY
-    discord.http.Route.BASE = fake.api_base_url
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway.url)
+    discord.http.Route.BASE = api_base_url
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
     try:
         yield
     finally:
         discord.http.Route.BASE = old_base
         DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+def expected_guild_ids(fake: FakeDiscord, client: discord.Client) -> list[int]:
+    """The configured guilds the client's shards receive (all of them for an unsharded client)."""
+    if isinstance(client, discord.AutoShardedClient):
+        count = client.shard_count or fake.shard_count
+        shard_ids = set(client.shard_ids if client.shard_ids is not None else range(count))
+    else:
+        count = client.shard_count or 1
+        shard_ids = {client.shard_id or 0}
+    return [g.id for g in fake.guilds if shard_of(g.id, count) in shard_ids]
 
 
 @contextlib.asynccontextmanager
@@ -97,9 +124,9 @@ async def _wait_ready(
 ) -> None:
     async def ready() -> None:
         await client.wait_until_ready()
-        for guild in fake.guilds:
-            while (cached := client.get_guild(guild.id)) is None or cached.unavailable:
-                await client.wait_for("guild_available", check=lambda g, gid=guild.id: g.id == gid)
+        for guild_id in expected_guild_ids(fake, client):
+            while (cached := client.get_guild(guild_id)) is None or cached.unavailable:
+                await client.wait_for("guild_available", check=lambda g, gid=guild_id: g.id == gid)
 
     ready_task = asyncio.create_task(ready())
     try:

@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
-from tests.fake_discord import Channel, FakeDiscord, ManualClock, ids, pointed_at, running_client
+from fake_discord import Channel, FakeDiscord, ManualClock, ids, pointed_at, running_client
 
 
 class Pager(discord.ui.View):

@@ -33,8 +33,14 @@ class RecordedRequest:
     since_dispatch: float | None = None
     #: multipart uploads: [{"name", "filename", "size"}]
     files: list[dict[str, Any]] = field(default_factory=list)
-    #: answered by a ``rate_limit_next``/``fail_next`` script rather than by the route
+    #: answered by a ``rate_limit_next``/``fail_next``/``fail_after_create`` script rather than by the route
     scripted: bool = False
+    #: answered 429 by the rate limiter (``fake.rate_limits``), not scripted
+    rate_limited: bool = False
+    #: the message this request created, edited or was answered with (also set when a fault hid the answer)
+    message_id: int | None = None
+    #: a create answered with an earlier message because of its nonce (``enforce_nonce``)
+    nonce_replay: bool = False
 
     @property
     def ok(self) -> bool:
@@ -94,6 +100,10 @@ class InteractionRecord:
     component_message_id: int | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     expired: bool = False
+    #: gateway sessions the INTERACTION_CREATE was sent to (those of the shard holding its guild)
+    delivered_to: list[str] = field(default_factory=list)
+    #: the shard it was routed to: ``(shard_id, shard_count)`` of the receiving session(s)
+    shard: tuple[int, int] | None = None
 
     @property
     def acknowledged(self) -> bool:

@@ -1,0 +1,178 @@
+"""Many processes, one catalogue: a bulk import, cron ingests and CLI reads at once, with and without a bot.
+
+Every process is real (`python -m bot …` subprocesses against a real SQLite file and the loopback Hugging
+Face server); the "bot" is this test process holding the index lease with a real `SearchService`, as
+`paperbot run` does. What must hold: none fails, none waits without bound, nothing is lost, and every
+committed paper becomes searchable in every process within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.catalogue import open_catalogue
+from bot.models import Paper
+from bot.search import SearchService, keyword_view, open_search
+from tests.fixture_server import FixtureServer
+from tests.robustness._proc import Finished, run_bot_cli
+
+IMPORTED = 6_000
+INGEST_DAYS = (dt.date(2024, 3, 13), dt.date(2024, 3, 15), dt.date(2024, 5, 31))
+SEARCHABLE_WITHIN_S = 30.0
+
+
+def _write_snapshot(path: Path, count: int) -> None:
+    """A snapshot in the public arXiv format, each paper findable by a word only it has (`zqNNNNN`)."""
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(count):
+            record = {
+                "id": f"2301.{n:05d}",
+                "title": f"Sparse routing study zq{n:05d}",
+                "abstract": f"We study sparse routing in mixture of experts, case zq{n:05d}.",
+                "authors_parsed": [["Doe", "Jane", ""]],
+                "categories": "cs.LG",
+                "versions": [{"version": "v1", "created": "Mon, 2 Jan 2023 10:00:00 GMT"}],
+                "update_date": "2023-01-02",
+            }
+            out.write(json.dumps(record) + "\n")
+
+
+def _env(fixture_server: FixtureServer, db: Path) -> dict[str, str]:
+    return fixture_server.environ() | {"PAPERBOT_DATABASE__PATH": str(db)}
+
+
+async def _run_all(env: dict[str, str], cwd: Path, snapshot: Path) -> list[Finished]:
+    """The import, three cron-like ingests and two searches, all started together."""
+    runs = [run_bot_cli("import", "arxiv-snapshot", str(snapshot), env=env, cwd=cwd, limit_s=600)]
+    runs += [run_bot_cli("ingest", "--date", day.isoformat(), env=env, cwd=cwd, limit_s=600) for day in INGEST_DAYS]
+    runs += [run_bot_cli("search", "sparse routing", "--json", env=env, cwd=cwd, limit_s=600) for _ in range(2)]
+    return list(await asyncio.gather(*runs))
+
+
+def _assert_all_succeeded(results: Sequence[Finished]) -> None:
+    for result in results:
+        assert result.code == 0, result.err
+        assert "Traceback" not in result.err
+    assert f"imported {IMPORTED:,} papers" in results[0].err
+
+
+async def _cli_search_ids(env: dict[str, str], cwd: Path, query: str) -> list[str]:
+    result = await run_bot_cli("search", query, "--json", env=env, cwd=cwd)
+    assert result.code == 0, result.err
+    return [paper["id"] for paper in json.loads(result.out)]
+
+
+async def _expected_ids(db: Path, fixture_server: FixtureServer) -> tuple[list[str], list[str]]:
+    ingested = sorted({item["paper"]["id"] for day in INGEST_DAYS for item in fixture_server.day_items(day)})
+    imported = [f"2301.{n:05d}" for n in (0, IMPORTED // 2, IMPORTED - 1)]
+    return imported, ingested
+
+
+async def _index_holds_everything(search: SearchService) -> bool:
+    index = await search.keyword.readable()
+    return index is not None and index.num_docs == await search.catalogue.count_papers()
+
+
+async def test_a_bot_import_ingests_and_reads_at_once_lose_nothing(
+    fixture_server: FixtureServer, tmp_path: Path
+) -> None:
+    db, snapshot = tmp_path / "papers.db", tmp_path / "snapshot.jsonl"
+    _write_snapshot(snapshot, IMPORTED)
+    env = _env(fixture_server, db)
+    catalogue = await open_catalogue(db)
+    try:
+        async with open_search(catalogue, tmp_path / "papers.db.index", role="bot") as bot_search:
+            assert bot_search.follower.holds_lease  # the bot writes the index; the CLI commands must not
+            results = await _run_all(env, tmp_path, snapshot)
+            _assert_all_succeeded(results)
+            stats = await catalogue.stats()
+            imported, ingested = await _expected_ids(db, fixture_server)
+            assert stats.papers == IMPORTED + len(ingested)
+            # Within seconds the bot's index holds every committed paper...
+            deadline = asyncio.get_running_loop().time() + SEARCHABLE_WITHIN_S
+            while not await _index_holds_everything(bot_search):
+                assert asyncio.get_running_loop().time() < deadline, "the bot's index did not catch up"
+                await catalogue.wait_for_changes(bot_search.keyword.cursor, max_wait_s=0.5)
+            for paper_id in imported:
+                found = await bot_search.search(f"zq{paper_id[-5:]}")
+                assert [p.id for p in found.papers] == [paper_id]
+            for paper_id in ingested:
+                paper = await catalogue.get(paper_id)
+                assert paper is not None
+                found = await bot_search.search(f'"{paper.title}"', limit=20)
+                assert paper_id in [p.id for p in found.papers], paper.title
+            # ... and a CLI process, which reads the bot's index as it stands, sees them too.
+            assert await _cli_search_ids(env, tmp_path, f"zq{IMPORTED - 1:05d}") == [imported[-1]]
+    finally:
+        await catalogue.close()
+
+
+async def test_without_a_bot_the_processes_share_the_index_between_them(
+    fixture_server: FixtureServer, tmp_path: Path
+) -> None:
+    db, snapshot = tmp_path / "papers.db", tmp_path / "snapshot.jsonl"
+    _write_snapshot(snapshot, IMPORTED)
+    env = _env(fixture_server, db)
+    _assert_all_succeeded(await _run_all(env, tmp_path, snapshot))
+    imported, ingested = await _expected_ids(db, fixture_server)
+    # Whichever process held the lease last handed over cleanly: the next command finds everything.
+    for paper_id in imported:
+        assert await _cli_search_ids(env, tmp_path, f"zq{paper_id[-5:]}") == [paper_id]
+    catalogue = await open_catalogue(db)
+    try:
+        async with open_search(catalogue, tmp_path / "papers.db.index", role="cli") as search:
+            assert await _index_holds_everything(search)
+            for paper_id in ingested[:5]:
+                paper = await catalogue.get(paper_id)
+                assert paper is not None
+                assert paper_id in [p.id for p in (await search.search(f'"{paper.title}"', limit=20)).papers]
+    finally:
+        await catalogue.close()
+
+
+async def test_a_paper_written_by_another_process_is_searchable_in_the_bot_within_seconds(
+    fixture_server: FixtureServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "papers.db"
+    env = _env(fixture_server, db)
+    catalogue = await open_catalogue(db)
+    try:
+        async with open_search(catalogue, tmp_path / "papers.db.index", role="bot") as bot_search:
+            result = await run_bot_cli("ingest", "--date", "2024-03-15", env=env, cwd=tmp_path)
+            assert result.code == 0, result.err
+            [item, *_] = fixture_server.day_items(dt.date(2024, 3, 15))
+            title = item["paper"]["title"]
+
+            async def found() -> bool:
+                return item["paper"]["id"] in [p.id for p in (await bot_search.search(f'"{title}"')).papers]
+
+            deadline = asyncio.get_running_loop().time() + SEARCHABLE_WITHIN_S
+            while not await found():
+                assert asyncio.get_running_loop().time() < deadline
+                await catalogue.wait_for_changes(bot_search.keyword.cursor, max_wait_s=0.5)
+    finally:
+        await catalogue.close()
+
+
+async def test_a_reader_sees_the_writers_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two views of one folder (as two processes have): the one without the lease reloads what the holder
+    commits. Reloads are throttled to one a second in production; here every search may reload."""
+    monkeypatch.setattr(keyword_view, "RELOAD_EVERY_S", 0.0)
+    catalogue = await open_catalogue(tmp_path / "papers.db")
+    try:
+        async with (
+            open_search(catalogue, tmp_path / "idx", role="cli") as writer,
+            open_search(catalogue, tmp_path / "idx", role="cli") as reader,
+        ):
+            assert writer.follower.holds_lease and not reader.follower.holds_lease
+            await catalogue.upsert_papers([Paper(id="2401.00001", title="Quokka locomotion")])
+            await writer.sync()
+            assert [p.id for p in (await reader.search("quokka")).papers] == ["2401.00001"]
+    finally:
+        await catalogue.close()
