@@ -205,3 +205,32 @@ async def test_a_recorded_part_a_moderator_deleted_is_not_posted_again(target: s
         record = await b.catalogue.digests.post(BERLIN, DAY)
     assert parts(sink) == [1, 2, 3]
     assert record is not None and record.state == "posted"
+
+
+@pytest.mark.skipif(
+    "nonce" not in getattr(MessageSpec, "__dataclass_fields__", {}),
+    reason="parts carry nonces once the rendering layer (bot/render) is merged",
+)
+async def test_a_stale_owner_racing_the_new_one_is_answered_with_the_same_message_and_stops(
+    target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(at(2026, 11, 26, 7))
+    sink = RecordingSink(clock)
+    gated = GatedSink(sink, held=2)
+    async with process(target, gated, clock, "a") as a:
+        a.renew_every_s = 3600  # frozen (a long pause, a partition): it stops renewing but is not dead
+        clock.set(POST_TIME)
+        stale = asyncio.create_task(a.post_due(BERLIN))
+        await gated.reached.wait()  # part 1 is out; "a" is about to send part 2
+        clock.set(POST_TIME + LEASE + dt.timedelta(seconds=10))
+        async with process(target, sink, clock, "b") as b:  # takes the post over and finishes it
+            record = await b.catalogue.digests.post(BERLIN, DAY)
+            assert record is not None and (record.state, record.owner) == ("posted", "b")
+        assert parts(sink) == [1, 2, 3]
+        # "a" wakes up and sends part 2 after all: the same nonce, within Discord's window — answered with the
+        # message "b" made. Its record is then refused, and it stops before part 3.
+        gated.release.set()
+        await stale  # (or "a"'s own 09:00 job, which may have run first and been the one held at part 2)
+    assert parts(sink) == [1, 2, 3]
+    assert sink.deduplicated == 1
+    assert "another process took the post over" in caplog.text
