@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
+from bot import metrics
 from bot.catalogue import DigestStore, NewPost, PostClaim, PostRecord, PostState
 from bot.config import Settings
 from bot.digest.compose import WEEK_DAYS, compose
@@ -479,7 +480,8 @@ class DigestService:
         rendered = await build_post(self.catalogue, sub, due.list_day, due.local_date)
         now = self.now()
         if not rendered.messages:
-            await self.catalogue.digests.skip_post(sub.channel_id, due.local_date, due.list_day, now=now)
+            if await self.catalogue.digests.skip_post(sub.channel_id, due.local_date, due.list_day, now=now):
+                metrics.digest_post("skipped")
             log.info("Digest for %s on %s skipped: empty list (empty_days = skip)", sub.channel_id, due.local_date)
             return "skipped"
         claim = await self.catalogue.digests.claim_post(
@@ -544,10 +546,12 @@ class DigestService:
                 if not missing:
                     log.info("Digest for %s on %s was already posted (reconciled)", sub.channel_id, local_date)
                     await self._finish(sub, local_date, lease)
+                    metrics.digest_post("posted")
                     return "posted"
                 if not owed and not sent:
                     # Nothing reached the channel and the window has closed: the post is missed, not made late.
                     await self._close(sub, local_date, "failed", "not posted before the deadline", lease)
+                    metrics.digest_post("failed")
                     log.warning("Digest for %s on %s missed its window", sub.channel_id, local_date)
                     return "failed"
                 if sent:
@@ -635,9 +639,11 @@ class DigestService:
                     exc.reason,
                     sub,
                 )
+                metrics.digest_post("retrying")
                 return "posting"
             await self._record(sub.channel_id, local_date, message.part, message_id, lease)
         await self._finish(sub, local_date, lease)
+        metrics.digest_post("posted")
         log.info("Digest for %s on %s posted", sub.channel_id, local_date)
         return "posted"
 
@@ -665,12 +671,14 @@ class DigestService:
     async def _failed(self, sub: Subscription, local_date: dt.date, exc: DeliveryError, lease: _Lease) -> PostState:
         if not exc.permanent:
             log.warning("Digest for %s on %s: %s; will retry", sub.channel_id, local_date, exc.reason)
+            metrics.digest_post("retrying")
             return "posting"
         try:
             await self._close(sub, local_date, "failed", exc.reason, lease)
         except LeaseLost:
             return "posting"
         await self.catalogue.digests.mark_failing(sub.channel_id, exc.reason, now=self.now())
+        metrics.digest_post("failed")
         log.error(
             "Digest for %s on %s failed: %s — marked failing; next attempt at its next post time (subscription: %r)",
             sub.channel_id,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bot import metrics
 from bot.config import Settings
 from bot.digest.render import MessageSpec
 from bot.digest.schedule import Scheduler
@@ -97,7 +98,12 @@ async def until(condition: Callable[[], Any], what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
+def posted_count() -> float:
+    return metrics.REGISTRY.get_sample_value("paperbot_digest_posts_total", {"result": "posted"}) or 0.0
+
+
 async def test_two_processes_racing_for_one_post_make_it_once(target: str) -> None:
+    before = posted_count()
     clock = Clock(at(2026, 11, 26, 7))
     sink = RecordingSink(clock)
     async with process(target, sink, clock, "a") as a, process(target, sink, clock, "b") as b:
@@ -110,6 +116,7 @@ async def test_two_processes_racing_for_one_post_make_it_once(target: str) -> No
         record = await a.catalogue.digests.post(BERLIN, DAY)
     assert parts(sink) == [1, 2, 3]
     assert record is not None and record.state == "posted" and record.message_ids.keys() == {1, 2, 3}
+    assert posted_count() == before + 1  # counted once, by the process that made it
 
 
 async def test_a_process_killed_mid_post_leaves_it_to_the_other_after_its_lease(target: str) -> None:
