@@ -7,15 +7,26 @@ import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.catalogue import open_catalogue  # noqa: F401  (tests import it from here)
 from bot.config import DigestChannelSettings, DigestSettings, Settings
 from bot.digest.render import MessageSpec
 from bot.digest.sink import DeliveryError, SentMessage, snowflake_at
 from bot.models import DailyEntry, Paper
+from tests.stores import BACKENDS, catalogue_target
 
 UTC = dt.UTC
+
+
+@pytest.fixture(params=BACKENDS)
+async def shared_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where one fresh catalogue lives, on each backend: tests open it several times, as several processes do
+    (each opening is its own connection, so claims are decided by the database, not by one object's lock)."""
+    return await catalogue_target(request.param, tmp_path, request)
 
 
 class Clock:

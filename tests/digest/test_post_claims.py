@@ -17,7 +17,6 @@ import pytest
 
 from bot.catalogue import Catalogue, NewPost, open_catalogue
 from bot.catalogue.sqlite._migrate import available_migrations
-from tests.stores import BACKENDS, catalogue_target
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 26, 8, tzinfo=UTC)
@@ -30,17 +29,11 @@ def minutes(n: float) -> dt.datetime:
     return NOW + dt.timedelta(minutes=n)
 
 
-@pytest.fixture(params=BACKENDS)
-async def two_processes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Catalogue, Catalogue]]:
+@pytest.fixture
+async def two_processes(shared_target: str) -> AsyncIterator[tuple[Catalogue, Catalogue]]:
     """Two catalogues opened on one target: what two bot processes sharing a database see."""
-    target = await catalogue_target(request.param, tmp_path, request)
-    first = await open_catalogue(target)
-    second = await open_catalogue(target)
-    try:
+    async with await open_catalogue(shared_target) as first, await open_catalogue(shared_target) as second:
         yield first, second
-    finally:
-        await second.close()
-        await first.close()
 
 
 async def test_a_live_lease_refuses_other_owners_and_an_expired_one_is_taken_over_as_it_was_left(

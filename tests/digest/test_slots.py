@@ -20,7 +20,6 @@ from bot.runtime import INGEST_JOB_ID, _schedule_ingest
 from bot.sources import open_sources
 from tests.digest.conftest import Clock, open_catalogue
 from tests.fixture_server import FixtureServer
-from tests.stores import BACKENDS, catalogue_target
 
 UTC = dt.UTC
 
@@ -29,10 +28,9 @@ def at(h: int, mi: int = 0, s: int = 0) -> dt.datetime:
     return dt.datetime(2030, 1, 1, h, mi, s, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-async def two_connections(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Catalogue, Catalogue]]:
-    target = await catalogue_target(request.param, tmp_path, request)
-    async with await open_catalogue(target) as first, await open_catalogue(target) as second:
+@pytest.fixture
+async def two_connections(shared_target: str) -> AsyncIterator[tuple[Catalogue, Catalogue]]:
+    async with await open_catalogue(shared_target) as first, await open_catalogue(shared_target) as second:
         yield first, second
 
 

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,6 @@ from bot.digest.service import LEASE, DigestService
 from bot.digest.sink import SentMessage
 from tests.digest.conftest import Clock, Crash, RecordingSink, make_settings, open_catalogue
 from tests.digest.test_service import at, fill, step_to
-from tests.stores import BACKENDS, catalogue_target
 
 BERLIN = 111
 DAY = dt.date(2026, 11, 26)
@@ -37,13 +35,12 @@ def settings() -> Settings:
     return make_settings([{"channel_id": BERLIN, "time": dt.time(9), "timezone": "Europe/Berlin", "top_n": 25}])
 
 
-@pytest.fixture(params=BACKENDS)
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture
+async def target(shared_target: str) -> str:
     """One catalogue for both processes, with a week of lists in it."""
-    where = await catalogue_target(request.param, tmp_path, request)
-    async with await open_catalogue(where) as catalogue:
+    async with await open_catalogue(shared_target) as catalogue:
         await fill(catalogue, dt.date(2026, 11, 20), 7, per_day=25)
-    return where
+    return shared_target
 
 
 @asynccontextmanager
