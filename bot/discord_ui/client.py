@@ -45,7 +45,9 @@ class PaperBot(commands.Bot):
     the digest service when it runs a scheduler.
 
     `digest_refresh` re-fetches a day's list just before a digest posts it (the runtime passes the ingest of
-    that day; None posts the stored list as it is).
+    that day; None posts the stored list as it is). `digest_owner` names this process in the digest's post
+    claims (default: host and pid; the runtime passes the SQLite sole-bot owner so a restart resumes its own
+    half-made posts at once).
     """
 
     tree: PaperTree  # narrowed from CommandTree: tree_cls=PaperTree below
@@ -59,6 +61,7 @@ class PaperBot(commands.Bot):
         sources: Sources | None,
         scheduler: Scheduler | None = None,
         digest_refresh: Callable[[dt.date], Awaitable[object]] | None = None,
+        digest_owner: str | None = None,
         extensions: Sequence[str] = EXTENSIONS,
         **options: Any,
     ) -> None:
@@ -79,7 +82,9 @@ class PaperBot(commands.Bot):
         self.scheduler = scheduler
         #: The daily digest (None without a scheduler, e.g. a bot built only to inspect its command tree).
         self.digest: DigestService | None = (
-            DigestService(catalogue, DiscordDigestSink(self), scheduler, settings, refresh=digest_refresh)
+            DigestService(
+                catalogue, DiscordDigestSink(self), scheduler, settings, refresh=digest_refresh, owner=digest_owner
+            )
             if scheduler is not None
             else None
         )

@@ -11,13 +11,16 @@ Three rules a digest part needs beyond a plain `send`:
   URL costs its thumbnail, not the day's post in every channel that lists it.
 * **Failures are classified** into `DeliveryError(permanent=…)`: a channel that is gone (404) or forbids the
   bot (403) is permanent until someone acts; 5xx, 429 and network errors may pass later.
+* **Own messages by id and by position** (`OwnMessages`): reconciling a half-made post looks up the parts the
+  record names by message id, and pages the channel from the post's start for a part sent but not recorded —
+  never "the latest 100 messages", which a busy channel pushes a part out of.
 
 Channels are addressed by id (`get_partial_messageable`): no gateway cache is needed to post.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import aiohttp
@@ -31,6 +34,11 @@ from bot.render.status import channel_gone_reason, missing_access_reason, missin
 __all__ = ["DiscordDigestSink"]
 
 T = TypeVar("T")
+UNKNOWN_MESSAGE = 10008  # a 404 for the message, not the channel (which is 10003)
+
+
+def _sent(message: discord.Message) -> SentMessage:
+    return SentMessage(message.id, tuple(e.footer.text for e in message.embeds if e.footer and e.footer.text))
 
 
 def _forbidden_reason(exc: discord.Forbidden) -> str:
@@ -75,19 +83,47 @@ class DiscordDigestSink:
         sent = await self._call(lambda: send_spec(post, message))
         return sent.id
 
-    async def recent_own_messages(self, channel_id: int, *, limit: int = 100) -> list[SentMessage]:
-        """The bot's own messages among the channel's latest `limit`, newest first, with embed footers."""
+    def _me(self) -> int:
         me = self._client.user
         if me is None:
             raise DeliveryError("the bot is not logged in", permanent=False)
+        return me.id
+
+    async def recent_own_messages(self, channel_id: int, *, limit: int = 100) -> list[SentMessage]:
+        """The bot's own messages among the channel's latest `limit`, newest first, with embed footers."""
+        me = self._me()
         channel = self._client.get_partial_messageable(channel_id)
 
         async def read() -> list[SentMessage]:
-            out: list[SentMessage] = []
-            async for message in channel.history(limit=limit):
-                if message.author.id == me.id:
-                    footers = tuple(e.footer.text for e in message.embeds if e.footer and e.footer.text)
-                    out.append(SentMessage(message.id, footers))
-            return out
+            return [_sent(m) async for m in channel.history(limit=limit) if m.author.id == me]
 
         return await self._call(read)
+
+    async def own_message(self, channel_id: int, message_id: int) -> SentMessage | None:
+        """The bot's own message `message_id` in the channel; None when it is not there (10008) or not ours."""
+        me = self._me()
+        channel = self._client.get_partial_messageable(channel_id)
+
+        async def fetch() -> SentMessage | None:
+            try:
+                message = await channel.fetch_message(message_id)
+            except discord.NotFound as exc:
+                if exc.code == UNKNOWN_MESSAGE:
+                    return None
+                raise
+            return _sent(message) if message.author.id == me else None
+
+        return await self._call(fetch)
+
+    async def own_messages_after(self, channel_id: int, after: int) -> AsyncIterator[SentMessage]:
+        """The bot's own messages created after snowflake `after`, oldest first (paged 100 at a time)."""
+        me = self._me()
+        channel = self._client.get_partial_messageable(channel_id)
+        history = channel.history(limit=None, after=discord.Object(id=after), oldest_first=True)
+        while True:
+            try:
+                message = await self._call(lambda: anext(history))
+            except StopAsyncIteration:
+                return
+            if message.author.id == me:
+                yield _sent(message)

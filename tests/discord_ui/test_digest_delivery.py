@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bot.digest.sink import OwnMessages
 from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.render.digest import digest_nonce, parse_marker
 from bot.render.specs import EmbedSpec, MessageSpec
@@ -197,16 +198,34 @@ async def test_a_part_discord_created_before_answering_500_is_posted_once(
     assert (await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)).state == "posted"
 
 
-async def test_a_part_resent_after_its_answer_was_lost_is_not_posted_twice(
+async def test_a_part_sent_again_is_one_message(fake: FakeDiscord, catalogue: Any, tmp_path: Path) -> None:
+    """A stale owner finishing a post another process took over sends a part that is already there: the
+    same nonce makes Discord answer with the first message instead of posting a second."""
+    settings = settings_for(fake, tmp_path / "papers.db")
+    async with running_bot(fake, catalogue, Clock(at(2026, 10, 23, 12)), settings) as (bot, _):
+        sink = DiscordDigestSink(bot)
+        part = MessageSpec(
+            embeds=(EmbedSpec(title="t", footer=f"paperbot digest {LOCAL} · 1/1"),),
+            nonce=digest_nonce(ids.GENERAL_CHANNEL_ID, LOCAL, 1),
+        )
+        first = await sink.send(ids.GENERAL_CHANNEL_ID, part)
+        again = await sink.send(ids.GENERAL_CHANNEL_ID, part)
+    assert again == first
+    assert [m.id for m in fake.channel_messages(ids.GENERAL_CHANNEL_ID)] == [first]
+    assert [r.message_id for r in fake.nonces.replays] == [first]
+
+
+async def test_a_part_whose_answer_was_lost_is_found_in_a_busy_channel(
     fake: FakeDiscord, catalogue: Any, tmp_path: Path
 ) -> None:
-    """The case the nonce alone covers: the answer to a created part is lost (503: discord.py does not retry),
-    the channel gets busy, and the catch-up cannot see the part among the latest messages, so it sends it
-    again — with the same nonce, which Discord answers with the message it already made."""
+    """Discord made part 1 but its answer was lost (503: discord.py does not retry), then 150 members' messages
+    push it out of the latest 100. The catch-up finds it by position from the post's start (the sink's
+    `OwnMessages`), records it and sends only the missing parts."""
     channel = {"channel_id": ids.GENERAL_CHANNEL_ID, "time": dt.time(9, 5), "timezone": "UTC", "top_n": 12}
     settings = settings_for(fake, tmp_path / "papers.db", [channel])
     clock = Clock(at(2026, 10, 23, 12))
     async with running_bot(fake, catalogue, clock, settings) as (_, service):
+        assert isinstance(service.sink, OwnMessages)
         fake.fail_after_create(ids.GENERAL_CHANNEL_ID, status=503)
         await step_to(clock, service.scheduler, at(2026, 10, 24, 9, 6))
         assert (await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)).state == "posting"
@@ -216,5 +235,6 @@ async def test_a_part_resent_after_its_answer_was_lost_is_not_posted_twice(
     messages = digests(fake, ids.GENERAL_CHANNEL_ID)[LOCAL]
     parts = [parse_marker(m.embeds[-1]["footer"]["text"]) for m in messages]
     assert [p[1] for p in parts if p] == list(range(1, len(messages) + 1))  # every part exactly once
-    assert [r.nonce for r in fake.nonces.replays] == [digest_nonce(ids.GENERAL_CHANNEL_ID, LOCAL, 1)]
-    assert (await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)).state == "posted"
+    assert fake.nonces.replays == []  # found, not sent again
+    record = await catalogue.digests.post(ids.GENERAL_CHANNEL_ID, LOCAL)
+    assert record.state == "posted" and record.message_ids[1] == messages[0].id
