@@ -7,7 +7,27 @@ processes on many machines share one catalogue.
 """
 
 from bot.catalogue.factory import is_postgres_url, open_catalogue
-from bot.catalogue.protocols import Catalogue, ChangeLog, DailyLists, DigestStore, PaperReader, PaperWriter
+from bot.catalogue.follow_types import (
+    FOLLOW_LIMIT,
+    DmState,
+    Follow,
+    FollowAdded,
+    FollowDMClaim,
+    FollowDMRecord,
+    Follower,
+    ListEntry,
+    NewFollow,
+    NewFollowDM,
+)
+from bot.catalogue.protocols import (
+    Catalogue,
+    ChangeLog,
+    DailyLists,
+    DigestStore,
+    FollowStore,
+    PaperReader,
+    PaperWriter,
+)
 from bot.catalogue.titles import normalise_title
 from bot.catalogue.types import (
     LIST_SETTLED_AFTER,
@@ -21,6 +41,7 @@ from bot.catalogue.types import (
 )
 
 __all__ = [
+    "FOLLOW_LIMIT",
     "LIST_SETTLED_AFTER",
     "Backend",
     "Catalogue",
@@ -30,7 +51,17 @@ __all__ = [
     "DailyLists",
     "DayChange",
     "DigestStore",
+    "DmState",
+    "Follow",
+    "FollowAdded",
+    "FollowDMClaim",
+    "FollowDMRecord",
+    "FollowStore",
+    "Follower",
+    "ListEntry",
     "LogPosition",
+    "NewFollow",
+    "NewFollowDM",
     "PaperReader",
     "PaperWriter",
     "PostRecord",
