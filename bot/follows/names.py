@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Name", "author_matches", "name_key", "parse_name"]
+__all__ = ["Name", "author_matches", "name_key", "parse_name", "surname_words"]
 
 # Letters NFKD leaves whole, written the way an English keyboard user would type them.
 _PLAIN = str.maketrans(
@@ -140,6 +140,13 @@ def name_key(text: str) -> str:
     if name is None:
         return ""
     return " ".join(w.text for w in name.given) + " / " + " ".join(w.text for w in name.surname)
+
+
+def surname_words(text: str) -> frozenset[str]:
+    """The full surname words of a name: a followed name can only match an author sharing one of them (rule 4),
+    so an index of authors by these words finds every candidate."""
+    name = parse_name(text)
+    return frozenset(w.text for w in name.surname if not w.initial) if name is not None else frozenset()
 
 
 def _pairs(followed: Word, author: Word) -> bool:

@@ -273,13 +273,13 @@ class FollowService:
     async def _deliver(self, claim: FollowDMClaim, previous_dm_at: dt.datetime | None) -> int:
         record = claim.record
         dm = FollowDM(record.user_id, record.dm_date, await _papers_of(self.catalogue, record.payload), previous_dm_at)
+        if not dm.papers:  # every paper of the record is gone from the catalogue: nothing to send
+            await self._finish(dm, "skipped")
+            return 0
         try:
             if not claim.created and await self.sink.delivered(dm):
                 log.info("Follow DM for %s on %s had reached them already (closed)", dm.user_id, dm.dm_date)
                 await self._finish(dm, "sent")
-                return 0
-            if not dm.papers:  # every paper of the record is gone from the catalogue
-                await self._finish(dm, "skipped")
                 return 0
             await self.sink.send_dm(dm)
         except DmError as exc:

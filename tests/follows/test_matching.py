@@ -90,6 +90,7 @@ follows_strategy = st.lists(
         author=st.sampled_from((None, "Jane Smith", "A. Lee", "Li, Bo", "John Smith")),
     ),
     max_size=5,
+    unique_by=lambda f: f.follow_id,
 )
 
 
