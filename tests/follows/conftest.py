@@ -46,6 +46,7 @@ class RecordingSink:
     attempts: list[Attempt] = field(default_factory=list)
     closed: set[int] = field(default_factory=set)  # members whose DMs are closed
     transient: dict[int, int] = field(default_factory=dict)  # member -> how many more sends answer 503
+    broken: dict[int, int] = field(default_factory=dict)  # member -> how many more sends hit a bug (not DmError)
     crash_before_send: bool = False
     crash_after_send: bool = False
     hold: asyncio.Event | None = None  # when set up: the first send waits for it (a send in flight)
@@ -61,6 +62,10 @@ class RecordingSink:
         if dm.user_id in self.closed:
             self.attempts.append(Attempt(dm, self.clock(), False))
             raise DmError("Discord refused: the member does not accept DMs (50007)", dms_closed=True, status=403)
+        if self.broken.get(dm.user_id, 0) > 0:
+            self.broken[dm.user_id] -= 1
+            self.attempts.append(Attempt(dm, self.clock(), False))
+            raise RuntimeError("a bug in the sink")
         if self.transient.get(dm.user_id, 0) > 0:
             self.transient[dm.user_id] -= 1
             self.attempts.append(Attempt(dm, self.clock(), False))

@@ -131,6 +131,21 @@ async def test_transient_failures_are_retried_later_that_day_a_bounded_number_of
     assert [(dm.dm_date, ids(dm)) for dm in sink.dms(ANN)] == [(D24, ["2611.00001"]), (D25, ["2611.00002"])]
 
 
+async def test_an_unexpected_sink_error_is_logged_and_retried_like_a_transient_one(
+    catalogue: Catalogue, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(at(2026, 11, 24, 6))
+    sink = RecordingSink(clock, broken={ANN: 1})
+    async with running(catalogue, sink, clock) as service:
+        await follow(service, ANN, keywords="diffusion")
+        await follow(service, BO, keywords="diffusion")
+        await list_papers(catalogue, D24, [paper(1, "Diffusion one")], at=at(2026, 11, 24, 7))
+        await step_to(clock, service.scheduler, at(2026, 11, 24, 12))
+    assert [a.at for a in sink.tries(ANN)] == [at(2026, 11, 24, 8), at(2026, 11, 24, 8, 10)]
+    assert len(sink.dms(ANN)) == 1 and len(sink.dms(BO)) == 1  # the others were not held up
+    assert "a bug in the sink" in caplog.text
+
+
 async def test_two_processes_on_one_catalogue_send_one_dm(two_catalogues: tuple[Catalogue, Catalogue]) -> None:
     first, second = two_catalogues
     clock = Clock(at(2026, 11, 24, 6))
