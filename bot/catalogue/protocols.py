@@ -267,6 +267,15 @@ class FollowStore(Protocol):
         cleared. Atomic against concurrent adds by the same member: the cap holds."""
         ...
 
+    async def restore_follows(self, followers: Sequence[Follower], *, now: dt.datetime) -> int:
+        """`db copy`'s write: give each member the follows given (by terms: ones they have are kept, their
+        creation time too) and the pause state and last DM time given; return how many follows were added.
+
+        List positions belong to one catalogue, so they are not copied: a member new to this catalogue starts at
+        its newest list entry (active since `now`), one it has keeps its own position. The cap is not applied:
+        the copy is of follows that were within it. Running it again adds nothing."""
+        ...
+
     async def remove_follow(self, user_id: int, follow_id: int) -> bool:
         """Delete `follow_id` if it is `user_id`'s; say whether it was."""
         ...

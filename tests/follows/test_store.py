@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from bot.catalogue import FOLLOW_LIMIT, Catalogue, NewFollow, NewFollowDM
+from bot.catalogue import FOLLOW_LIMIT, Catalogue, NewFollow, NewFollowDM, open_catalogue
 from bot.models import DailyEntry, Paper
 
 UTC = dt.UTC
@@ -260,3 +261,41 @@ async def test_the_position_never_moves_back(catalogue: Catalogue) -> None:
 async def test_finishing_as_sending_is_refused(catalogue: Catalogue) -> None:
     with pytest.raises(ValueError, match="closes a DM"):
         await catalogue.follows.finish_dm(ANN, TODAY, "sending", owner="a", now=NOW)
+
+
+# ---- db copy ---------------------------------------------------------------------------------------------------
+
+
+async def test_restoring_follows_into_another_catalogue_keeps_them_and_starts_members_at_its_newest_entry(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    source = catalogue
+    await source.follows.add_follow(ANN, terms("diffusion"), guild_id=7, now=NOW - dt.timedelta(days=3))
+    await source.follows.add_follow(ANN, terms(author="Jane Smith"), guild_id=8, now=NOW - dt.timedelta(days=2))
+    await source.follows.add_follow(BO, terms("graphs"), guild_id=7, now=NOW - dt.timedelta(days=1))
+    assert await source.follows.skip_dm(BO, TODAY, to_position=0, now=NOW)
+    start = await source.follows.list_position()
+    await list_papers(source, TODAY, 1)
+    new = NewFollowDM(from_position=start, to_position=start + 1, payload="[]")
+    assert await source.follows.claim_dm(BO, TODAY + dt.timedelta(days=1), owner="a", lease_until=NOW, now=NOW, new=new)
+    await source.follows.finish_dm(
+        BO, TODAY + dt.timedelta(days=1), "failed", owner="a", now=NOW, error="closed", pause=True
+    )
+
+    target = await open_catalogue(tmp_path / "copy" / "papers.db")  # db copy to an SQLite file
+    try:
+        await list_papers(target, TODAY, 1, 2)
+        copied_at = NOW + dt.timedelta(days=5)
+        followers = await source.follows.followers()
+        assert await target.follows.restore_follows(followers, now=copied_at) == 3
+        assert await target.follows.restore_follows(followers, now=copied_at) == 0  # again: nothing new
+        got = await target.follows.followers()
+        assert [[(f.keywords, f.author, f.guild_id, f.created_at) for f in m.follows] for m in got] == [
+            [(f.keywords, f.author, f.guild_id, f.created_at) for f in m.follows] for m in followers
+        ]
+        ann, bo = got
+        assert ann.position == bo.position == await target.follows.list_position()
+        assert ann.active_since == copied_at and not ann.paused
+        assert (bo.paused_reason, bo.paused_at) == ("closed", NOW)
+    finally:
+        await target.close()

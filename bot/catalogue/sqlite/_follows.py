@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import cast
 
 import aiosqlite
@@ -141,6 +142,42 @@ class SqliteFollowStore:
             )
             rows = await fetch_all(db, "SELECT * FROM follows WHERE follow_id = ?", (cursor.lastrowid,))
         return FollowAdded("added", _follow_from_row(rows[0]), count + 1)
+
+    async def restore_follows(self, followers: Sequence[Follower], *, now: dt.datetime) -> int:
+        """Copy members' follows and DM state in (see `FollowStore.restore_follows`), in one transaction."""
+        added = 0
+        async with self._db.transaction() as db:
+            newest = await _newest_position(db)
+            for follower in followers:
+                await db.execute(
+                    "INSERT INTO follow_members (user_id, covered_seq, active_since) VALUES (?, ?, ?)\n"
+                    "ON CONFLICT (user_id) DO NOTHING",
+                    (follower.user_id, newest, iso(now)),
+                )
+                await db.execute(
+                    "UPDATE follow_members SET paused_reason = ?, paused_at = ?, last_dm_at = ? WHERE user_id = ?",
+                    (
+                        follower.paused_reason,
+                        iso(follower.paused_at) if follower.paused_at else None,
+                        iso(follower.last_dm_at) if follower.last_dm_at else None,
+                        follower.user_id,
+                    ),
+                )
+                for follow in follower.follows:
+                    cursor = await db.execute(
+                        "INSERT INTO follows (user_id, guild_id, keywords, author, terms_key, created_at)\n"
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, terms_key) DO NOTHING",
+                        (
+                            follower.user_id,
+                            follow.guild_id,
+                            json.dumps(list(follow.keywords), ensure_ascii=False),
+                            follow.author,
+                            follow.key,
+                            iso(follow.created_at),
+                        ),
+                    )
+                    added += cursor.rowcount
+        return added
 
     async def remove_follow(self, user_id: int, follow_id: int) -> bool:
         """Delete `follow_id` if it belongs to `user_id`."""
