@@ -6,7 +6,8 @@
 `catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
 read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
 composition root and CLI above it) imports `discord`; only the SQLite backend (`catalogue/sqlite/`) touches
-SQLite (`aiosqlite`, `sqlite3`); only `search` touches tantivy; only `digest/schedule.py` runs
+SQLite (`aiosqlite`, `sqlite3`) and only the PostgreSQL backend (`catalogue/postgres/`) its driver (`psycopg`,
+`psycopg_pool`); only `search` touches tantivy; only `digest/schedule.py` runs
 `apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
 `if TYPE_CHECKING:` blocks count too: a dependency is a dependency.
 
@@ -33,9 +34,10 @@ PACKAGE = REPO / "bot"
 
 BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
-VIEWS = frozenset({"bot.search"})
+VIEWS = frozenset({"bot.search", "bot.semantic"})
 USE_CASES = frozenset(
-    {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.follows"}
+    {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.db_embed"}
+    | {"bot.follows"}
 )
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
@@ -50,7 +52,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.catalogue": BASE,
     # Semantic search parts (embedder, vector store, fusion): a pure library, no catalogue, no Discord.
     "bot.semantic": BASE,
-    "bot.search": BASE | {"bot.catalogue", "bot.semantic"},
+    "bot.search": BASE | {"bot.catalogue", "bot.semantic", "bot.sources"},
     **{name: BASE | DATA | VIEWS | USE_CASES for name in USE_CASES},
     "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES,
     "bot.runtime": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui"},
@@ -63,6 +65,8 @@ RESTRICTED: dict[str, tuple[str, ...]] = {
     "discord": ("bot/discord_ui/", "bot/runtime.py", "bot/cli.py"),
     "aiosqlite": ("bot/catalogue/sqlite/",),
     "sqlite3": ("bot/catalogue/sqlite/",),
+    "psycopg": ("bot/catalogue/postgres/",),
+    "psycopg_pool": ("bot/catalogue/postgres/",),
     "tantivy": ("bot/search/",),
     "prometheus_client": ("bot/metrics.py",),
     "apscheduler": ("bot/digest/schedule.py", "bot/config/cron.py"),
