@@ -32,7 +32,17 @@ from bot.catalogue.follow_types import (
     NewFollow,
     NewFollowDM,
 )
-from bot.catalogue.types import Backend, ChangeBatch, ChannelState, DayChange, LogPosition, PostRecord, PostState
+from bot.catalogue.types import (
+    Backend,
+    ChangeBatch,
+    ChannelState,
+    DayChange,
+    LogPosition,
+    NewPost,
+    PostClaim,
+    PostRecord,
+    PostState,
+)
 from bot.models import CatalogueStats, DailyEntry, Paper, Subscription, Trending, TrendingPeriod
 
 __all__ = [
@@ -169,7 +179,15 @@ class ChangeLog(Protocol):
 
 
 class DigestStore(Protocol):
-    """Digest subscriptions made with slash commands, per-channel state and the exactly-once post records."""
+    """Digest subscriptions made with slash commands, per-channel state, the exactly-once post records, and the
+    scheduler's once-only slot claims.
+
+    Several bot processes may share one catalogue (shards on PostgreSQL). Every decision two of them could race
+    on is one atomic step here — a claim is one transaction that reads the record under a lock (a row lock, or
+    SQLite's single writer) and writes it — so whichever process gets there first wins and the other learns it
+    lost. Lease times are the callers' clocks (`now`, `lease_until`): processes on different machines must keep
+    their clocks in sync (NTP), with leases long against their skew.
+    """
 
     async def subscriptions(self) -> list[Subscription]:
         """Every slash-command subscription by channel id, with its failing state."""
@@ -216,21 +234,39 @@ class DigestStore(Protocol):
         """Each channel's most recent post record."""
         ...
 
-    async def begin_post(
+    async def claim_post(
         self,
         channel_id: int,
         local_date: dt.date,
-        list_day: dt.date,
         *,
-        state: PostState = "posting",
-        payload: str = "[]",
+        owner: str,
+        lease_until: dt.datetime,
         now: dt.datetime,
-    ) -> bool:
-        """Claim a post: write its record unless one that is not 'posting' exists; say whether it was written."""
+        new: NewPost | None = None,
+    ) -> PostClaim | None:
+        """Claim the (channel, local date) post for `owner` until `lease_until`; None when it cannot be claimed.
+
+        - no record: with `new`, write a 'posting' record from it (started `now`, its parts' nonces, no part
+          sent) and return it with `created=True`; without `new`, None;
+        - a 'posting' record whose lease has expired (`lease_until <= now`) or that `owner` already holds: take
+          it over — owner and lease change, everything else (payload, nonces, sent parts, start time) stays and
+          `new` is ignored: a post is finished as it was begun;
+        - a 'posting' record another owner holds with a live lease, or a closed record: None.
+        """
         ...
 
-    async def post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None:
-        """Remember that part `part` of a 'posting' post was sent as `message_id`."""
+    async def renew_post(self, channel_id: int, local_date: dt.date, *, owner: str, lease_until: dt.datetime) -> bool:
+        """Extend `owner`'s lease on its 'posting' record; False when it no longer holds it (taken over, closed)."""
+        ...
+
+    async def record_part(
+        self, channel_id: int, local_date: dt.date, part: int, message_id: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that part `part` was sent as `message_id`; only the holder of the 'posting' record may.
+
+        False, and nothing written, when `owner` no longer holds it: a stale owner learns it lost the lease and
+        must stop sending. Recording a part again keeps the first message id.
+        """
         ...
 
     async def finish_post(
@@ -239,11 +275,26 @@ class DigestStore(Protocol):
         local_date: dt.date,
         state: PostState,
         *,
-        message_ids: dict[int, int] | None = None,
+        owner: str,
         error: str | None = None,
         now: dt.datetime,
-    ) -> None:
-        """Close a post record: 'posted' with its message ids, or 'failed'/'skipped' with the reason."""
+    ) -> bool:
+        """Close `owner`'s 'posting' record as 'posted', 'failed' or 'skipped' (with the reason); the lease ends.
+
+        False, and nothing written, when `owner` does not hold it.
+        """
+        ...
+
+    async def skip_post(self, channel_id: int, local_date: dt.date, list_day: dt.date, *, now: dt.datetime) -> bool:
+        """Write a closed 'skipped' record (nothing to post that day) unless a record exists; say whether written."""
+        ...
+
+    async def claim_slot(self, job: str, slot_time: dt.datetime, *, owner: str, now: dt.datetime) -> bool:
+        """Claim one run of a scheduled job (e.g. the ingest cron's firing at `slot_time`) for `owner`.
+
+        True for the first claimer only, across every process on the catalogue, so each slot runs once. Claims of
+        slots more than a week before `now` are deleted on the way.
+        """
         ...
 
 
