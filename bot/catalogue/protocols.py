@@ -289,6 +289,18 @@ class DigestStore(Protocol):
         """Write a closed 'skipped' record (nothing to post that day) unless a record exists; say whether written."""
         ...
 
+    async def all_posts(self) -> list[PostRecord]:
+        """Every post record, oldest first (for `db copy`)."""
+        ...
+
+    async def restore_post(self, record: PostRecord) -> bool:
+        """Make a post record and its parts exactly as given (`db copy`); say whether anything changed."""
+        ...
+
+    async def restore_channel_state(self, state: ChannelState) -> bool:
+        """Make a channel's digest state exactly as given (`db copy`); say whether anything changed."""
+        ...
+
     async def claim_slot(self, job: str, slot_time: dt.datetime, *, owner: str, now: dt.datetime) -> bool:
         """Claim one run of a scheduled job (e.g. the ingest cron's firing at `slot_time`) for `owner`.
 

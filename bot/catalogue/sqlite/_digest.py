@@ -221,6 +221,63 @@ class SqliteDigestStore:
         )
         return {int(row["channel_id"]): _post_from_row(row) for row in rows}
 
+    async def all_posts(self) -> list[PostRecord]:
+        """Every post record, oldest first."""
+        rows = await self._db.read(f"{_POST_SELECT} ORDER BY p.local_date, p.channel_id")
+        return [_post_from_row(row) for row in rows]
+
+    async def restore_post(self, record: PostRecord) -> bool:
+        """Make a record and its parts exactly as given; unchanged ones are not rewritten."""
+        if await self.post(record.channel_id, record.local_date) == record:
+            return False
+        key = (record.channel_id, record.local_date.isoformat())
+        parts = sorted(set(record.nonces) | set(record.message_ids))
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, error, started_at,\n"
+                "    finished_at, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
+                "ON CONFLICT (channel_id, local_date) DO UPDATE SET list_day = excluded.list_day,\n"
+                "    state = excluded.state, payload = excluded.payload, error = excluded.error,\n"
+                "    started_at = excluded.started_at, finished_at = excluded.finished_at, owner = excluded.owner,\n"
+                "    lease_until = excluded.lease_until",
+                (
+                    *key,
+                    record.list_day.isoformat(),
+                    record.state,
+                    record.payload,
+                    record.error,
+                    iso(record.started_at) if record.started_at else iso(dt.datetime.now(dt.UTC)),
+                    iso(record.finished_at) if record.finished_at else None,
+                    record.owner,
+                    iso(record.lease_until) if record.lease_until else None,
+                ),
+            )
+            await db.execute("DELETE FROM digest_post_parts WHERE channel_id = ? AND local_date = ?", key)
+            await db.executemany(
+                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id)\n"
+                "VALUES (?, ?, ?, ?, ?)",
+                [(*key, part, record.nonces.get(part), record.message_ids.get(part)) for part in parts],
+            )
+        return True
+
+    async def restore_channel_state(self, state: ChannelState) -> bool:
+        """Make a channel's state exactly as given."""
+        if (await self.channel_states()).get(state.channel_id) == state:
+            return False
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO digest_channel_state (channel_id, first_seen, failing_reason, failing_since)\n"
+                "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET first_seen = excluded.first_seen,\n"
+                "    failing_reason = excluded.failing_reason, failing_since = excluded.failing_since",
+                (
+                    state.channel_id,
+                    iso(state.first_seen) if state.first_seen else None,
+                    state.failing_reason,
+                    iso(state.failing_since) if state.failing_since else None,
+                ),
+            )
+        return True
+
     async def claim_post(
         self,
         channel_id: int,
