@@ -1,7 +1,7 @@
 """The architecture, checked: walk every module under bot/ and hold its imports to the layer diagram.
 
     config / models / errors / log  ←  sources, catalogue  ←  search  ←  stores, ingest, lookup, importer,
-        digest  ←  discord_ui  ←  runtime  ←  cli
+        digest, follows  ←  discord_ui  ←  runtime  ←  cli
 
     models  ←  render (pure builders: what a person sees)  ←  digest, discord_ui, runtime, cli
 
@@ -39,6 +39,7 @@ DATA = frozenset({"bot.sources", "bot.catalogue"})
 VIEWS = frozenset({"bot.search", "bot.semantic"})
 USE_CASES = frozenset(
     {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.db_embed"}
+    | {"bot.follows"}
 )
 RENDER = frozenset({"bot.render"})
 

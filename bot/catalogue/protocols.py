@@ -3,7 +3,7 @@
 The catalogue is the source of truth: papers, the Daily Papers lists, digest subscriptions and post records.
 It is split by concern so a use case can say exactly what it needs (the digest asks for `DailyLists` and a
 `DigestStore`, the search views for a `ChangeLog` and a `PaperReader`); `Catalogue` is all of them together
-and is what `open_catalogue` returns.
+and is what `open_catalogue` returns. Members' follows and their DM records are a `FollowStore`.
 
 Rules every backend keeps (the shared test suite in tests/catalogue runs against each one):
 - one public write method = one transaction; a failure leaves nothing half-written;
@@ -21,6 +21,17 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Protocol
 
+from bot.catalogue.follow_types import (
+    FOLLOW_LIMIT,
+    DmState,
+    FollowAdded,
+    FollowDMClaim,
+    FollowDMRecord,
+    Follower,
+    ListEntry,
+    NewFollow,
+    NewFollowDM,
+)
 from bot.catalogue.types import (
     Backend,
     ChangeBatch,
@@ -39,6 +50,7 @@ __all__ = [
     "ChangeLog",
     "DailyLists",
     "DigestStore",
+    "FollowStore",
     "PaperReader",
     "PaperWriter",
 ]
@@ -298,6 +310,117 @@ class DigestStore(Protocol):
         ...
 
 
+class FollowStore(Protocol):
+    """Members' personal follows, the Daily Papers list entries they are matched against, and the exactly-once
+    records of their daily DMs.
+
+    A member is a Discord user: follows are theirs whichever server they were made in, and every method that
+    reads or changes follows takes the user id and touches only that user's rows. Several bot processes may
+    share one catalogue; every decision two of them could race on (the cap on follows, claiming a DM, closing
+    it and moving the member's position) is one transaction that reads what it decides on under a lock (a row
+    lock or INSERT ... ON CONFLICT, or SQLite's single writer) and writes. Lease times are the callers' clocks.
+    """
+
+    async def add_follow(
+        self, user_id: int, new: NewFollow, *, guild_id: int | None, now: dt.datetime, limit: int = FOLLOW_LIMIT
+    ) -> FollowAdded:
+        """Add a follow for `user_id`, unless they already have one with `new.key` ('exists') or have `limit`
+        follows ('limit'). When they had no follows, or were paused, following (re)starts at `now`: their
+        position moves to the newest list entry (a DM never reaches back before they followed) and the pause is
+        cleared. Atomic against concurrent adds by the same member: the cap holds."""
+        ...
+
+    async def restore_follows(self, followers: Sequence[Follower], *, now: dt.datetime) -> int:
+        """`db copy`'s write: give each member the follows given (by terms: ones they have are kept, their
+        creation time too) and the pause state and last DM time given; return how many follows were added.
+
+        List positions belong to one catalogue, so they are not copied: a member new to this catalogue starts at
+        its newest list entry (active since `now`), one it has keeps its own position. The cap is not applied:
+        the copy is of follows that were within it. Running it again adds nothing."""
+        ...
+
+    async def remove_follow(self, user_id: int, follow_id: int) -> bool:
+        """Delete `follow_id` if it is `user_id`'s; say whether it was."""
+        ...
+
+    async def follower(self, user_id: int) -> Follower | None:
+        """`user_id`'s follows (oldest first) and DM state; None when they follow nothing."""
+        ...
+
+    async def followers(self) -> list[Follower]:
+        """Every member with at least one follow, paused ones included, by user id."""
+        ...
+
+    async def list_position(self) -> int:
+        """The newest list entry's position (0 when no paper was ever listed)."""
+        ...
+
+    async def list_entries(self, after: int, until: int, *, since_day: dt.date) -> list[ListEntry]:
+        """The list entries with `after` < position <= `until` whose list day is `since_day` or later, by
+        position, each with its paper as stored now. A paper enters the lists once, at its first listing;
+        positions grow in commit order, so an entry never appears below a position already read."""
+        ...
+
+    async def dm(self, user_id: int, dm_date: dt.date) -> FollowDMRecord | None:
+        """The DM record of a member for a UTC date."""
+        ...
+
+    async def dms_in_state(self, state: DmState) -> list[FollowDMRecord]:
+        """Every DM record in `state`, by date then user ('sending' ones may be half made)."""
+        ...
+
+    async def claim_dm(
+        self,
+        user_id: int,
+        dm_date: dt.date,
+        *,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        new: NewFollowDM | None = None,
+    ) -> FollowDMClaim | None:
+        """Claim the (member, date) DM for `owner` until `lease_until`; None when it cannot be claimed.
+
+        - no record: with `new`, write a 'sending' record from it (started `now`) and return it with
+          `created=True`; without `new`, None;
+        - a 'sending' record whose lease has run out (`lease_until <= now`) or that `owner` already holds:
+          take it over (owner and lease change; content, attempts and start time stay; `new` is ignored);
+        - a 'sending' record another owner holds with a live lease, one waiting for its retry time, or a
+          closed record: None.
+        """
+        ...
+
+    async def release_dm(
+        self, user_id: int, dm_date: dt.date, *, owner: str, retry_at: dt.datetime, error: str
+    ) -> bool:
+        """Give up `owner`'s 'sending' record after a transient failure: no owner, claimable again from
+        `retry_at`, one more attempt counted, `error` kept. False, nothing written, if `owner` does not hold it."""
+        ...
+
+    async def finish_dm(
+        self,
+        user_id: int,
+        dm_date: dt.date,
+        state: DmState,
+        *,
+        owner: str,
+        now: dt.datetime,
+        error: str | None = None,
+        pause: bool = False,
+    ) -> bool:
+        """Close `owner`'s 'sending' record as 'sent', 'skipped' or 'failed' (with `error`), in one transaction
+        with its effect on the member: 'sent' and 'skipped' move their position up to the record's
+        `to_position` ('sent' also sets their last DM time); with `pause`, the member is paused with `error` as
+        the reason — unless they (re)started following after the record was created. False, and nothing
+        written, when `owner` does not hold the record."""
+        ...
+
+    async def skip_dm(self, user_id: int, dm_date: dt.date, *, to_position: int, now: dt.datetime) -> bool:
+        """Nothing to send that day: write a closed 'skipped' record and move the member's position up to
+        `to_position`, unless a record for that day exists (then nothing changes); say whether written."""
+        ...
+
+
 class Catalogue(PaperReader, PaperWriter, DailyLists, ChangeLog, Protocol):
     """The whole catalogue, as `open_catalogue` returns it."""
 
@@ -320,6 +443,11 @@ class Catalogue(PaperReader, PaperWriter, DailyLists, ChangeLog, Protocol):
     @property
     def digests(self) -> DigestStore:
         """The digest's subscriptions and post records."""
+        ...
+
+    @property
+    def follows(self) -> FollowStore:
+        """Members' follows, the list entries and the follow DM records."""
         ...
 
     async def stats(self) -> CatalogueStats:

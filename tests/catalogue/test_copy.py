@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue, NewPost, open_catalogue
+from bot.catalogue import Catalogue, NewFollow, NewPost, open_catalogue
 from bot.catalogue.copy import copy_catalogue
 from bot.errors import CatalogueError
 from bot.models import DailyEntry, Paper, Subscription
@@ -47,8 +47,10 @@ async def test_a_copy_is_exact_and_a_second_copy_changes_nothing(filled: Catalog
     claim = await filled.digests.claim_post(42, dt.date(2026, 11, 1), owner="a", lease_until=NOW, now=NOW, new=new)
     assert claim is not None
     await filled.digests.record_part(42, dt.date(2026, 11, 1), 1, 1111, owner="a", now=NOW)
+    await filled.follows.add_follow(7, NewFollow(("diffusion",), None, "k:diffusion"), guild_id=1, now=NOW)
     first = await copy_catalogue(filled, target)
     assert not first.incremental
+    assert first.follows == 1
     assert first.papers_read == first.papers_changed == (await filled.stats()).papers
     assert first.days_read == first.days_changed > 0
     assert first.subscriptions == 1 and first.posts == 1
