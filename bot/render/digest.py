@@ -13,7 +13,6 @@ discussion thread (`thread_name`) and the topic role pings (`role_ping_line`, `w
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from bot.models import HF_DAY_URL, Digest, Paper, RolePing
 from bot.render import limits
 from bot.render.papers import summary
-from bot.render.specs import EmbedSpec, MessageSpec, pack
+from bot.render.specs import EmbedSpec, MessageSpec, pack, stable_nonce
 from bot.render.text import escape, is_http_url, one_line, shorten_authors, stars_label, truncate, upvotes_label
 
 __all__ = [
@@ -86,14 +85,9 @@ def parse_marker(text: str) -> tuple[dt.date, int, int] | None:
 def digest_nonce(channel_id: int, local_date: dt.date, part: int, *, kind: str = "daily") -> str:
     """The nonce of one part of one channel's post for one local date: same inputs, same nonce, ≤ 25 chars.
 
-    A hash rather than the readable key because a snowflake alone is up to 20 digits and Discord takes at most
-    25 characters; 96 bits make a collision between two different parts practically impossible. `kind`
-    keeps a weekly recap and a daily post of the same channel and date apart.
+    `kind` keeps a weekly recap and a daily post of the same channel and date apart.
     """
-    key = f"{kind}:{channel_id}:{local_date.isoformat()}:{part}".encode()
-    nonce = "pd" + hashlib.blake2b(key, digest_size=11).hexdigest()
-    assert len(nonce) <= limits.NONCE_MAX
-    return nonce
+    return stable_nonce(kind, channel_id, local_date.isoformat(), part)
 
 
 # ---- embeds ---------------------------------------------------------------------------------------------

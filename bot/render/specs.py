@@ -11,6 +11,7 @@ is empty for everything else, so paper text can never ping anyone whatever it co
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,7 @@ __all__ = [
     "messages_from_json",
     "messages_to_json",
     "pack",
+    "stable_nonce",
 ]
 
 BRAND_COLOUR = 0xFFD21E  # Hugging Face yellow: the bot's posts are recognisable at a glance
@@ -107,6 +109,16 @@ class MessageSpec:
     def size(self) -> int:
         """Embed characters counting towards Discord's 6000 limit."""
         return sum(embed.size() for embed in self.embeds)
+
+
+def stable_nonce(*key: object) -> str:
+    """A message nonce that depends only on `key` (e.g. kind, channel, date, part): ≤ 25 characters.
+
+    A hash rather than the readable key because a snowflake alone is up to 20 digits and Discord takes at most
+    25 characters; 96 bits make a collision between two different keys practically impossible.
+    """
+    digest = hashlib.blake2b(":".join(str(part) for part in key).encode(), digest_size=11).hexdigest()
+    return "pb" + digest
 
 
 def pack(embeds: Iterable[EmbedSpec], *, reserve: int = 0) -> list[tuple[EmbedSpec, ...]]:

@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
-from bot.render.follows import DM_PAPERS_MAX, FollowMatch, follow_dm
+from bot.render.follows import DM_PAPERS_MAX, FollowMatch, follow_dm, follow_nonce, parse_follow_marker
 from bot.render.specs import limit_problems
 from tests.render.test_papers import papers as any_papers
 
 SINCE, UNTIL = dt.date(2026, 10, 23), dt.date(2026, 10, 24)
+USER = 1_300_000_000_000_000_004
 _LIVE = re.compile(r"(?<!\u200b)@(everyone|here)|<@[!&]?\d+>")
 
 
@@ -22,12 +23,14 @@ def text_of(messages: tuple[object, ...]) -> str:
 
 
 def test_nothing_matched_means_no_dm() -> None:
-    assert follow_dm([], since=SINCE, until=UNTIL) == ()
+    assert follow_dm([], user_id=USER, dm_date=UNTIL, since=SINCE, until=UNTIL) == ()
 
 
 def test_one_paper_with_its_link_and_why() -> None:
     paper = Paper(id="2410.00001", title="Diffusion for robots", authors=("Ann", "Bo"), upvotes=12)
-    [message] = follow_dm([FollowMatch(paper, ('keyword "diffusion"',))], since=SINCE, until=UNTIL)
+    [message] = follow_dm(
+        [FollowMatch(paper, ('keyword "diffusion"',))], user_id=USER, dm_date=UNTIL, since=SINCE, until=UNTIL
+    )
     head = message.embeds[0]
     assert head.title == "Papers for your follows — 1 new paper since 2026-10-23"
     assert "[Diffusion for robots](https://huggingface.co/papers/2410.00001)" in (head.description or "")
@@ -44,9 +47,13 @@ def test_a_thousand_long_papers_fit_and_the_rest_are_counted() -> None:
         )
         for i in range(1000)
     ]
-    messages = follow_dm(matches, since=None, until=UNTIL)
+    messages = follow_dm(matches, user_id=USER, dm_date=UNTIL, since=None, until=UNTIL)
     for message in messages:
         assert limit_problems(message) == []
+    # Every message is marked and carries its nonce, so a DM sent again after a failure part-way is safe.
+    markers = [parse_follow_marker(m.embeds[-1].footer or "") for m in messages]
+    assert markers == [(UNTIL, i, len(messages)) for i in range(1, len(messages) + 1)]
+    assert [m.nonce for m in messages] == [follow_nonce(USER, UNTIL, i) for i in range(1, len(messages) + 1)]
     text = text_of(messages)
     assert text.count("](https://huggingface.co/papers/") == DM_PAPERS_MAX
     assert f"… and {1000 - DM_PAPERS_MAX} more" in text
@@ -57,7 +64,9 @@ def test_a_thousand_long_papers_fit_and_the_rest_are_counted() -> None:
 @settings(max_examples=40)
 @given(st.lists(any_papers(light=True), max_size=60))
 def test_any_papers_fit(found: list[Paper]) -> None:
-    messages = follow_dm([FollowMatch(p, ("keyword “x”",)) for p in found], since=SINCE, until=UNTIL)
+    messages = follow_dm(
+        [FollowMatch(p, ("keyword “x”",)) for p in found], user_id=USER, dm_date=UNTIL, since=SINCE, until=UNTIL
+    )
     assert (messages == ()) == (not found)
     for message in messages:
         assert limit_problems(message) == []
