@@ -34,7 +34,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "bot"
 
-BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics"})
+BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics", "bot.process_lock"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
 VIEWS = frozenset({"bot.search", "bot.semantic"})
 USE_CASES = frozenset(
@@ -50,6 +50,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.models": frozenset({"bot.errors"}),
     "bot.log": frozenset(),
     "bot.metrics": frozenset(),
+    "bot.process_lock": frozenset(),
     "bot.config": frozenset({"bot.errors", "bot.models"}),
     "bot.sources": BASE,
     "bot.catalogue": BASE,
