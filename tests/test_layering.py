@@ -3,6 +3,7 @@
     config / models / errors / log  ←  sources, catalogue  ←  search  ←  stores, ingest, lookup, importer,
         digest  ←  discord_ui  ←  runtime  ←  cli
 
+`health` (the bot's heartbeat file and its check) needs only `config`; `runtime` writes it, `cli` reads it.
 `catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
 read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
 composition root and CLI above it) imports `discord`; only the SQLite backend (`catalogue/sqlite/`) touches
@@ -48,8 +49,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.search": BASE | {"bot.catalogue"},
     **{name: BASE | DATA | VIEWS | USE_CASES for name in USE_CASES},
     "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES,
-    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui"},
-    "bot.cli": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui", "bot.runtime"},
+    "bot.health": BASE,
+    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui", "bot.health"},
+    "bot.cli": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui", "bot.runtime", "bot.health"},
     "bot.__main__": frozenset({"bot.cli"}),
 }
 
