@@ -18,6 +18,11 @@ of one post go in order; posts run side by side as the strategy allows:
   paced R/s   each message waits for its turn on an even R-per-second schedule (a token bucket holding one
               token), with at most `--paced-cap` posts in flight
 
+Beside the posts, a probe times a request every 0.25 s on a route Discord exempts from the global limit, the
+route of an interaction's follow-up messages ("answer" in the table): discord.py holds every new request while
+it waits out a global 429, so an unpaced fan-out delays the bot's answers to slash commands too, against
+Discord's 3 s deadline.
+
 The fake answers on loopback in microseconds; Discord answers a message create in roughly 100 ms. `--rtt-ms`
 adds that round trip to every request on the client side (half before sending, half after the answer, through
 aiohttp's request tracing), so "N in flight" means what it would mean against Discord. `--rtt-ms 0` gives the
@@ -160,6 +165,15 @@ def _latency(rtt_s: float) -> aiohttp.TraceConfig | None:
 # ---- one strategy -----------------------------------------------------------------------------------------
 
 
+def _percentiles(values: Sequence[float]) -> dict[str, float | None]:
+    """Median, 95th percentile and maximum ("last")."""
+    if not values:
+        return {"p50": None, "p95": None, "last": None}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return {"p50": statistics.median(ordered), "p95": p95, "last": ordered[-1]}
+
+
 @dataclass
 class Outcome:
     """What one strategy achieved (times in seconds from the moment every post was due)."""
@@ -183,6 +197,7 @@ class Outcome:
     peak_in_flight: int = 0
     cpu_seconds: float = 0.0
     loop_lag_max: float = 0.0
+    answer_s: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def hits(self) -> int:
@@ -203,11 +218,7 @@ class Outcome:
 
     def lateness(self) -> dict[str, float | None]:
         """When posts were complete, in seconds after they were due: median, p95 and the last one."""
-        if not self.done_at:
-            return {"p50": None, "p95": None, "last": None}
-        ordered = sorted(self.done_at)
-        p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
-        return {"p50": statistics.median(ordered), "p95": p95, "last": ordered[-1]}
+        return _percentiles(self.done_at)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -302,6 +313,25 @@ async def _watch_loop_lag(lag: list[float], period: float = 0.05) -> None:
         lag.append(loop.time() - before - period)
 
 
+async def _probe_answers(client: discord.Client, latencies: list[float], period: float = 0.25) -> None:
+    """Time, every `period` seconds, a request on a route Discord exempts from the global limit (the route of
+    an interaction's follow-up messages): how long an answer to a slash command would take while the fan-out
+    runs. discord.py holds *every* new request while it waits out a global 429, exempt routes included."""
+    route = discord.http.Route(
+        "GET",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+        webhook_id=client.application_id,
+        webhook_token="fanout-probe",
+    )
+    loop = asyncio.get_running_loop()
+    while True:
+        sent = loop.time()
+        with contextlib.suppress(discord.HTTPException):  # no such interaction: 404, as intended
+            await client.http.request(route)
+        latencies.append(loop.time() - sent)
+        await asyncio.sleep(period)
+
+
 async def run_strategy(
     fake: FakeProcess, channels: Sequence[int], messages: Sequence[MessageSpec], strategy: Strategy, rtt_s: float
 ) -> Outcome:
@@ -317,6 +347,8 @@ async def run_strategy(
         loop = asyncio.get_running_loop()
         lag: list[float] = []
         watcher = asyncio.create_task(_watch_loop_lag(lag))
+        answers: list[float] = []
+        prober = asyncio.create_task(_probe_answers(client, answers))
         cpu_before = time.process_time()
         due = loop.time()
 
@@ -343,7 +375,9 @@ async def run_strategy(
         outcome.seconds = loop.time() - due
         outcome.cpu_seconds = time.process_time() - cpu_before
         watcher.cancel()
+        prober.cancel()
         outcome.loop_lag_max = max(lag, default=0.0)
+        outcome.answer_s = _percentiles(answers)
         outcome.gave_up_reasons = dict(reasons.most_common())
     _count_in_fake(await fake.ask("stats"), channels, len(messages), outcome)
     return outcome
@@ -440,6 +474,7 @@ def render_table(results: dict[str, Any]) -> str:
         ("in flight", 9, lambda o: f"{o['peak_in_flight']:,}"),
         ("cpu s", 6, lambda o: _num(o["cpu_seconds"])),
         ("lag ms", 6, lambda o: f"{o['loop_lag_max'] * 1000:.0f}"),
+        ("answer p50/max s", 16, lambda o: f"{_num(o['answer_s']['p50'], 2)}/{_num(o['answer_s']['last'], 2)}"),
         ("vs best", 7, lambda o: _num(o["seconds"] / best["seconds"], 2) + "×" if best and best["seconds"] else "-"),
     ]
     lines = [
