@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
     stats = db_commands.add_parser("stats", parents=[common], help="paper count, days covered, size")
     stats.add_argument("--json", action="store_true")
+    copy = db_commands.add_parser("copy", parents=[common], help="copy the catalogue into another backend")
+    copy.add_argument("--to", required=True, metavar="URL_OR_PATH", help="a PostgreSQL URL or an SQLite file path")
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
@@ -292,6 +294,11 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    if args.db_command == "copy":
+        from bot.db_copy import run_copy
+
+        return run_copy(args.to, settings)
+
     async def work() -> int:
         async with open_stores(settings, role="cli") as stores:
             stats = await stores.catalogue.stats()

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot import metrics
 from bot.catalogue import LIST_SETTLED_AFTER, DailyLists, DayChange
 from bot.errors import SourceError
 from bot.sources import Sources
@@ -112,7 +113,12 @@ async def ingest_day(
     _require_huggingface(sources)
     assert sources.huggingface is not None
     fetched_at = fetched_at or _utc_now()
-    entries = await sources.huggingface.fetch_day(day)
+    try:
+        entries = await sources.huggingface.fetch_day(day)
+    except SourceError as exc:
+        metrics.ingest_day("rate_limited" if exc.status == _RATE_LIMITED else "failed")
+        raise
+    metrics.ingest_day("ok")
     change = await catalogue.record_day(day, entries, fetched_at=fetched_at)
     log.log(
         logging.INFO if change.listed else logging.DEBUG,

@@ -32,6 +32,7 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
+from bot import metrics
 from bot.catalogue import Catalogue, DailyLists
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
@@ -42,7 +43,7 @@ from bot.health import GatewayState, Heartbeat, heartbeat_path
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.log import describe_network_error, redact
 from bot.sources import Sources, open_sources
-from bot.stores import open_stores
+from bot.stores import Stores, open_stores
 
 __all__ = ["NO_TOKEN_MESSAGE", "REJECTED_TOKEN_MESSAGE", "run", "run_bot"]
 
@@ -60,6 +61,7 @@ INGEST_JOB_ID = "ingest"
 # A catalogue with no lists at all (a first run) is filled with this many past days in the background, so
 # /paper trending month and the first digest have data without waiting for the ingest cron or a manual ingest.
 FIRST_RUN_DAYS = 30
+GAUGES_EVERY_S = 15.0
 
 
 def _fail(line: str) -> None:
@@ -172,6 +174,18 @@ def _gateway_state(bot: PaperBot) -> GatewayState:
     return GatewayState(shards, latency_s=bot.latency)
 
 
+async def _update_gauges(stores: Stores) -> None:
+    """Keep the size and index-lag gauges current (read every `GAUGES_EVERY_S`; cheap queries)."""
+    while True:
+        try:
+            stats = await stores.catalogue.stats()
+            metrics.set_catalogue_size(stats.papers, stats.days)
+            metrics.set_index_lag("keyword", await stores.search.index_lag())
+        except Exception:  # a gauge must never take anything down; the next round tries again
+            log.debug("updating the metrics gauges failed", exc_info=True)
+        await asyncio.sleep(GAUGES_EVERY_S)
+
+
 async def _serve(
     bot: PaperBot, scheduler: Scheduler, stop: asyncio.Event, background: tuple[asyncio.Task[None], ...] = ()
 ) -> int:
@@ -217,6 +231,12 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
     stop = stop if stop is not None else asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(_stop_on_signals(stop))
+        try:
+            stack.enter_context(metrics.serve(settings.metrics.address))
+        except OSError as exc:
+            host, port = settings.metrics.address or ("?", 0)
+            _fail(f"paperbot: cannot serve metrics on {host}:{port} ([metrics] listen): {exc.strerror or exc}")
+            return EXIT_FAILURE
         stores = await stack.enter_async_context(open_stores(settings, role="bot"))
         catalogue = stores.catalogue
         sources = await stack.enter_async_context(open_sources(settings))
@@ -244,10 +264,11 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         # --- end digest
         scheduler.start()
         first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")
+        gauges = asyncio.create_task(_update_gauges(stores), name="paperbot-metrics-gauges")
         # The liveness file `paperbot health` reads (bot/health.py): written from this loop, deleted at stop.
         beats = Heartbeat(heartbeat_path(settings), lambda: _gateway_state(bot))
         heartbeat = asyncio.create_task(beats.run(), name="paperbot-heartbeat")
-        return await _serve(bot, scheduler, stop, (first_fill, heartbeat))
+        return await _serve(bot, scheduler, stop, (first_fill, gauges, heartbeat))
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
 
 

@@ -93,6 +93,14 @@ class PaperWriter(Protocol):
         """
         ...
 
+    async def restore_papers(self, papers: Sequence[Paper]) -> int:
+        """Make these papers exactly as given (every field, first/last seen included): `db copy`'s write.
+
+        Unlike a source's upsert, the given values win, None included; rows already equal are not
+        rewritten (and not logged). Returns how many rows changed.
+        """
+        ...
+
 
 class DailyLists(Protocol):
     """The Daily Papers lists: what trended on which day."""
@@ -108,6 +116,10 @@ class DailyLists(Protocol):
 
         Once a day's list is settled (`LIST_SETTLED_AFTER`), the time of the first settled fetch is kept: a
         later fetch that lists the same number of papers writes nothing."""
+        ...
+
+    async def day_entries(self, day: dt.date) -> list[DailyEntry]:
+        """The stored list for `day` as entries: each paper with the upvotes its list showed, by rank."""
         ...
 
     async def latest_day(self) -> dt.date | None:
@@ -249,6 +261,14 @@ class Catalogue(PaperReader, PaperWriter, DailyLists, ChangeLog, Protocol):
 
     async def stats(self) -> CatalogueStats:
         """Paper count, days covered and the storage size."""
+        ...
+
+    async def marker(self, name: str) -> str | None:
+        """A small named value the catalogue keeps about itself (e.g. how far a copy from another got)."""
+        ...
+
+    async def set_marker(self, name: str, value: str) -> None:
+        """Set a named marker (one short transaction)."""
         ...
 
     async def close(self) -> None:

@@ -145,6 +145,9 @@ class HuggingFaceSettings(_Section):
 
     enabled: bool = True
     base_url: Url = "https://huggingface.co"
+    # Seconds between two requests (at most 600). Hugging Face allows about 500 requests per 5 minutes
+    # unauthenticated; 1 s keeps a long backfill well under that.
+    min_interval_s: Annotated[NonNegativeNumber, Field(le=600)] = 1.0
 
 
 class ArxivSettings(_Section):

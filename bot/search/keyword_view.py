@@ -98,6 +98,13 @@ class KeywordView:
         if self._index is not None:
             self._index.reload()
 
+    def applied_through(self) -> int | None:
+        """The last change-log entry the index being read has applied (None: no usable index yet)."""
+        if self._writing:
+            return self._cursor
+        generation = self._generation
+        return None if generation is None else self.folder.cursor(generation)
+
     def rebuild_progress(self) -> RebuildProgress | None:
         """The progress of a rebuild running in any process, if one is."""
         return self.folder.progress()

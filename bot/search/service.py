@@ -118,6 +118,12 @@ class SearchService:
         titles = await self.catalogue.titles_by_id(ids)
         return found + [(paper_id, titles[paper_id]) for paper_id in ids if paper_id in titles]
 
+    async def index_lag(self) -> int:
+        """Change-log entries committed but not yet in the index this process reads (all of them while none)."""
+        position = await self.catalogue.log_position()
+        applied = await asyncio.to_thread(self.keyword.applied_through)
+        return position.last_seq - (applied if applied is not None else 0)
+
     # ---- keeping up ---------------------------------------------------------------------------------------
 
     async def sync(self) -> None:

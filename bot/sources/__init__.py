@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from bot.sources._http import USER_AGENT, HttpClient, RetryPolicy, Sleep
 from bot.sources.arxiv import ArxivClient
-from bot.sources.huggingface import MIN_INTERVAL_S as HF_MIN_INTERVAL_S
 from bot.sources.huggingface import HuggingFaceClient
 from bot.sources.ids import parse_paper_ref, split_version
 
@@ -55,12 +54,10 @@ async def open_sources(
     try:
         hf = settings.sources.huggingface
         ax = settings.sources.arxiv
-        # `[sources.huggingface] min_interval_s` is read with its default until bot/config.py declares the key.
-        hf_interval = float(getattr(hf, "min_interval_s", HF_MIN_INTERVAL_S))
         # Pacing is per host, so with both sources on one host (a mirror, the tests' loopback server) the
         # client created last sets it: arXiv's.
         yield Sources(
-            huggingface=HuggingFaceClient(http, hf.base_url, hf_interval) if hf.enabled else None,
+            huggingface=HuggingFaceClient(http, hf.base_url, hf.min_interval_s) if hf.enabled else None,
             arxiv=ArxivClient(http, ax.base_url, ax.min_interval_s) if ax.enabled else None,
         )
     finally:

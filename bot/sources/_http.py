@@ -47,7 +47,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from bot import __version__
+from bot import __version__, metrics
 from bot.errors import SourceError
 
 __all__ = ["USER_AGENT", "HttpClient", "HttpResponse", "RetryPolicy"]
@@ -300,9 +300,12 @@ class HttpClient:
                 response = await self._attempt(url, params, headers, timeout)
             except _Retryable as exc:
                 last = exc
+                metrics.source_request(source, exc.status)
             except _Fatal as exc:
+                metrics.source_request(source, None)
                 raise SourceError(source, str(exc), url=shown, attempt=attempt) from exc.__cause__
             else:
+                metrics.source_request(source, response.status)
                 self._down_until.pop(breaker_key, None)
                 reset = parse_ratelimit_reset(response.headers.get("RateLimit"))
                 if reset:  # the quota is used up: wait for its reset instead of earning a 429

@@ -65,6 +65,7 @@ def _settings(
     *,
     token: str | None,
     guild_ids: tuple[int, ...] = (GUILD_ID,),
+    extra_env: dict[str, str] | None = None,
 ) -> Settings:
     config.write_text("", encoding="utf-8")  # explicit empty file: nothing from the developer's ./config.toml
     environ = {
@@ -72,6 +73,7 @@ def _settings(
         "PAPERBOT_DISCORD__API_BASE_URL": fake.api_base_url,
         "PAPERBOT_DISCORD__GUILD_IDS": json.dumps(list(guild_ids)),
         "PAPERBOT_DATABASE__PATH": str(db),
+        **(extra_env or {}),
     }
     if token is not None:
         environ["PAPERBOT_DISCORD__TOKEN"] = token
@@ -162,13 +164,23 @@ async def start_bot(
     running: list[RunningBot] = []
 
     async def start(
-        *, catalogue: str = "full", token: str | None = None, guild_ids: tuple[int, ...] = (GUILD_ID,)
+        *,
+        catalogue: str = "full",
+        token: str | None = None,
+        guild_ids: tuple[int, ...] = (GUILD_ID,),
+        env: dict[str, str] | None = None,
     ) -> RunningBot:
         db = tmp_path / "papers.db"
         if catalogue == "full":
             shutil.copyfile(full_catalogue_template, db)
         settings = _settings(
-            fake, fixture_server, db, tmp_path / "config.toml", token=token or fake.token, guild_ids=guild_ids
+            fake,
+            fixture_server,
+            db,
+            tmp_path / "config.toml",
+            token=token or fake.token,
+            guild_ids=guild_ids,
+            extra_env=env,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(run_bot(settings, stop=stop), name="run_bot under test")

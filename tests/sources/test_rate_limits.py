@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import HuggingFaceSettings, load_settings
+from bot.config import load_settings
 from bot.errors import SourceError
 from bot.sources import huggingface, open_sources
 from bot.sources._http import HttpClient, RetryPolicy
@@ -66,11 +66,6 @@ async def test_open_sources_paces_huggingface(server: FixtureServer, tmp_path: P
     assert len(vtime.sleeps) == 2 and all(s > huggingface.MIN_INTERVAL_S - 0.5 for s in vtime.sleeps)
 
 
-@pytest.mark.xfail(
-    "min_interval_s" not in HuggingFaceSettings.model_fields,
-    strict=True,
-    reason="needs the [sources.huggingface] min_interval_s key in bot/config.py (the lead wires it)",
-)
 async def test_the_huggingface_interval_comes_from_settings(
     server: FixtureServer, tmp_path: Path, vtime: VirtualTime
 ) -> None:

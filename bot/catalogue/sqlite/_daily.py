@@ -62,6 +62,16 @@ async def fetched_days(database: Database, since: dt.date, until: dt.date) -> di
     return {dt.date.fromisoformat(row["day"]): dt.datetime.fromisoformat(row["fetched_at"]) for row in rows}
 
 
+async def day_entries(database: Database, day: dt.date) -> list[DailyEntry]:
+    """The stored list for `day`, each paper with its list's upvotes, by rank."""
+    rows = await database.read(
+        "SELECT d.upvotes AS listed_upvotes, p.* FROM daily d JOIN papers p ON p.id = d.paper_id\n"
+        "WHERE d.day = ? ORDER BY d.rank, p.id",
+        (day.isoformat(),),
+    )
+    return [DailyEntry(day=day, paper=paper_from_row(row), upvotes=int(row["listed_upvotes"])) for row in rows]
+
+
 async def latest_day(database: Database) -> dt.date | None:
     """The most recent stored list day."""
     rows = await database.read("SELECT max(day) FROM daily")

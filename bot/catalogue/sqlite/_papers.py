@@ -41,6 +41,21 @@ def _upsert_sql() -> str:
 _UPSERT = _upsert_sql()
 
 
+def _restore_sql() -> str:
+    columns = ("id", "title", "title_key", *PAPER_FIELDS, "first_seen", "last_seen")
+    placeholders = ", ".join(f":{c}" for c in columns)
+    copied = [c for c in columns if c != "id"]
+    assignments = ",\n    ".join(f"{c} = excluded.{c}" for c in copied)
+    differs = "\n    OR ".join(f"excluded.{c} IS NOT papers.{c}" for c in copied)
+    return (
+        f"INSERT INTO papers ({', '.join(columns)}) VALUES ({placeholders})\n"
+        f"ON CONFLICT (id) DO UPDATE SET\n    {assignments}\nWHERE {differs}"
+    )
+
+
+_RESTORE = _restore_sql()
+
+
 async def upsert(db: aiosqlite.Connection, papers: Sequence[Paper], seen: dt.datetime) -> int:
     """Upsert inside the caller's transaction, logging every paper that changed; return the changed count."""
     stamp = iso(seen)
@@ -51,6 +66,21 @@ async def upsert(db: aiosqlite.Connection, papers: Sequence[Paper], seen: dt.dat
             changed.append(paper.id)
     if changed:
         await _changes.append(db, changed, seen)
+    return len(changed)
+
+
+async def restore(db: aiosqlite.Connection, papers: Sequence[Paper], now: dt.datetime) -> int:
+    """Make papers exactly as given, inside the caller's transaction; log and count the rows that changed."""
+    changed: list[str] = []
+    for paper in papers:
+        params = paper_params(paper, iso(now))
+        params["first_seen"] = iso(paper.first_seen) if paper.first_seen else params["first_seen"]
+        params["last_seen"] = iso(paper.last_seen) if paper.last_seen else params["last_seen"]
+        cursor = await db.execute(_RESTORE, params)
+        if cursor.rowcount > 0:
+            changed.append(paper.id)
+    if changed:
+        await _changes.append(db, changed, now)
     return len(changed)
 
 

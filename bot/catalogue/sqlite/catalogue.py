@@ -121,6 +121,13 @@ class SqliteCatalogue:
         """Bulk-merge one batch of an arXiv snapshot; return how many rows changed."""
         return await _bulk.import_batch(self._db, papers, seen_at or _utcnow())
 
+    async def restore_papers(self, papers: Sequence[Paper]) -> int:
+        """Make papers exactly as given (`db copy`); return how many rows changed."""
+        if not papers:
+            return 0
+        async with self._db.transaction() as db:
+            return await _papers.restore(db, papers, _utcnow())
+
     async def get(self, paper_id: str) -> Paper | None:
         """The paper with this unversioned arXiv id, if stored."""
         return await _papers.get(self._db, paper_id)
@@ -165,6 +172,10 @@ class SqliteCatalogue:
         """When each day in the range was last fetched."""
         return await _daily.fetched_days(self._db, since, until)
 
+    async def day_entries(self, day: dt.date) -> list[DailyEntry]:
+        """The stored list for `day` as entries with their list upvotes, by rank."""
+        return await _daily.day_entries(self._db, day)
+
     async def latest_day(self) -> dt.date | None:
         """The most recent day with a stored list."""
         return await _daily.latest_day(self._db)
@@ -194,6 +205,21 @@ class SqliteCatalogue:
     async def prune_changes(self, older_than: dt.datetime) -> int:
         """Delete log entries written before `older_than` (always keeping the newest)."""
         return await _changes.prune(self._db, older_than)
+
+    # ---- markers ------------------------------------------------------------------------------------------
+
+    async def marker(self, name: str) -> str | None:
+        """A named value kept in the catalogue's `meta` table."""
+        rows = await self._db.read("SELECT value FROM meta WHERE key = ?", (f"marker:{name}",))
+        return str(rows[0][0]) if rows else None
+
+    async def set_marker(self, name: str, value: str) -> None:
+        """Set a named value in the catalogue's `meta` table."""
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"marker:{name}", value),
+            )
 
     # ---- stats --------------------------------------------------------------------------------------------
 
