@@ -31,7 +31,7 @@ bare loopback figures.
 Prints one table (the recommended strategy is the fastest that lost no post; every row is compared with it)
 and writes the same as JSON under `bench/results/`. Each post is checked in the fake: every part exactly once.
 
-    python -m bench.fanout --posts 10000                    # ≈ 40 min: each strategy needs ≥ 400 s at 50/s
+    python -m bench.fanout --posts 10000                    # ≈ 1 h: each strategy needs ≥ 400 s at 50/s
     python -m bench.fanout --posts 2000 --strategies "cap 50,paced 45"
 """
 
