@@ -1,21 +1,20 @@
-"""Hybrid search over the fixture catalogue, assembled from public parts the way the search service will:
+"""Hybrid search over the fixture catalogue, measured through the production `SearchService`.
 
-    syntax → pinned (arXiv id/URL, exact title) → keyword (SearchService.search) → one-typo correction when not
-    every word matched → semantic (embedder + vector store) → fusion.
+    syntax → pinned (arXiv id/URL, exact title) → keyword → one-typo correction when not every word matched →
+    semantic (embedder + vector store) → fusion
 
+is what `SearchService.search` does (bot/search/service.py); this module builds a real catalogue of the fixture
+papers, lets the service's own follower embed them into its vector view, and asks the service for each ranking.
 Used by `python -m bench.semantic` and by tests/semantic/test_relevance.py, so the figures in bench/README.md and
-the asserted targets come from the same code. Document frequencies for the typo correction are counted from
-the catalogue's own texts (what tantivy's `doc_freq` answers in the real service).
+the asserted targets come from the code that serves `/paper search`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,28 +22,18 @@ import numpy.typing as npt
 
 from bench.fixture_papers import FixtureCorpus, load_corpus
 from bench.relevance import fill_catalogue
-from bot.catalogue import Catalogue, open_catalogue
-from bot.models import Paper
+from bot.models import Paper, SearchMode
 from bot.search import SearchService, open_search
-from bot.search.syntax import parse_search
-from bot.search.typos import correct_query
-from bot.semantic import Embedder, document_text
-from bot.semantic.fusion import DEFAULT_WEIGHTS, FusionWeights, Matched, fuse, reciprocal_rank_fusion
-from bot.semantic.vector_store import VectorStore
-from bot.sources import parse_paper_ref
+from bot.semantic import Embedder, document_text, reciprocal_rank_fusion
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 DEPTH = 50
-
-
-def _title_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
 
 
 @dataclass
 class Rankings:
-    """Each system's ranked ids for one query (best first). `baseline` is today's `/paper search` (the raw
-    query through the keyword index); `keyword` is the pipeline's keyword side (syntax parsed, typo fixed)."""
+    """Each system's ranked ids for one query (best first). `baseline` is the raw query through the keyword
+    index alone (no syntax, no typo correction: `/paper search` before semantic search); the others are the
+    service's own modes."""
 
     baseline: list[str]
     keyword: list[str]
@@ -54,64 +43,66 @@ class Rankings:
     corrected: str | None = None
 
 
+class PrecomputedEmbedder:
+    """An `Embedder` that answers documents it has already embedded from memory (the session computes the
+    fixture papers' vectors once) and delegates everything else."""
+
+    def __init__(self, inner: Embedder, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
+        self._inner = inner
+        self._known = {text: vectors[row] for row, text in enumerate(texts)}
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        return self._inner.embed_query(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if all(text in self._known for text in texts):
+            return np.vstack([self._known[text] for text in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        return self._inner.embed_documents(texts)
+
+
 @dataclass
 class HybridSearch:
-    """The fixture catalogue, its vectors, and the pipeline above; build with `open_hybrid`."""
+    """The fixture catalogue behind a real `SearchService` (vectors filled); build with `open_hybrid`."""
 
-    catalogue: Catalogue
-    keyword_search: SearchService
-    store: VectorStore
-    embedder: Embedder
+    service: SearchService
     papers: dict[str, Paper]
-    weights: FusionWeights = DEFAULT_WEIGHTS
-    document_frequency: Counter[str] = field(default_factory=Counter)
-    _titles: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        for paper in self.papers.values():
-            text = " ".join((paper.title, paper.abstract or "", *(paper.ai_keywords or ())))
-            self.document_frequency.update({w.lower() for w in _WORD.findall(text)})
-            self._titles.setdefault(_title_key(paper.title), paper.id)
+    async def _ids(self, query: str, mode: SearchMode, limit: int) -> tuple[list[str], str | None]:
+        results = await self.service.search(query, limit=limit, mode=mode)
+        return [p.id for p in results.papers], results.corrected_query
 
-    def _pinned(self, text: str) -> list[str]:
-        ref = parse_paper_ref(text)
-        if ref is not None and ref in self.papers:
-            return [ref]
-        exact = self._titles.get(_title_key(text))
-        return [exact] if exact else []
+    async def baseline(self, query: str, *, limit: int = DEPTH) -> list[str]:
+        """The raw query through the keyword index alone."""
+        index = await self.service.keyword.readable()
+        assert index is not None
+        return list((await asyncio.to_thread(index.search, query, limit=limit)).ids)
 
-    async def _keyword(self, text: str) -> tuple[list[str], Matched]:
-        if not text.strip():
-            return [], "none"
-        results = await self.keyword_search.search(text, limit=DEPTH)
-        return [p.id for p in results.papers], results.matched
-
-    def semantic(self, text: str, *, depth: int = DEPTH) -> list[tuple[str, float]]:
-        """Nearest papers by cosine similarity of the query's vector."""
-        if not text.strip():
+    async def semantic_pairs(self, query: str, *, depth: int = DEPTH) -> list[tuple[str, float]]:
+        """(id, cosine) nearest to the query's vector, for the fusion grid."""
+        vectors = self.service.vectors
+        assert vectors is not None
+        store = await vectors.readable()
+        if store is None or not query.strip():
             return []
-        return self.store.search(self.embedder.embed_query(text), depth)
+        return store.search(vectors.embedder.embed_query(query), depth)
 
-    async def rank(self, query: str, *, page_size: int = 10, weights: FusionWeights | None = None) -> Rankings:
+    async def rank(self, query: str, *, page_size: int = 10) -> Rankings:
         """Every system's ranking for one query."""
-        parsed = parse_search(query)
-        text = parsed.text
-        baseline, _matched = await self._keyword(query)
-        keyword, matched = (baseline, _matched) if text == query else await self._keyword(text)
-        corrected: str | None = None
-        if matched != "all":
-            correction = correct_query(text, lambda w: self.document_frequency.get(w, 0))
-            if correction is not None:
-                retry, retry_matched = await self._keyword(correction.text)
-                if retry_matched == "all" or (retry and not keyword):
-                    keyword, matched, corrected = retry, retry_matched, correction.text
-        semantic = self.semantic(corrected or text)
-        semantic_ids = [paper_id for paper_id, _s in semantic]
-        pinned = self._pinned(query)
-        hybrid = fuse(keyword, matched, semantic, pinned=pinned, page_size=page_size, weights=weights or self.weights)
-        rrf = pinned + [i for i in reciprocal_rank_fusion([keyword, semantic_ids]) if i not in pinned]
+        baseline = await self.baseline(query)
+        keyword, corrected = await self._ids(query, "keyword", DEPTH)
+        semantic, _ = await self._ids(query, "semantic", DEPTH)
+        hybrid, _ = await self._ids(query, "hybrid", page_size)
+        rrf = reciprocal_rank_fusion([keyword, semantic])
         return Rankings(
-            baseline=baseline, keyword=keyword, semantic=semantic_ids, hybrid=hybrid, rrf=rrf, corrected=corrected
+            baseline=baseline, keyword=keyword, semantic=semantic, hybrid=hybrid, rrf=rrf, corrected=corrected
         )
 
 
@@ -127,23 +118,25 @@ async def open_hybrid(
     vectors: npt.NDArray[np.float32] | None = None,
     corpus: FixtureCorpus | None = None,
 ) -> AsyncIterator[HybridSearch]:
-    """A real catalogue, its keyword index and a vector store in `folder`, holding the whole fixture corpus.
+    """A real catalogue of the whole fixture corpus in `folder`, and the search service over it with every
+    paper embedded (through the service's own follower, as `paperbot db embed` does).
 
-    `vectors` (sorted-id order, as `embed_corpus` returns them) skip embedding again when given.
+    `vectors` (sorted-id order, as `embed_corpus` returns them) spare embedding the papers again.
     """
+    from bot.catalogue import open_catalogue
+
     corpus = corpus or load_corpus()
     papers = corpus.papers
     ordered = [papers[i] for i in sorted(papers)]
-    if vectors is None:
-        vectors = await asyncio.to_thread(embed_corpus, embedder, ordered)
+    if vectors is not None:
+        embedder = PrecomputedEmbedder(embedder, [document_text(p.title, p.abstract) for p in ordered], vectors)
     catalogue = await open_catalogue(folder / "papers.db")
-    async with catalogue, open_search(catalogue, folder / "index", role="cli") as keyword_search:
+    async with catalogue:
         await fill_catalogue(catalogue, corpus)
-        await keyword_search.sync()
-        with VectorStore.open(folder / "vectors", model=embedder.name, dim=vectors.shape[1], writable=True) as store:
-            store.upsert([p.id for p in ordered], vectors)
-            store.commit()
-            yield HybridSearch(catalogue, keyword_search, store, embedder, papers)
+        async with open_search(catalogue, folder / "index", role="embed", embedder=embedder) as service:
+            assert service.vectors is not None
+            await service.follower.complete(service.vectors)
+            yield HybridSearch(service, papers)
 
 
-__all__ = ["DEPTH", "HybridSearch", "Rankings", "embed_corpus", "open_hybrid"]
+__all__ = ["DEPTH", "HybridSearch", "PrecomputedEmbedder", "Rankings", "embed_corpus", "open_hybrid"]

@@ -123,8 +123,9 @@ async def relevance(embedder: OnnxEmbedder, vectors: np.ndarray) -> dict[str, An
             # Fusion grid: keyword and semantic inputs computed once per query, fused many ways.
             inputs = {}
             for item in items["paraphrase"] + items["keyword"]:
-                keyword = await search.keyword_search.search(item.query, limit=DEPTH)
-                inputs[item.query] = ([p.id for p in keyword.papers], keyword.matched, search.semantic(item.query))
+                keyword = await search.service.search(item.query, limit=DEPTH, mode="keyword")
+                semantic = await search.semantic_pairs(item.query)
+                inputs[item.query] = ([p.id for p in keyword.papers], keyword.matched, semantic)
             grid = fusion_grid(items, inputs)
             return {"table": table, "grid": grid}
 

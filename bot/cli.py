@@ -21,7 +21,7 @@ from bot import __version__
 from bot.config import Settings, load_settings, redacted
 from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
-from bot.models import Paper
+from bot.models import Paper, SearchResults
 from bot.sources import open_sources
 from bot.stores import open_stores
 
@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=_positive, default=10)
     search.add_argument("--sort", choices=("relevance", "upvotes", "newest"), default="relevance")
     search.add_argument("--json", action="store_true")
+    search.add_argument(
+        "--mode", choices=("keyword", "semantic", "hybrid"), help="how to rank (default: [search] mode)"
+    )
+
+    similar = commands.add_parser("similar", parents=[common], help="papers most like one paper")
+    similar.add_argument("title_or_id")
+    similar.add_argument("--limit", type=_positive, default=10)
+    similar.add_argument("--json", action="store_true")
 
     abstract = commands.add_parser("abstract", parents=[common], help="show one paper's abstract")
     abstract.add_argument("title_or_id")
@@ -99,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
     stats = db_commands.add_parser("stats", parents=[common], help="paper count, days covered, size")
     stats.add_argument("--json", action="store_true")
+    db_commands.add_parser("embed", parents=[common], help="give every paper without a vector its vector")
     copy = db_commands.add_parser("copy", parents=[common], help="copy the catalogue into another backend")
     copy.add_argument("--to", required=True, metavar="URL_OR_PATH", help="a PostgreSQL URL or an SQLite file path")
 
@@ -207,7 +216,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         landed = len(report.days) - len(report.failed)
         total = (until - since).days + 1
         if report.failed:
-            # One line (CONTRACT.md): what failed first and how much; the log has every day's detail.
+            # One line for a failed ingest: what failed first and how much; the log has every day's detail.
             first = report.failed[0]
             gave_up = f", then gave up: {report.aborted}" if report.aborted else ""
             print(
@@ -246,10 +255,12 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
         async with open_stores(settings, role="cli") as stores:
-            results = await stores.search.search(args.query, limit=args.limit, sort=args.sort)
+            results = await stores.search.search(args.query, limit=args.limit, sort=args.sort, mode=args.mode)
         if args.json:
             _print_json([paper_json(p) for p in results.papers])
             return EXIT_OK
+        for line in search_notes(results):
+            print(line, file=sys.stderr)
         if not results.papers:
             print(f"No papers match {args.query!r}. Try fewer or different words.")
             return EXIT_OK
@@ -258,6 +269,30 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         for number, paper in enumerate(results.papers, start=1):
             _print_paper_line(number, paper, sys.stdout)
         return EXIT_OK
+
+    return _run_async(work)
+
+
+def _cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lookup import lookup_paper
+
+    async def work() -> int:
+        async with open_stores(settings, role="cli") as stores, open_sources(settings) as sources:
+            try:
+                paper = await lookup_paper(args.title_or_id, stores.search, sources)
+            except PaperNotFound:
+                print(f"paperbot: no paper found for {args.title_or_id!r}", file=sys.stderr)
+                return EXIT_FAILURE
+            results = await stores.search.similar(paper, limit=args.limit)
+        if args.json:
+            _print_json([paper_json(p) for p in results.papers])
+            return EXIT_OK
+        for line in search_notes(results):
+            print(line, file=sys.stderr)
+        print(f"Papers like “{paper.title}” ({paper.id}):\n")
+        for number, found in enumerate(results.papers, start=1):
+            _print_paper_line(number, found, sys.stdout)
+        return EXIT_OK if results.papers or results.notice is None else EXIT_FAILURE
 
     return _run_async(work)
 
@@ -298,13 +333,19 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         from bot.db_copy import run_copy
 
         return run_copy(args.to, settings)
+    if args.db_command == "embed":
+        from bot.db_embed import run_embed
+
+        return run_embed(settings)
 
     async def work() -> int:
         async with open_stores(settings, role="cli") as stores:
             stats = await stores.catalogue.stats()
             location = stores.catalogue.location
+            embedded = await stores.search.embedded()
         data = {
             "backend": stats.backend,
+            "embedded": embedded,
             "papers": stats.papers,
             "days": stats.days,
             "first_day": stats.first_day.isoformat() if stats.first_day else None,
@@ -316,7 +357,8 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         else:
             span = f"{data['first_day']} to {data['last_day']}" if stats.days else "none yet"
             print(
-                f"papers:   {stats.papers}\ndays:     {stats.days} ({span})\ndatabase: {location} "
+                f"papers:   {stats.papers} ({embedded} with a vector)\ndays:     {stats.days} ({span})\n"
+                f"database: {location} "
                 f"({stats.db_bytes / 1_048_576:.1f} MiB)"
             )
         return EXIT_OK
@@ -331,6 +373,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": _cmd_ingest,
     "import": _cmd_import,
     "search": _cmd_search,
+    "similar": _cmd_similar,
     "abstract": _cmd_abstract,
     "digest": _cmd_digest,
     "db": _cmd_db,
@@ -340,8 +383,15 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 # ---- output -----------------------------------------------------------------------------------------------
 
 
+def search_notes(results: SearchResults) -> list[str]:
+    """The lines a reader of search results should see first: a corrected typo, why the ranking degraded."""
+    notes = [f"Did you mean: {results.corrected_query}"] if results.corrected_query else []
+    return notes + ([results.notice] if results.notice else [])
+
+
 def paper_json(paper: Paper, *, full: bool = False) -> dict[str, Any]:
-    """The `--json` shape of a paper (CONTRACT.md); `full` adds the abstract and every known field."""
+    """The `--json` shape of a paper: id, title, authors, published, upvotes, url (and more); `full` adds the
+    abstract and every known field."""
     data: dict[str, Any] = {
         "id": paper.id,
         "title": paper.title,

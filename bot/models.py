@@ -16,6 +16,7 @@ ARXIV_ABS_URL = "https://arxiv.org/abs/{id}"
 ARXIV_PDF_URL = "https://arxiv.org/pdf/{id}"
 
 SortOrder = Literal["relevance", "upvotes", "newest"]
+SearchMode = Literal["keyword", "semantic", "hybrid"]
 TrendingPeriod = Literal["day", "week", "month"]
 EmptyDays = Literal["skip", "note", "week"]
 Cadence = Literal["daily", "weekly"]
@@ -80,6 +81,8 @@ class SearchResults:
     offset: int = 0
     has_more: bool = False
     notice: str | None = None  # something the reader should know (e.g. the index is being rebuilt)
+    corrected_query: str | None = None  # "did you mean": the query as corrected for a typo, when it was
+    ranked_by: SearchMode = "keyword"  # how the papers were ranked (keyword when the model is unavailable)
 
 
 @dataclass(frozen=True, slots=True)

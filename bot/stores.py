@@ -37,7 +37,9 @@ async def open_stores(settings: Settings, *, role: Role) -> AsyncIterator[Stores
     """Open the catalogue and the search over it; close the search first, then the catalogue."""
     catalogue = await open_catalogue(settings.database)
     try:
-        async with open_search(catalogue, index_folder(settings), role=role) as search:
+        async with open_search(
+            catalogue, index_folder(settings), role=role, mode=settings.search.mode, model=settings.search.model
+        ) as search:
             yield Stores(catalogue, search)
     finally:
         await catalogue.close()

@@ -12,6 +12,7 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# The loopback Hugging Face / arXiv server fixture (`fixture_server`) and the store fixtures (`catalogue`,
-# `filled`, `search`, …) are available to every test.
-pytest_plugins = ["tests.fixture_server", "tests.stores"]
+# The loopback Hugging Face / arXiv server fixture (`fixture_server`), the store fixtures (`catalogue`,
+# `filled`, `search`, …) and the real PostgreSQL ones (`postgres_url`, `postgres_database`, `postgres_server`:
+# tests/postgres.py) are available to every test.
+pytest_plugins = ["tests.fixture_server", "tests.stores", "tests.postgres"]

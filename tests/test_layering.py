@@ -1,13 +1,14 @@
 """The architecture, checked: walk every module under bot/ and hold its imports to the layer diagram.
 
     config / models / errors / log  ←  sources, catalogue  ←  search  ←  stores, ingest, lookup, importer,
-        digest  ←  discord_ui  ←  runtime  ←  cli
+        digest, follows  ←  discord_ui  ←  runtime  ←  cli
 
 `health` (the bot's heartbeat file and its check) needs only `config`; `runtime` writes it, `cli` reads it.
 `catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
 read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
 composition root and CLI above it) imports `discord`; only the SQLite backend (`catalogue/sqlite/`) touches
-SQLite (`aiosqlite`, `sqlite3`); only `search` touches tantivy; only `digest/schedule.py` runs
+SQLite (`aiosqlite`, `sqlite3`) and only the PostgreSQL backend (`catalogue/postgres/`) its driver (`psycopg`,
+`psycopg_pool`); only `search` touches tantivy; only `digest/schedule.py` runs
 `apscheduler`; importing `bot` itself has no side effects. Imports inside functions and
 `if TYPE_CHECKING:` blocks count too: a dependency is a dependency.
 
@@ -34,8 +35,11 @@ PACKAGE = REPO / "bot"
 
 BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
-VIEWS = frozenset({"bot.search"})
-USE_CASES = frozenset({"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy"})
+VIEWS = frozenset({"bot.search", "bot.semantic"})
+USE_CASES = frozenset(
+    {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.db_embed"}
+    | {"bot.follows"}
+)
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -49,7 +53,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.catalogue": BASE,
     # Semantic search parts (embedder, vector store, fusion): a pure library, no catalogue, no Discord.
     "bot.semantic": BASE,
-    "bot.search": BASE | {"bot.catalogue", "bot.semantic"},
+    "bot.search": BASE | {"bot.catalogue", "bot.semantic", "bot.sources"},
     **{name: BASE | DATA | VIEWS | USE_CASES for name in USE_CASES},
     "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES,
     "bot.health": BASE,
@@ -63,6 +67,8 @@ RESTRICTED: dict[str, tuple[str, ...]] = {
     "discord": ("bot/discord_ui/", "bot/runtime.py", "bot/cli.py"),
     "aiosqlite": ("bot/catalogue/sqlite/",),
     "sqlite3": ("bot/catalogue/sqlite/",),
+    "psycopg": ("bot/catalogue/postgres/",),
+    "psycopg_pool": ("bot/catalogue/postgres/",),
     "tantivy": ("bot/search/",),
     "prometheus_client": ("bot/metrics.py",),
     "apscheduler": ("bot/digest/schedule.py", "bot/config/cron.py"),

@@ -23,16 +23,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 from bot.catalogue import Catalogue, ChangeBatch, LogPosition, PaperReader
 from bot.search.lease import Lease
 
-__all__ = ["DerivedView", "Follower", "Role"]
+__all__ = ["DerivedView", "Follower", "Role", "ViewUnavailable"]
 
 log = logging.getLogger(__name__)
 
-Role = Literal["bot", "cli"]
+Role = Literal["bot", "cli", "embed"]
 BATCH = 5_000
 WAIT_S = 1.0
 RETRY_LEASE_S = 5.0
@@ -40,6 +41,11 @@ BOT_READY_WAIT_S = 10.0
 PRUNE_EVERY = dt.timedelta(hours=24)
 KEEP_CHANGES = dt.timedelta(days=30)
 _HANDOVER_ROUNDS = 5
+
+
+class ViewUnavailable(RuntimeError):
+    """A view cannot be written by this process (no embedding model, a store held elsewhere): it is skipped,
+    with one warning, and searches use what exists."""
 
 
 class DerivedView(Protocol):
@@ -60,11 +66,15 @@ class DerivedView(Protocol):
         ...
 
     async def rebuild(self, catalogue: PaperReader, position: LogPosition) -> int:
-        """Build the view anew from every stored paper."""
+        """Build the view anew from every stored paper (or start an empty one that `backfill` fills)."""
         ...
 
     async def apply(self, batch: ChangeBatch) -> None:
         """Apply one batch of the log."""
+        ...
+
+    async def backfill(self, catalogue: PaperReader) -> bool:
+        """Do one step of filling in papers the view lacks (between log batches); False when nothing is left."""
         ...
 
     async def flush(self) -> None:
@@ -77,17 +87,32 @@ class DerivedView(Protocol):
 
 
 class Follower:
-    """Holds (or waits for) the lease and keeps every view caught up while it does."""
+    """Holds (or waits for) the lease and keeps every view caught up while it does.
 
-    def __init__(self, catalogue: Catalogue, lease: Lease, views: list[DerivedView], *, role: Role) -> None:
+    `views` are the views this process writes while it holds the lease; `waited` (a subset) are brought up
+    to date before a CLI command answers and before it lets the lease go — the keyword index, which takes
+    seconds. Vectors, which take hours to fill, are written only by the bot (and `paperbot db embed`).
+    """
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        lease: Lease,
+        views: list[DerivedView],
+        *,
+        role: Role,
+        waited: list[DerivedView] | None = None,
+    ) -> None:
         self.catalogue = catalogue
         self.lease = lease
         self.views = views
+        self.waited = waited if waited is not None else list(views)
         self.role = role
         self._tasks: list[asyncio.Task[None]] = []
         self._lease_task: asyncio.Task[None] | None = None
         self._ready: dict[int, asyncio.Event] = {id(view): asyncio.Event() for view in views}
-        self._lock = asyncio.Lock()
+        self._locks: dict[int, asyncio.Lock] = {id(view): asyncio.Lock() for view in views}
+        self._failed: set[int] = set()
         self._stopping = False
 
     @property
@@ -98,19 +123,19 @@ class Follower:
     async def start(self) -> None:
         """Take the lease if free and start following; a bot keeps trying in the background if it is not.
 
-        A CLI command answers from a caught-up index, so it waits for every view to be ready. The bot waits
-        at most `BOT_READY_WAIT_S` (a small catalogue's rebuild takes well under a second), then serves
+        A CLI command answers from a caught-up index, so it waits for the `waited` views. The bot waits at
+        most `BOT_READY_WAIT_S` for them (a small catalogue's rebuild takes well under a second), then serves
         while a long rebuild goes on in the background.
         """
         if self._take_lease():
-            if self.role == "cli":
-                for view in self.views:
+            if self.role != "bot":
+                for view in self.waited:
                     await self._prepare(view)
                     await self._catch_up(view)
             self._start_following()
             if self.role == "bot":
-                ready = [asyncio.ensure_future(event.wait()) for event in self._ready.values()]
-                _done, pending = await asyncio.wait(ready, timeout=BOT_READY_WAIT_S)
+                ready = [asyncio.ensure_future(self._ready[id(view)].wait()) for view in self.waited]
+                _done, pending = await asyncio.wait(ready, timeout=BOT_READY_WAIT_S) if ready else (set(), set())
                 for waiter in pending:
                     waiter.cancel()
                 if pending:
@@ -149,7 +174,7 @@ class Follower:
 
     async def _prepare(self, view: DerivedView) -> None:
         """Take the writer role for `view` (rebuilding it when untrusted), once, whoever asks first."""
-        async with self._lock:
+        async with self._locks[id(view)]:
             if self._ready[id(view)].is_set():
                 return
             position = await self.catalogue.log_position()
@@ -160,7 +185,7 @@ class Follower:
     async def _catch_up(self, view: DerivedView) -> int:
         """Apply every entry after the view's cursor; return how many entries were read."""
         applied = 0
-        async with self._lock:
+        async with self._locks[id(view)]:
             while True:
                 batch = await self.catalogue.changes_after(view.applied, limit=BATCH)
                 if batch.empty:
@@ -175,13 +200,34 @@ class Follower:
             await self._prepare(view)
             while not self._stopping:
                 await self._catch_up(view)
-                await self.catalogue.wait_for_changes(view.cursor, max_wait_s=WAIT_S)
+                async with self._locks[id(view)]:
+                    more = await view.backfill(self.catalogue)
+                if not more:
+                    await self.catalogue.wait_for_changes(view.cursor, max_wait_s=WAIT_S)
         except asyncio.CancelledError:
             raise
+        except ViewUnavailable as exc:
+            self._failed.add(id(view))
+            log.warning("Not writing %s here: %s", type(view).__name__, exc)
         except Exception:
             # A broken view must not take the bot down: searches keep using what exists; a restart rebuilds.
-            log.exception("Following the change log into the search index stopped")
+            self._failed.add(id(view))
+            log.exception("Following the change log into %s stopped", type(view).__name__)
 
+    async def complete(self, view: DerivedView, *, on_step: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Bring `view` fully up to date now, backfill included (`paperbot db embed`); writer only."""
+        if not self.lease.held:
+            raise ViewUnavailable("another process holds the index folder")
+        await self._prepare(view)
+        while True:
+            await self._catch_up(view)
+            async with self._locks[id(view)]:
+                more = await view.backfill(self.catalogue)
+            if on_step is not None:
+                await on_step()
+            if not more:
+                await self._catch_up(view)
+                return
     async def _prune_daily(self) -> None:
         while not self._stopping:
             try:
@@ -193,10 +239,12 @@ class Follower:
             await asyncio.sleep(PRUNE_EVERY.total_seconds())
 
     async def sync(self) -> None:
-        """Bring every view up to the log's current end now (writer only; a no-op for a reader)."""
+        """Bring the waited-for views up to the log's current end now (writer only; a no-op for a reader)."""
         if not self.lease.held:
             return
-        for view in self.views:
+        for view in self.waited:
+            if id(view) in self._failed:
+                continue
             await self._prepare(view)
             await self._catch_up(view)
 
@@ -217,7 +265,7 @@ class Follower:
                 await self._release()
                 # Written while we held the lease by someone who could not take it? Take it back and apply.
                 position = await self.catalogue.log_position()
-                if all(view.cursor >= position.last_seq for view in self.views) or not self._take_lease():
+                if all(view.cursor >= position.last_seq for view in self.waited) or not self._take_lease():
                     return
                 for view in self.views:
                     self._ready[id(view)].clear()

@@ -32,12 +32,13 @@ from typing import Literal
 import tantivy
 
 from bot.models import Paper, SortOrder
+from bot.search.syntax import SearchQuery
 from bot.search.terms import Term, parse_query
 
 __all__ = ["DEFAULT_HEAP_BYTES", "ENGINE", "INDEX_FORMAT", "IndexHits", "IndexUnusable", "KeywordIndex"]
 
 # Bump whenever the schema, an analyzer or the document mapping changes: the index is then rebuilt.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 # The library's version and on-disk format: an upgrade rebuilds the index instead of trusting old files.
 ENGINE = str(getattr(tantivy, "__version__", "unknown"))
 # Writer memory: tantivy's heap is split over two indexing threads (>= 15 MB each).
@@ -53,6 +54,7 @@ _MAX_PREFIX_TERMS = 24  # a prefix expands to at most this many index terms per 
 _AUTOCOMPLETE_PREFIX_TERMS = 8
 _PREFIX_SCAN = 4096  # dictionary entries scanned per prefix (lexicographic order), the most frequent kept
 _EPOCH = dt.date(1970, 1, 1)
+_FUZZY_MIN_CHARS = 4  # shorter words have too many neighbours at edit distance 1 to be worth forgiving
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -113,6 +115,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("title", tokenizer_name=_WORDS)
     builder.add_text_field("abstract", tokenizer_name=_WORDS)
     builder.add_text_field("authors", tokenizer_name=_NAMES)
+    builder.add_text_field("categories", tokenizer_name="raw")  # one token per arXiv category, lower-cased
     builder.add_integer_field("upvotes", fast=True)
     builder.add_integer_field("published", fast=True)  # days since 1970-01-01; -1 unknown
     return builder.build()
@@ -199,6 +202,8 @@ class KeywordIndex:
             doc.add_text("abstract", abstract)
         if paper.authors:
             doc.add_text("authors", ", ".join(paper.authors))
+        for category in paper.categories or ():
+            doc.add_text("categories", category.casefold())
         doc.add_integer("upvotes", paper.upvotes if paper.upvotes is not None else -1)
         doc.add_integer("published", (paper.published - _EPOCH).days if paper.published else -1)
         return doc
@@ -248,20 +253,37 @@ class KeywordIndex:
         """Documents currently searchable."""
         return int(self._searcher.num_docs)
 
-    def search(self, query: str, *, limit: int = 10, offset: int = 0, sort: SortOrder = "relevance") -> IndexHits:
-        """Ids of the best matches for user text: all words, else any word; never raises on user text."""
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sort: SortOrder = "relevance",
+        where: SearchQuery | None = None,
+    ) -> IndexHits:
+        """Ids of the best matches for user text: all words, else any word; never raises on user text.
+
+        `where` adds the search syntax's filters (title, author, category, excluded words, date range): they
+        narrow both the all-words and the any-word attempt. With filters and no text, every paper that
+        passes them matches, newest first unless another sort is asked for.
+        """
         limit = max(1, min(limit, 100))
         offset = max(0, offset)
         searcher = self._searcher
         clauses = [c for c in (self._term_query(searcher, term) for term in parse_query(query)) if c is not None]
-        if not clauses:
+        must, must_not = self._filters(where)
+        if not clauses and not must and not must_not:
             return IndexHits((), "none")
+        order_by = {"relevance": None, "upvotes": "upvotes", "newest": "published"}[sort]
+        if not clauses:
+            clauses, order_by = [tantivy.Query.all_query()], order_by or "published"
         attempts: list[tuple[Literal["all", "any"], tantivy.Occur]] = [("all", tantivy.Occur.Must)]
         if len(clauses) > 1:
             attempts.append(("any", tantivy.Occur.Should))
-        order_by = {"relevance": None, "upvotes": "upvotes", "newest": "published"}[sort]
         for mode, occur in attempts:
-            combined = clauses[0] if len(clauses) == 1 else tantivy.Query.boolean_query([(occur, c) for c in clauses])
+            text = clauses[0] if len(clauses) == 1 else tantivy.Query.boolean_query([(occur, c) for c in clauses])
+            combined = self._narrowed(text, must, must_not)
             hits = searcher.search(combined, limit + 1, count=False, order_by_field=order_by, offset=offset).hits
             if hits:
                 ids = tuple(searcher.doc(address)["id"][0] for _score, address in hits[:limit])
@@ -271,31 +293,103 @@ class KeywordIndex:
                 return IndexHits((), mode)
         return IndexHits((), "none")
 
+    @staticmethod
+    def _narrowed(text: tantivy.Query, must: list[tantivy.Query], must_not: list[tantivy.Query]) -> tantivy.Query:
+        if not must and not must_not:
+            return text
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, text)]
+            + [(tantivy.Occur.Must, q) for q in must]
+            + [(tantivy.Occur.MustNot, q) for q in must_not]
+        )
+
+    def _filters(self, where: SearchQuery | None) -> tuple[list[tantivy.Query], list[tantivy.Query]]:
+        """The search syntax's filters as required and excluded clauses (words compared as the index does)."""
+        if where is None:
+            return [], []
+        must: list[tantivy.Query] = []
+        for phrase in where.title:
+            tokens = self._words.analyze(phrase)
+            if tokens:
+                must.append(
+                    self._phrase_query("title", tokens) if len(tokens) > 1 else self._word_query("title", tokens[0])
+                )
+        for name in where.authors:
+            tokens = self._names.analyze(name)
+            if tokens:
+                must.append(
+                    self._phrase_query("authors", tokens)
+                    if len(tokens) > 1
+                    else tantivy.Query.term_query(self._schema, "authors", tokens[0])
+                )
+        for category in where.categories:
+            must.append(tantivy.Query.term_query(self._schema, "categories", category.casefold()))
+        if where.since is not None or where.until is not None:
+            low = (where.since - _EPOCH).days if where.since else None
+            high = (where.until - _EPOCH).days if where.until else None
+            must.append(
+                tantivy.Query.range_query(
+                    self._schema, "published", tantivy.FieldType.Integer, low if low is not None else 0, high
+                )
+            )
+        must_not: list[tantivy.Query] = []
+        for phrase in where.exclude:
+            term = self._term_query(self._searcher, Term(tuple(w.lower() for w in _WORD.findall(phrase))))
+            if term is not None:
+                must_not.append(term)
+        return must, must_not
+
+    def document_frequency(self, word: str) -> int:
+        """How many papers have `word` in their title or abstract (0 for an unknown word): what a typo
+        correction needs to tell a real word from a misspelt one."""
+        tokens = self._words.analyze(word)
+        if len(tokens) != 1:
+            return 0
+        searcher = self._searcher
+        return int(searcher.doc_freq("title", tokens[0])) + int(searcher.doc_freq("abstract", tokens[0]))
+
     def autocomplete(self, text: str, *, limit: int = 25) -> list[str]:
-        """Ids of papers whose title contains every typed word, the last one as a prefix while still typed."""
+        """Ids of papers whose title contains every typed word, the last one as a prefix while still typed.
+
+        With no such title, one typo per word is forgiven (a fuzzy match at edit distance 1, the last word as
+        a fuzzy prefix), so "chronso" still suggests "Chronos: …".
+        """
         limit = max(1, min(limit, 25))
         words = [w.lower() for w in _WORD.findall(text)][:16]
         if not words:
             return []
         still_typing = not text[-1:].isspace()
         searcher = self._searcher
+        exact = self._autocomplete_query(searcher, words, still_typing, fuzzy=False)
+        hits = searcher.search(exact, limit, count=False).hits if exact is not None else []
+        if not hits:
+            fuzzy = self._autocomplete_query(searcher, words, still_typing, fuzzy=True)
+            hits = searcher.search(fuzzy, limit, count=False).hits if fuzzy is not None else []
+        return [searcher.doc(address)["id"][0] for _score, address in hits]
+
+    def _autocomplete_query(
+        self, searcher: tantivy.Searcher, words: list[str], still_typing: bool, *, fuzzy: bool
+    ) -> tantivy.Query | None:
         clauses: list[tantivy.Query] = []
         for position, word in enumerate(words):
             tokens = self._words.analyze(word)
             if not tokens:
                 continue
-            if still_typing and position == len(words) - 1:
+            last = still_typing and position == len(words) - 1
+            if fuzzy and len(tokens[0]) >= _FUZZY_MIN_CHARS:
+                clauses.append(
+                    tantivy.Query.fuzzy_term_query(self._schema, "title", tokens[0], distance=1, prefix=last)
+                )
+            elif last:
                 prefix_query = self._prefix_query(searcher, "title", tokens[0], _AUTOCOMPLETE_PREFIX_TERMS)
                 if prefix_query is None:
-                    return []
+                    return None
                 clauses.append(prefix_query)
             else:
                 clauses.extend(self._word_query("title", t) for t in tokens)
         if not clauses:
-            return []
-        combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
-        hits = searcher.search(combined, limit, count=False).hits
-        return [searcher.doc(address)["id"][0] for _score, address in hits]
+            return None
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
 
     # ---- query building -----------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ COMMIT_EVERY_S = 2.0
 COMMIT_EVERY_DOCS = 200_000
 _STREAM_BATCH = 5_000
 _PROGRESS_EVERY_S = 1.0
+_QUIET_BELOW = 10_000
 
 
 class KeywordView:
@@ -163,7 +164,7 @@ class KeywordView:
         started = time.time()
         progress = RebuildProgress(generation, 0, total, started, started)
         await asyncio.to_thread(self.folder.save_progress, progress)
-        level = logging.INFO if total else logging.DEBUG
+        level = logging.INFO if total >= _QUIET_BELOW else logging.DEBUG  # a small build is not worth a line
         log.log(level, "Building the search index from the catalogue: %d papers", total)
         done = since_commit = 0
         last_report = time.monotonic()
@@ -212,6 +213,10 @@ class KeywordView:
         self._pending_docs += len(batch.papers) + len(batch.gone)
         if self._pending_docs >= COMMIT_EVERY_DOCS or time.monotonic() - self._last_commit >= COMMIT_EVERY_S:
             await self.flush()
+
+    async def backfill(self, catalogue: PaperReader) -> bool:
+        """Nothing to fill in: a rebuild indexes every paper before it becomes current."""
+        return False
 
     async def flush(self) -> None:
         """Commit what was applied and save the cursor."""

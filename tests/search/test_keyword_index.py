@@ -141,9 +141,34 @@ def test_autocomplete(index: KeywordIndex) -> None:
     assert index.autocomplete("vid") == ["2401.00001"]
     assert index.autocomplete("video gen") == ["2401.00001"]
     assert index.autocomplete("large lang") == ["2401.00003"]
-    assert index.autocomplete("studyx") == []
+    assert index.autocomplete("qqqqzz") == []
     assert index.autocomplete("") == []
     assert index.autocomplete("models ") != []  # a finished word is a whole word, not a prefix
+
+
+def test_autocomplete_forgives_one_typo_per_word(index: KeywordIndex) -> None:
+    assert index.autocomplete("vidoe gen") == ["2401.00001"]  # a swapped pair in a finished word
+    assert index.autocomplete("video generatoin") == ["2401.00001"]
+    assert index.autocomplete("studyx") == ["2401.00002"]  # one extra letter in the word being typed
+    assert index.autocomplete("lrge") == ["2401.00003"]
+
+
+def test_filters_narrow_the_text_search(index: KeywordIndex) -> None:
+    from bot.search.syntax import parse_search
+
+    where = parse_search("au:smith since:2024-01-02")
+    assert index.search("video", where=where).ids == ("2401.00001",)
+    assert index.search("", where=parse_search("au:jones")).ids == ("2401.00002",)  # filters alone: newest first
+    assert index.search("video", where=parse_search("-reward")).ids == ("2401.00001",)
+    assert index.search("art", where=parse_search("until:2000")).ids == ("hep-th/9901001",)
+    assert index.search("video", where=parse_search('ti:"reward models"')).ids == ("2401.00002",)
+    assert index.search("video", where=parse_search("cat:cs.CV")).matched == "none"
+
+
+def test_document_frequency_counts_titles_and_abstracts(index: KeywordIndex) -> None:
+    assert index.document_frequency("video") >= 2
+    assert index.document_frequency("qqqqzz") == 0
+    assert index.document_frequency("two words") == 0
 
 
 @pytest.mark.parametrize(
