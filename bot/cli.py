@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", parents=[common], help="run the Discord bot until SIGINT/SIGTERM")
 
+    health = commands.add_parser(
+        "health", parents=[common], help="exit 0 if the bot running with this config is alive and connected, else 1"
+    )
+    health.add_argument(
+        "--max-age", type=float, default=None, metavar="SECONDS", help="oldest heartbeat that counts as alive (30)"
+    )
+
     ingest = commands.add_parser("ingest", parents=[common], help="fetch Daily Papers lists into the catalogue")
     when = ingest.add_mutually_exclusive_group()
     when.add_argument("--date", type=_date, help="one list date (UTC), YYYY-MM-DD")
@@ -163,6 +170,15 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import run
 
     return run(settings)
+
+
+def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """One line on stdout, exit 0 when healthy, 1 when not (Docker's HEALTHCHECK reads both)."""
+    from bot.health import DEFAULT_MAX_AGE_S, check, heartbeat_path
+
+    verdict = check(heartbeat_path(settings), max_age_s=args.max_age or DEFAULT_MAX_AGE_S)
+    print(verdict.line)
+    return EXIT_OK if verdict.healthy else EXIT_FAILURE
 
 
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -351,6 +367,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": _cmd_run,
+    "health": _cmd_health,
     "config": _cmd_config,
     "ingest": _cmd_ingest,
     "import": _cmd_import,

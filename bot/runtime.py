@@ -41,6 +41,7 @@ from bot.digest.service import process_owner
 from bot.digest.sole_bot import SoleBotLock, sole_owner
 from bot.discord_ui.client import PaperBot
 from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
+from bot.health import GatewayState, Heartbeat, heartbeat_path
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.log import describe_network_error, redact
 from bot.sources import Sources, open_sources
@@ -174,6 +175,17 @@ async def _first_run_fill(catalogue: DailyLists, sources: Sources) -> None:
     )
 
 
+def _gateway_state(bot: PaperBot) -> GatewayState:
+    """For the heartbeat: each shard this process runs → connected (its socket open, READY seen)."""
+    ready = bot.is_ready()
+    if isinstance(bot, discord.AutoShardedClient):
+        expected = bot.shard_ids if bot.shard_ids is not None else range(bot.shard_count or 0)
+        shards = {sid: ready and (info := bot.get_shard(sid)) is not None and not info.is_closed() for sid in expected}
+    else:
+        shards = {bot.shard_id or 0: ready and bot.ws is not None and bot.ws.open}
+    return GatewayState(shards, latency_s=bot.latency)
+
+
 async def _update_gauges(stores: Stores) -> None:
     """Keep the size and index-lag gauges current (read every `GAUGES_EVERY_S`; cheap queries)."""
     while True:
@@ -284,7 +296,10 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         scheduler.start()
         first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")
         gauges = asyncio.create_task(_update_gauges(stores), name="paperbot-metrics-gauges")
-        return await _serve(bot, scheduler, stop, (first_fill, gauges))
+        # The liveness file `paperbot health` reads (bot/health.py): written from this loop, deleted at stop.
+        beats = Heartbeat(heartbeat_path(settings), lambda: _gateway_state(bot))
+        heartbeat = asyncio.create_task(beats.run(), name="paperbot-heartbeat")
+        return await _serve(bot, scheduler, stop, (first_fill, gauges, heartbeat))
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
 
 

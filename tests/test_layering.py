@@ -5,6 +5,7 @@
 
     models  ←  render (pure builders: what a person sees)  ←  digest, discord_ui, runtime, cli
 
+`health` (the bot's heartbeat file and its check) needs only `config`; `runtime` writes it, `cli` reads it.
 `catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
 read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
 composition root and CLI above it) imports `discord`; only the SQLite backend (`catalogue/sqlite/`) touches
@@ -61,8 +62,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.render": frozenset({"bot.models"}),
     **{name: BASE | DATA | VIEWS | USE_CASES | RENDER for name in USE_CASES},
     "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES | RENDER,
-    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | RENDER | {"bot.discord_ui"},
-    "bot.cli": BASE | DATA | VIEWS | USE_CASES | RENDER | {"bot.discord_ui", "bot.runtime"},
+    "bot.health": BASE,
+    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | RENDER | {"bot.discord_ui", "bot.health"},
+    "bot.cli": BASE | DATA | VIEWS | USE_CASES | RENDER | {"bot.discord_ui", "bot.runtime", "bot.health"},
     "bot.__main__": frozenset({"bot.cli"}),
 }
 
