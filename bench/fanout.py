@@ -1,7 +1,7 @@
 """`python -m bench.fanout --posts 10000`: many digest posts due at the same minute, at Discord's rate limits.
 
 Every digest subscription posts at its own local time, and most keep the default 09:00: at that minute each
-channel owes one post — today's digest, rendered by the production code (`bot.digest.render`) from a real Hugging
+channel owes one post — today's digest, rendered by the production code (`bot.render.digest`) from a real Hugging
 Face Daily Papers day (`tests/fixtures/hf`), so each post has the real number of messages (parts) and embeds.
 Discord allows one bot token 50 requests per second in all (the *global* limit; interaction answers are exempt)
 and 5 messages per 5 s in one channel; a client over a limit gets 429 and must wait. discord.py waits and retries
@@ -10,7 +10,7 @@ posts. This benchmark measures which way of starting the posts gets them all out
 
 Each strategy posts to `--posts` channels of the loopback fake Discord (`fake_discord`, limits switched on as
 Discord's: `use_discord_defaults()`), through the real discord.py client logged in over the gateway and the
-production send path (`bot.discord_ui.digest_commands.DiscordDigestSink.send`: embeds, no mentions). Messages
+production send path (`bot.discord_ui.digest_sink.DiscordDigestSink.send`: embeds, no mentions). Messages
 of one post go in order; posts run side by side as the strategy allows:
 
   unbounded   every post at once — what one scheduler job per subscription does when all fire at 09:00
@@ -57,12 +57,13 @@ from typing import Any
 
 import aiohttp
 import discord
-from bot.digest.render import MessageSpec, render
-from bot.discord_ui.digest_commands import DiscordDigestSink
 
 from bot.digest.compose import compose
 from bot.digest.sink import DeliveryError
+from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.models import Subscription
+from bot.render.digest import render
+from bot.render.specs import MessageSpec
 from bot.sources.huggingface import parse_daily_papers
 from fake_discord import pointed_at_urls, small_guild
 from fake_discord.ratelimits import DISCORD_GLOBAL_PER_SECOND
