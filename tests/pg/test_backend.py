@@ -24,7 +24,8 @@ from bot.catalogue.postgres._migrate import available_migrations
 from bot.catalogue.sqlite import SqliteCatalogue
 from bot.errors import CatalogueError
 from bot.models import Paper
-from tests.postgres import PostgresDatabase
+from tests.postgres import PostgresDatabase, PostgresServer
+from tests.robustness._proc import wait_for
 from tests.stores import postgres_catalogue_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,8 +117,8 @@ async def test_a_failing_migration_is_named_and_leaves_nothing(postgres_database
     assert _sql(url, "SELECT count(*) FROM schema_version") == [(0,)]
 
 
-async def test_location_hides_the_password(catalogue: PostgresCatalogue, postgres_server: object) -> None:
-    password = getattr(postgres_server, "password")
+async def test_location_hides_the_password(catalogue: PostgresCatalogue, postgres_server: PostgresServer) -> None:
+    password = postgres_server.password
     assert password and password not in catalogue.location
     assert catalogue.location.startswith("postgresql://") and "@127.0.0.1:" in catalogue.location
     assert catalogue.backend == "postgresql"
@@ -169,8 +170,7 @@ async def test_a_commit_in_another_process_wakes_a_waiter_by_notification(reques
         position = await waiting.log_position()
         waiter = asyncio.create_task(waiting.wait_for_changes(position.last_seq, max_wait_s=60))
         listening = f"SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN {CHANNEL}'"
-        while (await asyncio.to_thread(_sql, url, listening))[0] != (1,):
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: _sql(url, listening) == [(1,)], deadline_s=30, what="the listener", step_s=0.02)
         await writing.upsert_papers([_paper("2401.00001")])
         assert await asyncio.wait_for(waiter, 60) is True
     finally:
@@ -184,9 +184,8 @@ async def test_waiting_still_works_when_the_listener_connection_is_lost(request:
     try:
         assert await cat.wait_for_changes(0, max_wait_s=0.01) is False  # starts the listener
         listening = f"SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN {CHANNEL}'"
-        while not (pids := await asyncio.to_thread(_sql, url, listening)):
-            await asyncio.sleep(0.02)
-        await asyncio.to_thread(_sql, url, f"SELECT pg_terminate_backend({pids[0][0]})")
+        await wait_for(lambda: bool(_sql(url, listening)), deadline_s=30, what="the listener", step_s=0.02)
+        await asyncio.to_thread(_sql, url, f"SELECT pg_terminate_backend({_sql(url, listening)[0][0]})")
         waiter = asyncio.create_task(cat.wait_for_changes(0, max_wait_s=60))
         await cat.upsert_papers([_paper("2401.00001")])
         assert await asyncio.wait_for(waiter, 60) is True

@@ -11,10 +11,13 @@
   `BACKGROUND_WAIT_S`. A write waits at most `LOCK_WAIT_S` for another process's locks, then fails with a line.
   Writes that collide with another process's (deadlock, serialization failure) are run again, a few times.
 * **One line, no password.** Every driver or pool exception leaves this module as a `CatalogueError` whose
-  message is `errors.describe`'s line (the driver's exception is its cause, for `--debug`). The URL is held as
-  a `SecretStr`, and only `redact_url`'s form is ever shown.
-* **A quiet log while the server is away**: the pool's own per-attempt reconnect warnings are silenced; this
-  module logs one warning when the database becomes unavailable and one line when it answers again.
+  message is `errors.describe`'s line (the driver's exception is its cause, for `--debug`). A borrow that
+  timed out because the pool could not connect names the reason it could not ("nothing accepts connections
+  at …"), not only the timeout. The URL is held as a `SecretStr`, and only `redact_url`'s form is shown.
+* **A quiet log while the server is away**: psycopg's own warnings (one per reconnect attempt, one per
+  copy cut short) are silenced. A failure is reported once, by whoever gets the `CatalogueError` (the CLI's
+  one line, the search follower's "paused"/"resumed" lines, a slash command's answer); this module notes
+  the database going and coming back at DEBUG only.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ T = TypeVar("T")
 INTERACTIVE_WAIT_S = 2.0  # borrowing a connection for a read a user waits for
 AUTOCOMPLETE_WAIT_S = 1.0  # borrowing the autocomplete connection (Discord drops answers after 3 s)
 AUTOCOMPLETE_STATEMENT_MS = 2_000
-BACKGROUND_WAIT_S = 30.0  # borrowing for writes and background reads
+BACKGROUND_WAIT_S = 10.0  # borrowing for writes and background reads (rides out a quick server restart)
 LOCK_WAIT_S = 120  # how long a write waits for another process's locks (as SQLite's write wait)
 CONNECT_TIMEOUT_S = 10
 RECONNECT_S = 5.0
@@ -112,27 +115,56 @@ async def connect(url: SecretStr) -> Connection:
     return conn
 
 
+class _ConnectFailures:
+    """The last failure of the pools' own connection attempts (they happen in the pool's background tasks)."""
+
+    def __init__(self) -> None:
+        self.last: psycopg.Error | None = None
+
+    def connection_class(self) -> type[Connection]:
+        """A connection class for the pools that records why connecting failed."""
+        failures = self
+
+        class RecordingConnection(psycopg.AsyncConnection[DictRow]):
+            @classmethod
+            async def connect(cls, *args: Any, **kwargs: Any) -> RecordingConnection:
+                try:
+                    return await super().connect(*args, **kwargs)
+                except psycopg.Error as exc:
+                    failures.last = exc
+                    raise
+
+        return RecordingConnection
+
+
 class Database:
     """The pools of one PostgreSQL catalogue, and the rules every query follows (see the module docstring)."""
 
-    def __init__(self, url: SecretStr, main: psycopg_pool.AsyncConnectionPool[Connection],
-                 autocomplete: psycopg_pool.AsyncConnectionPool[Connection]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: SecretStr,
+        main: psycopg_pool.AsyncConnectionPool[Connection],
+        autocomplete: psycopg_pool.AsyncConnectionPool[Connection],
+        failures: _ConnectFailures,
+    ) -> None:
         self.url = url
         self.location = redact_url(url.get_secret_value())
         self._main = main
         self._autocomplete = autocomplete
-        self._unavailable: str | None = None  # the line logged when the database went away, until it is back
+        self._connect_failures = failures
+        self._unavailable: str | None = None  # why the database went away, until it answers again
 
     @classmethod
     async def open(cls, url: SecretStr, sizes: PoolSizes | None = None) -> Database:
         """Open both pools (the server was just reached by the caller, so they fill at once)."""
         sizes = sizes or PoolSizes()
         # psycopg_pool logs a WARNING per failed reconnect attempt (every 1, 2, 4 … s while the server is
-        # down); this module says it once instead.
-        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
-        main = _pool(url, "paperbot", sizes.main_min, sizes.main_max, _session_settings)
+        # down), psycopg one per COPY cut short; the caller of the failed operation reports it once instead.
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
+        failures = _ConnectFailures()
+        main = _pool(url, "paperbot", sizes.main_min, sizes.main_max, _session_settings, failures)
         autocomplete = _pool(url, "paperbot-autocomplete", sizes.autocomplete, sizes.autocomplete,
-                             _autocomplete_settings)  # fmt: skip
+                             _autocomplete_settings, failures)  # fmt: skip
         try:
             await main.open(wait=False)
             await autocomplete.open(wait=False)
@@ -140,7 +172,7 @@ class Database:
             await main.close()
             await autocomplete.close()
             raise
-        return cls(url, main, autocomplete)
+        return cls(url, main, autocomplete, failures)
 
     async def close(self) -> None:
         """Close both pools (idempotent)."""
@@ -151,18 +183,20 @@ class Database:
 
     def failure(self, exc: BaseException) -> CatalogueError:
         """Translate a driver/pool exception, noting an outage (one warning until the server answers again)."""
-        failure = explain(exc, self.url.get_secret_value())
+        cause = self._connect_failures.last if isinstance(exc, psycopg_pool.PoolTimeout) else None
+        failure = explain(cause or exc, self.url.get_secret_value())
         if failure.problem.transient and failure.problem is not Problem.CONFLICT and self._unavailable is None:
             self._unavailable = failure.line
-            log.warning("%s", failure.line)
+            log.debug("%s", failure.line)  # the caller reports it; said here only for --debug
         error = CatalogueError(failure.line)
         error.__cause__ = exc
         return error
 
     def _answered(self) -> None:
+        self._connect_failures.last = None
         if self._unavailable is not None:
             self._unavailable = None
-            log.info("PostgreSQL: %s answers again", self.location)
+            log.debug("PostgreSQL: %s answers again", self.location)
 
     @contextlib.asynccontextmanager
     async def connection(
@@ -224,10 +258,11 @@ def _pool(
     min_size: int,
     max_size: int,
     configure: Callable[[Connection], Awaitable[None]],
+    failures: _ConnectFailures,
 ) -> psycopg_pool.AsyncConnectionPool[Connection]:
     return psycopg_pool.AsyncConnectionPool(
         url.get_secret_value(),
-        connection_class=psycopg.AsyncConnection[DictRow],
+        connection_class=failures.connection_class(),
         kwargs=_connect_kwargs(),
         min_size=min_size,
         max_size=max_size,
