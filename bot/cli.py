@@ -200,7 +200,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         landed = len(report.days) - len(report.failed)
         total = (until - since).days + 1
         if report.failed:
-            # One line (CONTRACT.md): what failed first and how much; the log has every day's detail.
+            # One line for a failed ingest: what failed first and how much; the log has every day's detail.
             first = report.failed[0]
             gave_up = f", then gave up: {report.aborted}" if report.aborted else ""
             print(
@@ -373,7 +373,8 @@ def search_notes(results: SearchResults) -> list[str]:
 
 
 def paper_json(paper: Paper, *, full: bool = False) -> dict[str, Any]:
-    """The `--json` shape of a paper (CONTRACT.md); `full` adds the abstract and every known field."""
+    """The `--json` shape of a paper: id, title, authors, published, upvotes, url (and more); `full` adds the
+    abstract and every known field."""
     data: dict[str, Any] = {
         "id": paper.id,
         "title": paper.title,

@@ -26,6 +26,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -36,6 +37,8 @@ from bot import metrics
 from bot.catalogue import Catalogue, DailyLists
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
+from bot.digest.service import process_owner
+from bot.digest.sole_bot import SoleBotLock, sole_owner
 from bot.discord_ui.client import PaperBot
 from bot.discord_ui.digest_commands import install_digest
 from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
@@ -129,8 +132,13 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-def _schedule_ingest(scheduler: Scheduler, catalogue: Catalogue, sources: Sources, cron: str) -> None:
-    """Refresh yesterday's and today's lists on the configured cron (a no-op when Hugging Face is off)."""
+def _schedule_ingest(
+    scheduler: Scheduler, catalogue: Catalogue, sources: Sources, cron: str, owner: str | None = None
+) -> None:
+    """Refresh yesterday's and today's lists on the configured cron (a no-op when Hugging Face is off).
+
+    Each firing runs in one process only, whichever claims it first in the catalogue (several bot processes
+    on one PostgreSQL catalogue schedule the same cron)."""
     if sources.huggingface is None:
         log.info("Hugging Face source disabled: no scheduled ingest")
         return
@@ -142,7 +150,12 @@ def _schedule_ingest(scheduler: Scheduler, catalogue: Catalogue, sources: Source
             except SourceError as exc:  # an outage is expected now and then; the next run retries
                 log.warning("Scheduled ingest of %s failed: %s", day, exc)
 
-    scheduler.add_cron_job(INGEST_JOB_ID, cron, ingest_recent)
+    claimer = owner or process_owner()
+
+    async def claim(job_id: str, slot_time: dt.datetime) -> bool:
+        return await catalogue.digests.claim_slot(job_id, slot_time, owner=claimer, now=scheduler.now())
+
+    scheduler.add_claimed_cron_job(INGEST_JOB_ID, cron, ingest_recent, claim)
 
 
 async def _first_run_fill(catalogue: DailyLists, sources: Sources) -> None:
@@ -227,6 +240,20 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
             return EXIT_FAILURE
         stores = await stack.enter_async_context(open_stores(settings, role="bot"))
         catalogue = stores.catalogue
+        # --- shards: one bot per SQLite file (it then resumes its own half-made posts at once); any number on
+        # PostgreSQL, where the post and slot claims keep them from doubling anything.
+        owner = process_owner()
+        if catalogue.backend == "sqlite":
+            sole = SoleBotLock(Path(catalogue.location))
+            if (holder := sole.acquire()) is not None:
+                _fail(
+                    f"paperbot: another bot ({holder}) is already running on {catalogue.location}; stop it first "
+                    "(on one SQLite file a second bot could post digests twice; PostgreSQL runs several)"
+                )
+                return EXIT_FAILURE
+            stack.callback(sole.release)
+            owner = sole_owner(Path(catalogue.location))
+        # --- end shards
         sources = await stack.enter_async_context(open_sources(settings))
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
@@ -245,10 +272,13 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
             where = discord.http.Route.BASE
             _fail(f"paperbot: could not start on Discord at {where}: {describe_network_error(exc, _host_of(where))}")
             return EXIT_FAILURE
-        _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron)
+        _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron, owner)
         # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
         hf_on = sources.huggingface is not None
-        install_digest(bot, scheduler, refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None)
+        digest = install_digest(
+            bot, scheduler, refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None
+        )
+        digest.owner = owner
         # --- end digest
         scheduler.start()
         first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")

@@ -1,7 +1,7 @@
 """The architecture, checked: walk every module under bot/ and hold its imports to the layer diagram.
 
     config / models / errors / log  ←  sources, catalogue  ←  search  ←  stores, ingest, lookup, importer,
-        digest  ←  discord_ui  ←  runtime  ←  cli
+        digest, follows  ←  discord_ui  ←  runtime  ←  cli
 
 `catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
 read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
@@ -37,6 +37,7 @@ DATA = frozenset({"bot.sources", "bot.catalogue"})
 VIEWS = frozenset({"bot.search", "bot.semantic"})
 USE_CASES = frozenset(
     {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.db_embed"}
+    | {"bot.follows"}
 )
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.

@@ -7,7 +7,27 @@ processes on many machines share one catalogue.
 """
 
 from bot.catalogue.factory import is_postgres_url, open_catalogue
-from bot.catalogue.protocols import Catalogue, ChangeLog, DailyLists, DigestStore, PaperReader, PaperWriter
+from bot.catalogue.follow_types import (
+    FOLLOW_LIMIT,
+    DmState,
+    Follow,
+    FollowAdded,
+    FollowDMClaim,
+    FollowDMRecord,
+    Follower,
+    ListEntry,
+    NewFollow,
+    NewFollowDM,
+)
+from bot.catalogue.protocols import (
+    Catalogue,
+    ChangeLog,
+    DailyLists,
+    DigestStore,
+    FollowStore,
+    PaperReader,
+    PaperWriter,
+)
 from bot.catalogue.titles import normalise_title
 from bot.catalogue.types import (
     LIST_SETTLED_AFTER,
@@ -16,11 +36,14 @@ from bot.catalogue.types import (
     ChannelState,
     DayChange,
     LogPosition,
+    NewPost,
+    PostClaim,
     PostRecord,
     PostState,
 )
 
 __all__ = [
+    "FOLLOW_LIMIT",
     "LIST_SETTLED_AFTER",
     "Backend",
     "Catalogue",
@@ -30,9 +53,21 @@ __all__ = [
     "DailyLists",
     "DayChange",
     "DigestStore",
+    "DmState",
+    "Follow",
+    "FollowAdded",
+    "FollowDMClaim",
+    "FollowDMRecord",
+    "FollowStore",
+    "Follower",
+    "ListEntry",
     "LogPosition",
+    "NewFollow",
+    "NewFollowDM",
+    "NewPost",
     "PaperReader",
     "PaperWriter",
+    "PostClaim",
     "PostRecord",
     "PostState",
     "is_postgres_url",

@@ -7,7 +7,8 @@ the copy changed, so the target's search views catch up by themselves.
 Re-running copies only what changed: the target keeps a marker per source catalogue (its identity → the
 source's change-log position the last copy reached). The next run reads only the source's log entries after
 it — unless the source pruned past it, when it compares every paper again (writing only those that differ).
-Day lists, the fetch record and digest state are small and compared whole each time; equal rows are never
+Day lists, the fetch record, digest state (subscriptions, channel state, post records — so a moved bot never
+posts a day's digest twice) and members' follows are small and compared whole each time; equal rows are never
 rewritten, so a second copy with nothing new changes nothing.
 """
 
@@ -39,6 +40,8 @@ class CopyReport:
     days_read: int
     days_changed: int
     subscriptions: int
+    posts: int
+    follows: int
     incremental: bool
     seconds: float
 
@@ -48,7 +51,8 @@ class CopyReport:
         return (
             f"copied {how}: {self.papers_read:,} papers read, {self.papers_changed:,} changed; "
             f"{self.days_read:,} days read, {self.days_changed:,} changed; "
-            f"{self.subscriptions:,} digest subscriptions; {self.seconds:.1f} s"
+            f"{self.subscriptions:,} digest subscriptions, {self.posts:,} post records, "
+            f"{self.follows:,} follows added; {self.seconds:.1f} s"
         )
 
 
@@ -85,6 +89,8 @@ async def copy_catalogue(
             report("papers", papers_read, total)
     days_read, days_changed = await _copy_days(source, target, report)
     subscriptions = await _copy_subscriptions(source, target)
+    posts = await _copy_digest_state(source, target)
+    follows = await target.follows.restore_follows(await source.follows.followers(), now=dt.datetime.now(dt.UTC))
     await target.set_marker(_mark_name(source), str(position.last_seq))
     return CopyReport(
         papers_read=papers_read,
@@ -92,6 +98,8 @@ async def copy_catalogue(
         days_read=days_read,
         days_changed=days_changed,
         subscriptions=subscriptions,
+        posts=posts,
+        follows=follows,
         incremental=incremental,
         seconds=time.perf_counter() - started,
     )
@@ -111,6 +119,16 @@ async def _copy_days(source: Catalogue, target: Catalogue, report: CopyProgress)
             changed += 1
         report("days", done, len(fetched))
     return len(fetched), changed
+
+
+async def _copy_digest_state(source: Catalogue, target: Catalogue) -> int:
+    """Every channel's digest state and every post record (so no post is made twice after moving)."""
+    for state in (await source.digests.channel_states()).values():
+        await target.digests.restore_channel_state(state)
+    posts = await source.digests.all_posts()
+    for record in posts:
+        await target.digests.restore_post(record)
+    return len(posts)
 
 
 async def _copy_subscriptions(source: Catalogue, target: Catalogue) -> int:

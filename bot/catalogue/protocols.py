@@ -3,7 +3,7 @@
 The catalogue is the source of truth: papers, the Daily Papers lists, digest subscriptions and post records.
 It is split by concern so a use case can say exactly what it needs (the digest asks for `DailyLists` and a
 `DigestStore`, the search views for a `ChangeLog` and a `PaperReader`); `Catalogue` is all of them together
-and is what `open_catalogue` returns.
+and is what `open_catalogue` returns. Members' follows and their DM records are a `FollowStore`.
 
 Rules every backend keeps (the shared test suite in tests/catalogue runs against each one):
 - one public write method = one transaction; a failure leaves nothing half-written;
@@ -21,7 +21,28 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Protocol
 
-from bot.catalogue.types import Backend, ChangeBatch, ChannelState, DayChange, LogPosition, PostRecord, PostState
+from bot.catalogue.follow_types import (
+    FOLLOW_LIMIT,
+    DmState,
+    FollowAdded,
+    FollowDMClaim,
+    FollowDMRecord,
+    Follower,
+    ListEntry,
+    NewFollow,
+    NewFollowDM,
+)
+from bot.catalogue.types import (
+    Backend,
+    ChangeBatch,
+    ChannelState,
+    DayChange,
+    LogPosition,
+    NewPost,
+    PostClaim,
+    PostRecord,
+    PostState,
+)
 from bot.models import CatalogueStats, DailyEntry, Paper, Subscription, Trending, TrendingPeriod
 
 __all__ = [
@@ -29,6 +50,7 @@ __all__ = [
     "ChangeLog",
     "DailyLists",
     "DigestStore",
+    "FollowStore",
     "PaperReader",
     "PaperWriter",
 ]
@@ -157,7 +179,15 @@ class ChangeLog(Protocol):
 
 
 class DigestStore(Protocol):
-    """Digest subscriptions made with slash commands, per-channel state and the exactly-once post records."""
+    """Digest subscriptions made with slash commands, per-channel state, the exactly-once post records, and the
+    scheduler's once-only slot claims.
+
+    Several bot processes may share one catalogue (shards on PostgreSQL). Every decision two of them could race
+    on is one atomic step here — a claim is one transaction that reads the record under a lock (a row lock, or
+    SQLite's single writer) and writes it — so whichever process gets there first wins and the other learns it
+    lost. Lease times are the callers' clocks (`now`, `lease_until`): processes on different machines must keep
+    their clocks in sync (NTP), with leases long against their skew.
+    """
 
     async def subscriptions(self) -> list[Subscription]:
         """Every slash-command subscription by channel id, with its failing state."""
@@ -204,21 +234,39 @@ class DigestStore(Protocol):
         """Each channel's most recent post record."""
         ...
 
-    async def begin_post(
+    async def claim_post(
         self,
         channel_id: int,
         local_date: dt.date,
-        list_day: dt.date,
         *,
-        state: PostState = "posting",
-        payload: str = "[]",
+        owner: str,
+        lease_until: dt.datetime,
         now: dt.datetime,
-    ) -> bool:
-        """Claim a post: write its record unless one that is not 'posting' exists; say whether it was written."""
+        new: NewPost | None = None,
+    ) -> PostClaim | None:
+        """Claim the (channel, local date) post for `owner` until `lease_until`; None when it cannot be claimed.
+
+        - no record: with `new`, write a 'posting' record from it (started `now`, its parts' nonces, no part
+          sent) and return it with `created=True`; without `new`, None;
+        - a 'posting' record whose lease has expired (`lease_until <= now`) or that `owner` already holds: take
+          it over — owner and lease change, everything else (payload, nonces, sent parts, start time) stays and
+          `new` is ignored: a post is finished as it was begun;
+        - a 'posting' record another owner holds with a live lease, or a closed record: None.
+        """
         ...
 
-    async def post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None:
-        """Remember that part `part` of a 'posting' post was sent as `message_id`."""
+    async def renew_post(self, channel_id: int, local_date: dt.date, *, owner: str, lease_until: dt.datetime) -> bool:
+        """Extend `owner`'s lease on its 'posting' record; False when it no longer holds it (taken over, closed)."""
+        ...
+
+    async def record_part(
+        self, channel_id: int, local_date: dt.date, part: int, message_id: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that part `part` was sent as `message_id`; only the holder of the 'posting' record may.
+
+        False, and nothing written, when `owner` no longer holds it: a stale owner learns it lost the lease and
+        must stop sending. Recording a part again keeps the first message id.
+        """
         ...
 
     async def finish_post(
@@ -227,11 +275,149 @@ class DigestStore(Protocol):
         local_date: dt.date,
         state: PostState,
         *,
-        message_ids: dict[int, int] | None = None,
+        owner: str,
         error: str | None = None,
         now: dt.datetime,
-    ) -> None:
-        """Close a post record: 'posted' with its message ids, or 'failed'/'skipped' with the reason."""
+    ) -> bool:
+        """Close `owner`'s 'posting' record as 'posted', 'failed' or 'skipped' (with the reason); the lease ends.
+
+        False, and nothing written, when `owner` does not hold it.
+        """
+        ...
+
+    async def skip_post(self, channel_id: int, local_date: dt.date, list_day: dt.date, *, now: dt.datetime) -> bool:
+        """Write a closed 'skipped' record (nothing to post that day) unless a record exists; say whether written."""
+        ...
+
+    async def all_posts(self) -> list[PostRecord]:
+        """Every post record, oldest first (for `db copy`)."""
+        ...
+
+    async def restore_post(self, record: PostRecord) -> bool:
+        """Make a post record and its parts exactly as given (`db copy`); say whether anything changed."""
+        ...
+
+    async def restore_channel_state(self, state: ChannelState) -> bool:
+        """Make a channel's digest state exactly as given (`db copy`); say whether anything changed."""
+        ...
+
+    async def claim_slot(self, job: str, slot_time: dt.datetime, *, owner: str, now: dt.datetime) -> bool:
+        """Claim one run of a scheduled job (e.g. the ingest cron's firing at `slot_time`) for `owner`.
+
+        True for the first claimer only, across every process on the catalogue, so each slot runs once. Claims of
+        slots more than a week before `now` are deleted on the way.
+        """
+        ...
+
+
+class FollowStore(Protocol):
+    """Members' personal follows, the Daily Papers list entries they are matched against, and the exactly-once
+    records of their daily DMs.
+
+    A member is a Discord user: follows are theirs whichever server they were made in, and every method that
+    reads or changes follows takes the user id and touches only that user's rows. Several bot processes may
+    share one catalogue; every decision two of them could race on (the cap on follows, claiming a DM, closing
+    it and moving the member's position) is one transaction that reads what it decides on under a lock (a row
+    lock or INSERT ... ON CONFLICT, or SQLite's single writer) and writes. Lease times are the callers' clocks.
+    """
+
+    async def add_follow(
+        self, user_id: int, new: NewFollow, *, guild_id: int | None, now: dt.datetime, limit: int = FOLLOW_LIMIT
+    ) -> FollowAdded:
+        """Add a follow for `user_id`, unless they already have one with `new.key` ('exists') or have `limit`
+        follows ('limit'). When they had no follows, or were paused, following (re)starts at `now`: their
+        position moves to the newest list entry (a DM never reaches back before they followed) and the pause is
+        cleared. Atomic against concurrent adds by the same member: the cap holds."""
+        ...
+
+    async def restore_follows(self, followers: Sequence[Follower], *, now: dt.datetime) -> int:
+        """`db copy`'s write: give each member the follows given (by terms: ones they have are kept, their
+        creation time too) and the pause state and last DM time given; return how many follows were added.
+
+        List positions belong to one catalogue, so they are not copied: a member new to this catalogue starts at
+        its newest list entry (active since `now`), one it has keeps its own position. The cap is not applied:
+        the copy is of follows that were within it. Running it again adds nothing."""
+        ...
+
+    async def remove_follow(self, user_id: int, follow_id: int) -> bool:
+        """Delete `follow_id` if it is `user_id`'s; say whether it was."""
+        ...
+
+    async def follower(self, user_id: int) -> Follower | None:
+        """`user_id`'s follows (oldest first) and DM state; None when they follow nothing."""
+        ...
+
+    async def followers(self) -> list[Follower]:
+        """Every member with at least one follow, paused ones included, by user id."""
+        ...
+
+    async def list_position(self) -> int:
+        """The newest list entry's position (0 when no paper was ever listed)."""
+        ...
+
+    async def list_entries(self, after: int, until: int, *, since_day: dt.date) -> list[ListEntry]:
+        """The list entries with `after` < position <= `until` whose list day is `since_day` or later, by
+        position, each with its paper as stored now. A paper enters the lists once, at its first listing;
+        positions grow in commit order, so an entry never appears below a position already read."""
+        ...
+
+    async def dm(self, user_id: int, dm_date: dt.date) -> FollowDMRecord | None:
+        """The DM record of a member for a UTC date."""
+        ...
+
+    async def dms_in_state(self, state: DmState) -> list[FollowDMRecord]:
+        """Every DM record in `state`, by date then user ('sending' ones may be half made)."""
+        ...
+
+    async def claim_dm(
+        self,
+        user_id: int,
+        dm_date: dt.date,
+        *,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        new: NewFollowDM | None = None,
+    ) -> FollowDMClaim | None:
+        """Claim the (member, date) DM for `owner` until `lease_until`; None when it cannot be claimed.
+
+        - no record: with `new`, write a 'sending' record from it (started `now`) and return it with
+          `created=True`; without `new`, None;
+        - a 'sending' record whose lease has run out (`lease_until <= now`) or that `owner` already holds:
+          take it over (owner and lease change; content, attempts and start time stay; `new` is ignored);
+        - a 'sending' record another owner holds with a live lease, one waiting for its retry time, or a
+          closed record: None.
+        """
+        ...
+
+    async def release_dm(
+        self, user_id: int, dm_date: dt.date, *, owner: str, retry_at: dt.datetime, error: str
+    ) -> bool:
+        """Give up `owner`'s 'sending' record after a transient failure: no owner, claimable again from
+        `retry_at`, one more attempt counted, `error` kept. False, nothing written, if `owner` does not hold it."""
+        ...
+
+    async def finish_dm(
+        self,
+        user_id: int,
+        dm_date: dt.date,
+        state: DmState,
+        *,
+        owner: str,
+        now: dt.datetime,
+        error: str | None = None,
+        pause: bool = False,
+    ) -> bool:
+        """Close `owner`'s 'sending' record as 'sent', 'skipped' or 'failed' (with `error`), in one transaction
+        with its effect on the member: 'sent' and 'skipped' move their position up to the record's
+        `to_position` ('sent' also sets their last DM time); with `pause`, the member is paused with `error` as
+        the reason — unless they (re)started following after the record was created. False, and nothing
+        written, when `owner` does not hold the record."""
+        ...
+
+    async def skip_dm(self, user_id: int, dm_date: dt.date, *, to_position: int, now: dt.datetime) -> bool:
+        """Nothing to send that day: write a closed 'skipped' record and move the member's position up to
+        `to_position`, unless a record for that day exists (then nothing changes); say whether written."""
         ...
 
 
@@ -257,6 +443,11 @@ class Catalogue(PaperReader, PaperWriter, DailyLists, ChangeLog, Protocol):
     @property
     def digests(self) -> DigestStore:
         """The digest's subscriptions and post records."""
+        ...
+
+    @property
+    def follows(self) -> FollowStore:
+        """Members' follows, the list entries and the follow DM records."""
         ...
 
     async def stats(self) -> CatalogueStats:

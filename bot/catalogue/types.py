@@ -7,6 +7,7 @@ Subscription, …) at its boundary, so the layers above cannot tell SQLite from 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +20,8 @@ __all__ = [
     "ChannelState",
     "DayChange",
     "LogPosition",
+    "NewPost",
+    "PostClaim",
     "PostRecord",
     "PostState",
 ]
@@ -76,17 +79,52 @@ class ChangeBatch:
 
 @dataclass(frozen=True, slots=True)
 class PostRecord:
-    """The record of one channel's post for one local date."""
+    """The record of one channel's post for one local date: the exactly-once guard of that post.
+
+    While 'posting' it is held by one process, `owner`, until `lease_until`; the owner renews the lease while it
+    posts, and only the owner may record parts or close the record. A process that dies leaves a lease that
+    expires, and another process then claims the record and finishes the same post from `payload` (the rendered
+    messages), never sending a part that `message_ids` lists. `nonces` are each part's deterministic message
+    nonce (sending a part again with it makes Discord return the message it already created, within its dedupe
+    window); `started_at` is when the first claim was made, so the channel can be searched from there for a
+    part that was sent but not recorded.
+    """
 
     channel_id: int
     local_date: dt.date
     list_day: dt.date
     state: PostState
     payload: str = "[]"
-    message_ids: dict[int, int] = field(default_factory=dict)  # part -> Discord message id
+    message_ids: dict[int, int] = field(default_factory=dict)  # part -> Discord message id, for sent parts
     error: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    owner: str | None = None  # the process holding the claim (after closing: the one that closed it)
+    lease_until: dt.datetime | None = None  # None once closed
+    nonces: dict[int, str] = field(default_factory=dict)  # part -> nonce, for every part that has one
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """What a first claim writes: the list shown, the rendered messages (JSON) and each part's nonce."""
+
+    list_day: dt.date
+    payload: str
+    nonces: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PostClaim:
+    """A successful claim: the record as it now stands (held by the claimer), and how it was obtained.
+
+    `created`: the record did not exist and was written from the claimer's `NewPost` — nothing can have been
+    sent yet. Otherwise an existing 'posting' record was taken over (`previous_owner` held it: a dead process,
+    or the claimer itself after a restart or a transient error), and parts may already be in the channel.
+    """
+
+    record: PostRecord
+    created: bool
+    previous_owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

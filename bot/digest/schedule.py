@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 
 from bot.digest.timing import local_instant, zone
 
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 JobFunc = Callable[[], Awaitable[object]]
+#: Claims one run of a job across processes: (job id, the firing's scheduled time) -> whether this one runs it.
+SlotClaim = Callable[[str, dt.datetime], Awaitable[bool]]
+# How far back to look for the firing a late (coalesced) run stands for: a crontab repeats within a year.
+_LOOKBACK = (dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(days=32), dt.timedelta(days=366))
 
 
 def utc_now() -> dt.datetime:
@@ -132,6 +137,24 @@ class Scheduler:
         trigger = CronTrigger.from_crontab(cron, timezone=dt.UTC)
         self._add(job_id, trigger, func)
 
+    def add_claimed_cron_job(self, job_id: str, cron: str, func: JobFunc, claim: SlotClaim) -> None:
+        """Like `add_cron_job`, but each firing runs in only one of the processes that schedule it: the run first
+        claims the firing (`claim(job_id, its scheduled time)`) and does nothing when another process has.
+
+        The key is the crontab's latest firing at or before the run, so processes that wake a little apart —
+        or one that runs a firing late, coalesced — agree on it.
+        """
+        trigger = CronTrigger.from_crontab(cron, timezone=dt.UTC)
+
+        async def run_once() -> None:
+            slot_time = last_firing(trigger, self.now())
+            if slot_time is None or not await claim(job_id, slot_time):
+                log.info("Scheduled job %s at %s: run by another process", job_id, slot_time)
+                return
+            await func()
+
+        self._add(job_id, trigger, run_once)
+
     def add_trigger_job(self, job_id: str, trigger: BaseTrigger, func: JobFunc) -> None:
         """Add (or replace) `func` on an arbitrary APScheduler trigger (used by the digest jobs)."""
         self._add(job_id, trigger, func)
@@ -139,6 +162,10 @@ class Scheduler:
     def add_daily_job(self, job_id: str, at: dt.time, timezone: str, func: JobFunc) -> None:
         """Add (or replace) `func` to run daily at local time `at` in IANA `timezone` (DST-correct)."""
         self._add(job_id, DailyTrigger(at, timezone), func)
+
+    def add_once_job(self, job_id: str, at: dt.datetime, func: JobFunc) -> None:
+        """Add (or replace) `func` to run once at `at` (e.g. a retry when another process's lease ends)."""
+        self._add(job_id, DateTrigger(run_date=at.astimezone(dt.UTC), timezone=dt.UTC), func)
 
     def remove_job(self, job_id: str) -> None:
         """Remove a job if it exists."""
@@ -172,6 +199,21 @@ class Scheduler:
             # Before start() jobs are only queued and replace_existing is not applied to the queue.
             self.remove_job(job_id)
         self._aps.add_job(guarded, trigger=trigger, id=job_id, name=job_id, replace_existing=True, next_run_time=first)
+
+
+def last_firing(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
+    """The latest time at or before `now` that `trigger` fires (None if it never fired within a year)."""
+    for lookback in _LOOKBACK:
+        fire = trigger.get_next_fire_time(None, now - lookback)
+        if fire is None or fire > now:
+            continue
+        while (following := trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))) is not None:
+            if following > now:
+                break
+            fire = following
+        found: dt.datetime = fire.astimezone(dt.UTC)
+        return found
+    return None
 
 
 class DailyTrigger(BaseTrigger):  # type: ignore[misc]

@@ -8,38 +8,48 @@ Who owns what:
 - this module ties them together and owns the scheduler jobs: one per subscription at its local time, plus
   a catch-up job every 10 minutes that finishes posts a transient error interrupted.
 
-Exactly once: before the first message the record is claimed as 'posting' together with the rendered
-messages; each sent part is recorded; 'posted' closes it. A 'posting' record found later (crash, restart,
-transient error) is reconciled by reading the channel's recent messages for the post's footer marker: parts
-already there are not sent again, missing parts are sent from the stored render. A channel that is gone or
-forbids the bot (404/403) closes that day's record as 'failed' and marks the channel failing — it is tried
-again at the next day's post time, never every minute.
+Exactly once, across every process on the catalogue: before the first message the post is claimed in the
+store — a 'posting' record with the rendered messages and each part's nonce, held by this process (`owner`)
+under a lease it renews while posting. Each sent part is recorded with its message id; 'posted' closes it.
+Another process finds the record held and leaves it, looking again when the lease would run out; a process
+that dies stops renewing, and the next claim after the lease takes the post over and finishes it from the
+stored render. Taking over reconciles first: the recorded parts are looked up by message id, and a part sent
+but not recorded (death between Discord's answer and the record) is found by searching the channel from the
+post's start for the post's footer marker; parts found are recorded, only the others are sent. A part is sent
+with its nonce, so even a send that races a stale owner's is answered by Discord with the message already
+made. An owner that finds its lease taken (a slow renewal) stops at once. A channel that is gone or forbids
+the bot (404/403) closes that day's record as 'failed' and marks the channel failing — it is tried again at
+the next day's post time, never every minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
-from bot.catalogue import DigestStore, PostRecord, PostState
+from bot import metrics
+from bot.catalogue import DigestStore, NewPost, PostClaim, PostRecord, PostState
 from bot.config import Settings
 from bot.digest.compose import WEEK_DAYS, compose
 from bot.digest.render import (
     MessageSpec,
     Rendered,
-    marker_for,
     messages_from_json,
     messages_to_json,
     parse_marker,
     render,
 )
 from bot.digest.schedule import Clock, Scheduler
-from bot.digest.sink import DeliveryError, DigestSink
+from bot.digest.sink import DeliveryError, DigestSink, OwnMessages, SentMessage, snowflake_at
 from bot.digest.timing import Slot, next_slot, owed_slot, slot, zone
 from bot.models import Paper, Subscription
 
@@ -48,12 +58,24 @@ log = logging.getLogger(__name__)
 JOB_PREFIX = "digest:"
 CATCH_UP_JOB = "digest-catch-up"
 CATCH_UP_CRON = "*/10 * * * *"
-# How far back in a channel to look for our own half-made post; a digest channel is rarely busier than this
-# between a crash and the restart.
+RETRY_JOB_PREFIX = "digest-retry:"
+START_RETRY_JOB = "digest-start-retry"
+RESCHEDULE_JOB_PREFIX = "digest-reschedule:"
+# Retrying after a failure waits (first, longest), doubling in between: a failed start (the store unreachable),
+# and one subscription that could not be scheduled.
+START_BACKOFF = (dt.timedelta(seconds=30), dt.timedelta(minutes=10))
+SCHEDULE_BACKOFF = (dt.timedelta(minutes=1), dt.timedelta(hours=1))
+# A sink without `OwnMessages` is searched for a half-made post only among the channel's latest messages.
 HISTORY_LIMIT = 100
 # A list refreshed this recently is not fetched again for another channel's post.
 REFRESH_FRESH = dt.timedelta(minutes=10)
 REFRESH_TIMEOUT_S = 120.0
+# How long a claimed post stays this process's without a renewal; it renews every quarter of that while posting.
+# A killed process's post is taken over by another once this has run out (RETRY_AFTER_LEASE later).
+LEASE = dt.timedelta(minutes=2)
+RETRY_AFTER_LEASE = dt.timedelta(seconds=5)
+# Searching a channel from a post's start allows for this much skew between the claimer's clock and Discord's.
+SCAN_MARGIN = dt.timedelta(minutes=5)
 
 Refresh = Callable[[dt.date], Awaitable[object]]
 
@@ -76,6 +98,8 @@ class ChannelStatus:
     overridden: bool
     next_post: dt.datetime | None
     last_post: PostRecord | None
+    #: why the subscription has no job now (e.g. its time zone is unknown); it is being retried
+    problem: str | None = None
 
 
 class SubscriptionError(Exception):
@@ -134,6 +158,55 @@ def todays_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot
     return slot(sub, now.astimezone(zone(sub.timezone)).date(), grace_hours)
 
 
+def process_owner() -> str:
+    """A name for this process in the post records' claims: host and pid (for people), plus a random part, so a
+    restarted process that got the same pid is still a different owner."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def backoff(attempt: int, first: dt.timedelta, longest: dt.timedelta) -> dt.timedelta:
+    """The wait before retry number `attempt` (1, 2, …): `first`, doubling each time, at most `longest`."""
+    doubled: dt.timedelta = first * 2 ** min(attempt - 1, 30)
+    return min(longest, doubled)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error as one line for the log and the status: its message, else its kind."""
+    text = " ".join(str(exc).split())
+    return text or exc.__class__.__name__
+
+
+def part_nonces(messages: Sequence[MessageSpec]) -> dict[int, str]:
+    """Each part's deterministic nonce, as rendered (parts rendered without one have none)."""
+    # `MessageSpec.nonce` comes with the rendering layer (bot/render); until then parts carry none.
+    return {m.part: nonce for m in messages if isinstance(nonce := getattr(m, "nonce", None), str)}
+
+
+def _part_of(message: SentMessage, local_date: dt.date) -> int | None:
+    """The part number of one of the bot's messages, if it is a part of the post for `local_date`."""
+    for footer in message.footers:
+        parsed = parse_marker(footer)
+        if parsed is not None and parsed[0] == local_date:
+            return parsed[1]
+    return None
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the post it was making: another took it over after the lease ran out."""
+
+
+class _Lease:
+    """This process's hold on one post while it makes it: `lost` once a renewal or a write was refused."""
+
+    def __init__(self) -> None:
+        self.lost = False
+
+    def check(self) -> None:
+        """Raise LeaseLost when the lease is gone: nothing more may be sent or recorded for the post."""
+        if self.lost:
+            raise LeaseLost
+
+
 # ---- the service ------------------------------------------------------------------------------------------
 
 
@@ -149,6 +222,8 @@ class DigestService:
         now: Clock | None = None,
         *,
         refresh: Refresh | None = None,
+        owner: str | None = None,
+        lease: dt.timedelta = LEASE,
     ) -> None:
         self.catalogue = catalogue
         self.sink = sink
@@ -156,50 +231,141 @@ class DigestService:
         self.settings = settings
         self.now: Clock = now or scheduler.now
         self._refresh = refresh
+        #: who this service is in the post records' claims: unique per process (and per service in tests)
+        self.owner = owner or process_owner()
+        self.lease = lease
+        #: real seconds between renewals of a post's lease while posting
+        self.renew_every_s = lease.total_seconds() / 4
         self._channel_locks: dict[int, asyncio.Lock] = {}
         self._refresh_locks: dict[dt.date, asyncio.Lock] = {}
         self._refreshed: dict[dt.date, dt.datetime] = {}
         self._rebuild_lock = asyncio.Lock()
         self._started = False
+        self._start_attempts = 0
+        self._schedule_attempts: dict[int, int] = {}
+        #: why the last start attempt failed, while it is being retried (None once started)
+        self.start_error: str | None = None
+        #: subscriptions that could not be scheduled, by channel id, with the reason (each retried with backoff)
+        self.unscheduled: dict[int, str] = {}
         #: set once start() has finished (jobs scheduled, owed posts made): tests and the runtime can await it
         self.ready = asyncio.Event()
 
     # -- lifecycle
 
     async def start(self) -> None:
-        """Record config channels as seen, reconcile half-made posts, schedule jobs, make owed posts.
+        """Record config channels as seen, schedule one job per subscription, reconcile half-made posts and make
+        owed posts; never fails as a whole.
 
-        Idempotent: `on_ready` fires again after a reconnect, and a second start must change nothing.
+        A subscription that cannot be scheduled (a stored time zone the tz database no longer knows) costs only
+        itself: it is reported (`unscheduled`, `statuses`) and tried again with backoff. A start that fails
+        outright (the store unreachable, or locked by another process past its wait) is retried by itself with
+        backoff — not on the next `on_ready`, which a resumed gateway session never fires. Idempotent: a second
+        call changes nothing.
         """
         if self._started:
             return
         self._started = True
         try:
-            now = self.now()
+            await self._start_attempt()
+        except BaseException:
+            self._started = False  # cancelled by shutdown: a later start begins again
+            raise
+
+    async def _start_attempt(self) -> None:
+        try:
             config_ids = [sub.channel_id for sub in self.settings.digest.subscriptions()]
-            await self.catalogue.digests.see_channels(config_ids, now=now)
+            await self.catalogue.digests.see_channels(config_ids, now=self.now())
             await self.rebuild()
             self.scheduler.add_cron_job(CATCH_UP_JOB, CATCH_UP_CRON, self.catch_up)
             # Reconciles every 'posting' record and makes any post owed while the bot was down.
             await self.catch_up()
-        except BaseException:
-            self._started = False  # the next on_ready (after a reconnect) tries again
-            raise
+        except Exception as exc:
+            self._start_attempts += 1
+            delay = backoff(self._start_attempts, *START_BACKOFF)
+            self.start_error = _reason(exc)
+            self.scheduler.add_once_job(START_RETRY_JOB, self.now() + delay, self._start_attempt)
+            log.error(
+                "Digest service could not start (attempt %d): %s; trying again in %s",
+                self._start_attempts,
+                self.start_error,
+                delay,
+            )
+            return
+        self._start_attempts = 0
+        self.start_error = None
         self.ready.set()
-        log.info("Digest service ready: owed posts made, jobs scheduled")
+        failing = f"; not scheduled: {sorted(self.unscheduled)}" if self.unscheduled else ""
+        log.info("Digest service ready: owed posts made, jobs scheduled%s", failing)
 
     async def rebuild(self) -> list[Subscription]:
         """Replace the digest jobs with one per effective subscription (at start and on every change)."""
         async with self._rebuild_lock:
             subs = await effective_subscriptions(self.catalogue, self.settings)
-            wanted = {f"{JOB_PREFIX}{sub.channel_id}": sub for sub in subs}
+            wanted = {sub.channel_id for sub in subs}
             for job_id in self.scheduler.job_ids():
-                if job_id.startswith(JOB_PREFIX) and job_id not in wanted:
+                prefix = next((p for p in (JOB_PREFIX, RESCHEDULE_JOB_PREFIX) if job_id.startswith(p)), None)
+                if prefix is not None and int(job_id.removeprefix(prefix)) not in wanted:
                     self.scheduler.remove_job(job_id)
-            for job_id, sub in wanted.items():
-                self.scheduler.add_daily_job(job_id, sub.time, sub.timezone, partial(self.post_due, sub.channel_id))
-            log.info("Digest: %d subscription(s) scheduled", len(subs))
+            for channel_id in set(self.unscheduled) - wanted:
+                self._forget_problem(channel_id)
+            scheduled = sum([self._schedule(sub) for sub in subs])
+            log.info("Digest: %d subscription(s) scheduled, %d not", scheduled, len(subs) - scheduled)
             return subs
+
+    def _schedule(self, sub: Subscription) -> bool:
+        """Add the subscription's daily job; on failure record why and try again later (with backoff)."""
+        channel_id = sub.channel_id
+        try:
+            zone(sub.timezone)  # a name the tz database does not know (any more) fails here, for this one only
+            self.scheduler.add_daily_job(
+                f"{JOB_PREFIX}{channel_id}", sub.time, sub.timezone, partial(self.post_due, channel_id)
+            )
+        except Exception as exc:
+            self.unscheduled[channel_id] = f"cannot be scheduled: {_reason(exc)}"
+            self.scheduler.remove_job(f"{JOB_PREFIX}{channel_id}")
+            delay = self._schedule_later(channel_id)
+            log.error(
+                "Digest for channel %s %s; trying again in %s (subscription: %r)",
+                channel_id,
+                self.unscheduled[channel_id],
+                delay,
+                sub,
+            )
+            return False
+        self._forget_problem(channel_id)
+        return True
+
+    def _forget_problem(self, channel_id: int) -> None:
+        self.unscheduled.pop(channel_id, None)
+        self._schedule_attempts.pop(channel_id, None)
+        self.scheduler.remove_job(f"{RESCHEDULE_JOB_PREFIX}{channel_id}")
+
+    async def _reschedule(self, channel_id: int) -> None:
+        """Try one unscheduled subscription again, as stored now; once scheduled, make a post owed meanwhile."""
+        try:
+            sub = await self.subscription(channel_id)
+        except Exception as exc:
+            log.warning("Digest for channel %s: reading its subscription failed: %s", channel_id, _reason(exc))
+            async with self._rebuild_lock:
+                self._schedule_later(channel_id)
+            return
+        async with self._rebuild_lock:
+            if sub is None:
+                self._forget_problem(channel_id)
+                return
+            scheduled = self._schedule(sub)
+        if scheduled:
+            log.info("Digest for channel %s scheduled again", channel_id)
+            await self.post_due(channel_id, sub)
+
+    def _schedule_later(self, channel_id: int) -> dt.timedelta:
+        """Try the channel's scheduling again after a backoff that doubles with each failure; return it."""
+        attempt = self._schedule_attempts[channel_id] = self._schedule_attempts.get(channel_id, 0) + 1
+        delay = backoff(attempt, *SCHEDULE_BACKOFF)
+        self.scheduler.add_once_job(
+            f"{RESCHEDULE_JOB_PREFIX}{channel_id}", self.now() + delay, partial(self._reschedule, channel_id)
+        )
+        return delay
 
     # -- queries for the commands
 
@@ -228,13 +394,19 @@ class DigestService:
         for sub in await self.subscriptions():
             if guild_id is not None and sub.guild_id is not None and sub.guild_id != guild_id:
                 continue
+            problem = self.unscheduled.get(sub.channel_id)
+            try:
+                next_post: dt.datetime | None = next_slot(sub, now, self.grace_hours(sub.channel_id)).instant
+            except ValueError as exc:  # an unknown time zone: this line says so, the others are unaffected
+                next_post, problem = None, problem or _reason(exc)
             out.append(
                 ChannelStatus(
                     subscription=sub,
                     in_config=sub.channel_id in config_ids,
                     overridden=sub.channel_id in config_ids and sub.channel_id in stored_ids,
-                    next_post=next_slot(sub, now, self.grace_hours(sub.channel_id)).instant,
+                    next_post=next_post,
                     last_post=last.get(sub.channel_id),
+                    problem=problem,
                 )
             )
         return out
@@ -270,7 +442,8 @@ class DigestService:
     async def catch_up(self) -> None:
         """Make every post that is owed now and not yet made (after downtime or a transient error)."""
         for sub in await self.subscriptions():
-            await self.post_due(sub.channel_id, sub)
+            if sub.channel_id not in self.unscheduled:  # those are retried by their own job
+                await self.post_due(sub.channel_id, sub)
 
     async def post_due(self, channel_id: int, sub: Subscription | None = None) -> PostState | None:
         """Make the post this channel owes now, if any; return the resulting record state.
@@ -295,83 +468,170 @@ class DigestService:
         stale = [r for r in await self.catalogue.digests.posts_in_state("posting") if r.channel_id == sub.channel_id]
         for old in stale:
             if due is None or old.local_date != due.local_date:
-                await self._reconcile(sub, old, owed=False)
+                await self._resume(sub, old.local_date, owed=False)
         if due is None:
             return None
         record = await self.catalogue.digests.post(sub.channel_id, due.local_date)
         if record is not None:
             if record.state != "posting":
                 return record.state
-            return await self._reconcile(sub, record, owed=True)
+            return await self._resume(sub, due.local_date, owed=True)
         await self.refresh(due.list_day)
         rendered = await build_post(self.catalogue, sub, due.list_day, due.local_date)
+        now = self.now()
         if not rendered.messages:
-            await self.catalogue.digests.begin_post(
-                sub.channel_id, due.local_date, due.list_day, state="skipped", now=now
-            )
+            if await self.catalogue.digests.skip_post(sub.channel_id, due.local_date, due.list_day, now=now):
+                metrics.digest_post("skipped")
             log.info("Digest for %s on %s skipped: empty list (empty_days = skip)", sub.channel_id, due.local_date)
             return "skipped"
-        claimed = await self.catalogue.digests.begin_post(
-            sub.channel_id, due.local_date, due.list_day, payload=messages_to_json(rendered.messages), now=now
-        )
-        if not claimed:
-            return None
-        return await self._deliver(sub, due.local_date, rendered.messages, {})
-
-    async def _reconcile(self, sub: Subscription, record: PostRecord, *, owed: bool) -> PostState:
-        """Finish or close a 'posting' record after reading which of its parts reached the channel."""
-        messages = messages_from_json(record.payload)
-        try:
-            found = await self._parts_in_channel(sub.channel_id, record.local_date)
-        except DeliveryError as exc:
-            return await self._failed(sub, record.local_date, exc)
-        sent = {**record.message_ids, **found}
-        missing = [m for m in messages if m.part not in sent]
-        if not missing:
-            log.info("Digest for %s on %s was already posted (reconciled)", sub.channel_id, record.local_date)
-            await self._finish(sub, record.local_date, sent)
-            return "posted"
-        if not owed and not sent:
-            # Nothing reached the channel and the window has closed: the post is missed, not made late.
-            await self.catalogue.digests.finish_post(
-                sub.channel_id, record.local_date, "failed", error="not posted before the deadline", now=self.now()
-            )
-            log.warning("Digest for %s on %s missed its window", sub.channel_id, record.local_date)
-            return "failed"
-        # Part of a post is there: complete it even late, a half digest is worse than a late half.
-        log.info(
-            "Digest for %s on %s: %d of %d part(s) missing, sending them",
+        claim = await self.catalogue.digests.claim_post(
             sub.channel_id,
-            record.local_date,
-            len(missing),
-            len(messages),
+            due.local_date,
+            owner=self.owner,
+            lease_until=now + self.lease,
+            now=now,
+            new=NewPost(due.list_day, messages_to_json(rendered.messages), part_nonces(rendered.messages)),
         )
-        return await self._deliver(sub, record.local_date, messages, sent)
+        if claim is None:  # another process began the same post a moment ago
+            return await self._held_elsewhere(sub, due.local_date)
+        return await self._complete(sub, claim, owed=True)
 
-    async def _parts_in_channel(self, channel_id: int, local_date: dt.date) -> dict[int, int]:
-        marker = marker_for(local_date)
-        parts: dict[int, int] = {}
+    async def _resume(self, sub: Subscription, local_date: dt.date, *, owed: bool) -> PostState | None:
+        """Claim a 'posting' record (ours, or one whose holder's lease ran out) and finish or close it."""
+        now = self.now()
+        claim = await self.catalogue.digests.claim_post(
+            sub.channel_id, local_date, owner=self.owner, lease_until=now + self.lease, now=now
+        )
+        if claim is None:
+            return await self._held_elsewhere(sub, local_date)
+        if claim.previous_owner != self.owner:
+            log.info(
+                "Digest for %s on %s: taking over the post from %s, whose lease ran out",
+                sub.channel_id,
+                local_date,
+                claim.previous_owner or "a process from before leases",
+            )
+        return await self._complete(sub, claim, owed=owed)
+
+    async def _held_elsewhere(self, sub: Subscription, local_date: dt.date) -> PostState | None:
+        """Another live process holds the post: leave it, and look again when its lease would run out."""
+        record = await self.catalogue.digests.post(sub.channel_id, local_date)
+        if record is None or record.state != "posting":
+            return None if record is None else record.state
+        if record.lease_until is not None:
+            retry_at = record.lease_until + RETRY_AFTER_LEASE
+            self.scheduler.add_once_job(
+                f"{RETRY_JOB_PREFIX}{sub.channel_id}", retry_at, partial(self.post_due, sub.channel_id)
+            )
+        log.info(
+            "Digest for %s on %s is being posted by %s (lease until %s); looking again then",
+            sub.channel_id,
+            local_date,
+            record.owner,
+            record.lease_until,
+        )
+        return "posting"
+
+    async def _complete(self, sub: Subscription, claim: PostClaim, *, owed: bool) -> PostState:
+        """Finish a claimed post while keeping its lease: find what is already in the channel, send the rest."""
+        record = claim.record
+        local_date = record.local_date
+        messages = messages_from_json(record.payload)
+        async with self._keeping_lease(sub.channel_id, local_date) as lease:
+            try:
+                sent = dict(record.message_ids)
+                if not claim.created:  # a post begun before: parts may be in the channel unrecorded
+                    sent = await self._reconcile(sub, record, messages, lease)
+                missing = [m for m in messages if m.part not in sent]
+                if not missing:
+                    log.info("Digest for %s on %s was already posted (reconciled)", sub.channel_id, local_date)
+                    await self._finish(sub, local_date, lease)
+                    metrics.digest_post("posted")
+                    return "posted"
+                if not owed and not sent:
+                    # Nothing reached the channel and the window has closed: the post is missed, not made late.
+                    await self._close(sub, local_date, "failed", "not posted before the deadline", lease)
+                    metrics.digest_post("failed")
+                    log.warning("Digest for %s on %s missed its window", sub.channel_id, local_date)
+                    return "failed"
+                if sent:
+                    # Part of a post is there: complete it even late, a half digest is worse than a late half.
+                    log.info(
+                        "Digest for %s on %s: %d of %d part(s) missing, sending them",
+                        sub.channel_id,
+                        local_date,
+                        len(missing),
+                        len(messages),
+                    )
+                return await self._deliver(sub, local_date, missing, lease)
+            except DeliveryError as exc:
+                return await self._failed(sub, local_date, exc, lease)
+            except LeaseLost:
+                log.warning(
+                    "Digest for %s on %s: another process took the post over (this one was too slow to renew its "
+                    "lease); leaving it to that process",
+                    sub.channel_id,
+                    local_date,
+                )
+                return "posting"
+
+    async def _reconcile(
+        self, sub: Subscription, record: PostRecord, messages: Sequence[MessageSpec], lease: _Lease
+    ) -> dict[int, int]:
+        """Which parts of a post begun before are in the channel: those recorded, and any sent but not recorded
+        (a process died between Discord's answer and its record); the latter are recorded now."""
+        sent = dict(record.message_ids)
+        wanted = {m.part for m in messages} - sent.keys()
+        if isinstance(self.sink, OwnMessages):
+            for part, message_id in sorted(sent.items()):
+                if await self.sink.own_message(sub.channel_id, message_id) is None:
+                    log.warning(
+                        "Digest for %s on %s: part %d (message %d) is no longer in the channel (deleted?); "
+                        "not posting it again",
+                        sub.channel_id,
+                        record.local_date,
+                        part,
+                        message_id,
+                    )
+            found = await self._search_from_start(sub.channel_id, record, wanted) if wanted else {}
+        else:
+            found = await self._search_recent(sub.channel_id, record.local_date, wanted)
+        for part, message_id in sorted(found.items()):
+            await self._record(sub.channel_id, record.local_date, part, message_id, lease)
+        return {**sent, **found}
+
+    async def _search_from_start(self, channel_id: int, record: PostRecord, wanted: set[int]) -> dict[int, int]:
+        """Find `wanted` parts among the bot's messages since the post began (every page, however busy)."""
+        assert isinstance(self.sink, OwnMessages)
+        started = record.started_at or self.now()
+        found: dict[int, int] = {}
+        async for message in self.sink.own_messages_after(channel_id, snowflake_at(started - SCAN_MARGIN)):
+            part = _part_of(message, record.local_date)
+            if part in wanted and part not in found:
+                found[part] = message.message_id
+                if found.keys() == wanted:
+                    break
+        return found
+
+    async def _search_recent(self, channel_id: int, local_date: dt.date, wanted: set[int]) -> dict[int, int]:
+        """For a sink without `OwnMessages`: the parts among the channel's last `HISTORY_LIMIT` messages."""
+        found: dict[int, int] = {}
         for message in await self.sink.recent_own_messages(channel_id, limit=HISTORY_LIMIT):
-            for footer in message.footers:
-                if marker not in footer:
-                    continue
-                parsed = parse_marker(footer)
-                if parsed is not None and parsed[0] == local_date:
-                    parts.setdefault(parsed[1], message.message_id)
-        return parts
+            part = _part_of(message, local_date)
+            if part in wanted:
+                found.setdefault(part, message.message_id)
+        return found
 
     async def _deliver(
-        self, sub: Subscription, local_date: dt.date, messages: Sequence[MessageSpec], sent: dict[int, int]
+        self, sub: Subscription, local_date: dt.date, missing: Sequence[MessageSpec], lease: _Lease
     ) -> PostState:
-        ids = dict(sent)
-        for message in messages:
-            if message.part in ids:
-                continue
+        for message in missing:
+            lease.check()
             try:
-                ids[message.part] = await self.sink.send(sub.channel_id, message)
+                message_id = await self.sink.send(sub.channel_id, message)
             except DeliveryError as exc:
                 if exc.permanent:
-                    return await self._failed(sub, local_date, exc)
+                    raise
                 log.warning(
                     "Digest for %s on %s: %s; retrying at the next catch-up (subscription: %r)",
                     sub.channel_id,
@@ -379,24 +639,46 @@ class DigestService:
                     exc.reason,
                     sub,
                 )
+                metrics.digest_post("retrying")
                 return "posting"
-            await self.catalogue.digests.post_progress(sub.channel_id, local_date, message.part, ids[message.part])
-        await self._finish(sub, local_date, ids)
-        log.info("Digest for %s on %s posted (%d message(s))", sub.channel_id, local_date, len(ids))
+            await self._record(sub.channel_id, local_date, message.part, message_id, lease)
+        await self._finish(sub, local_date, lease)
+        metrics.digest_post("posted")
+        log.info("Digest for %s on %s posted", sub.channel_id, local_date)
         return "posted"
 
-    async def _finish(self, sub: Subscription, local_date: dt.date, ids: dict[int, int]) -> None:
-        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "posted", message_ids=ids, now=self.now())
+    async def _record(self, channel_id: int, local_date: dt.date, part: int, message_id: int, lease: _Lease) -> None:
+        if not await self.catalogue.digests.record_part(
+            channel_id, local_date, part, message_id, owner=self.owner, now=self.now()
+        ):
+            lease.lost = True
+            lease.check()
+
+    async def _close(
+        self, sub: Subscription, local_date: dt.date, state: PostState, error: str | None, lease: _Lease
+    ) -> None:
+        if not await self.catalogue.digests.finish_post(
+            sub.channel_id, local_date, state, owner=self.owner, error=error, now=self.now()
+        ):
+            lease.lost = True
+            lease.check()
+
+    async def _finish(self, sub: Subscription, local_date: dt.date, lease: _Lease) -> None:
+        await self._close(sub, local_date, "posted", None, lease)
         if sub.failing_reason is not None:
             await self.catalogue.digests.clear_failing(sub.channel_id)
 
-    async def _failed(self, sub: Subscription, local_date: dt.date, exc: DeliveryError) -> PostState:
+    async def _failed(self, sub: Subscription, local_date: dt.date, exc: DeliveryError, lease: _Lease) -> PostState:
         if not exc.permanent:
             log.warning("Digest for %s on %s: %s; will retry", sub.channel_id, local_date, exc.reason)
+            metrics.digest_post("retrying")
             return "posting"
-        now = self.now()
-        await self.catalogue.digests.finish_post(sub.channel_id, local_date, "failed", error=exc.reason, now=now)
-        await self.catalogue.digests.mark_failing(sub.channel_id, exc.reason, now=now)
+        try:
+            await self._close(sub, local_date, "failed", exc.reason, lease)
+        except LeaseLost:
+            return "posting"
+        await self.catalogue.digests.mark_failing(sub.channel_id, exc.reason, now=self.now())
+        metrics.digest_post("failed")
         log.error(
             "Digest for %s on %s failed: %s — marked failing; next attempt at its next post time (subscription: %r)",
             sub.channel_id,
@@ -405,6 +687,32 @@ class DigestService:
             sub,
         )
         return "failed"
+
+    @contextlib.asynccontextmanager
+    async def _keeping_lease(self, channel_id: int, local_date: dt.date) -> AsyncIterator[_Lease]:
+        """Renew the post's lease in the background while the body posts; a lost lease is flagged, never
+        renewed back. Leaving the block (a crash included) stops renewing: a dead process's lease runs out."""
+        lease = _Lease()
+
+        async def renew() -> None:
+            while not lease.lost:
+                await asyncio.sleep(self.renew_every_s)
+                try:
+                    held = await self.catalogue.digests.renew_post(
+                        channel_id, local_date, owner=self.owner, lease_until=self.now() + self.lease
+                    )
+                except Exception as exc:  # the store is briefly unreachable: the lease may still hold; retry
+                    log.warning("Renewing the lease of the digest for %s on %s failed: %s", channel_id, local_date, exc)
+                    continue
+                lease.lost = not held
+
+        task = asyncio.create_task(renew(), name=f"digest-lease-{channel_id}")
+        try:
+            yield lease
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def refresh(self, day: dt.date) -> None:
         """Re-fetch list `day` just before posting, so upvotes are current; best effort, once per 10 min."""

@@ -2,15 +2,33 @@
 
 The service never talks to Discord directly: the runtime hands it a sink (the UI's `DiscordDigestSink` in
 production, a recording fake in unit tests), so the exactly-once logic is testable without a gateway.
+
+Finding a half-made post again after a crash is the sink's other job (`OwnMessages`): the service looks up the
+parts a post record names by message id, and searches the channel from the post's start for a part that was
+sent but not recorded — by position in the channel (a snowflake), never "the last N messages", which a busy
+channel pushes a part out of.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.digest.render import MessageSpec
 from bot.errors import PaperbotError
+
+__all__ = ["DISCORD_EPOCH", "DeliveryError", "DigestSink", "OwnMessages", "SentMessage", "snowflake_at"]
+
+# Discord's snowflakes count milliseconds from 2015-01-01T00:00:00Z in their top 42 bits.
+DISCORD_EPOCH = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
+
+
+def snowflake_at(when: dt.datetime) -> int:
+    """The smallest snowflake of instant `when`: `after=` it lists every message created from then on."""
+    millis = int((when - DISCORD_EPOCH).total_seconds() * 1000)
+    return max(millis, 0) << 22
 
 
 class DeliveryError(PaperbotError):
@@ -29,7 +47,7 @@ class DeliveryError(PaperbotError):
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
-    """One of the bot's own recent messages in a channel: its id and the footers of its embeds."""
+    """One of the bot's own messages in a channel: its id and the footers of its embeds."""
 
     message_id: int
     footers: tuple[str, ...]
@@ -39,9 +57,43 @@ class DigestSink(Protocol):
     """Posts digest messages to a channel and reads back the bot's own recent messages there."""
 
     async def send(self, channel_id: int, message: MessageSpec) -> int:
-        """Post one message; return its id. Raise DeliveryError on failure."""
+        """Post one message; return its id. Raise DeliveryError on failure.
+
+        A message with a nonce is sent with it enforced: when Discord already created a message with that nonce
+        from the bot within its dedupe window (a retried 5xx, another process finishing the post), it answers
+        with that message, and its id is returned — no second message.
+        """
         ...
 
     async def recent_own_messages(self, channel_id: int, *, limit: int = 100) -> list[SentMessage]:
-        """The bot's own messages among the channel's latest `limit`, newest first. Raise DeliveryError."""
+        """The bot's own messages among the channel's latest `limit`, newest first. Raise DeliveryError.
+
+        Only used with a sink that is not yet `OwnMessages` (see there)."""
+        ...
+
+
+@runtime_checkable
+class OwnMessages(Protocol):
+    """Looking up the bot's own messages by id and by position, for reconciling a half-made post.
+
+    A sink that has these is reconciled by what the post record says (message ids, then the channel from the
+    post's start); one that has not is read back through its last 100 messages, as before.
+    """
+
+    async def own_message(self, channel_id: int, message_id: int) -> SentMessage | None:
+        """The bot's own message `message_id` in the channel (`GET /channels/{c}/messages/{m}`).
+
+        None when the channel has no such message (Discord 404 code 10008: deleted, or never there) or it is
+        not the bot's. Raise DeliveryError like `send` for the channel itself: gone (404 code 10003) or
+        forbidden (403) is permanent; 5xx, 429 and network errors are not.
+        """
+        ...
+
+    def own_messages_after(self, channel_id: int, after: int) -> AsyncIterator[SentMessage]:
+        """The bot's own messages created after snowflake `after`, oldest first, up to the newest.
+
+        Pages through `GET /channels/{c}/messages?after=<id>&limit=100`, each page continuing after the newest
+        message of the last (Discord returns a page newest first: sort it). The caller may stop early. Raise
+        DeliveryError like `own_message`.
+        """
         ...

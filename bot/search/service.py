@@ -368,7 +368,8 @@ async def open_search(
     """
     keyword = KeywordView(folder, catalogue.identity)
     vectors = VectorView(folder, catalogue.identity, embedder or OnnxEmbedder(model))
-    written: Sequence[KeywordView | VectorView] = _views_written(role, keyword, vectors)
+    # With keyword ranking chosen, nothing is embedded (an operator who wants no model work gets none).
+    written: Sequence[KeywordView | VectorView] = _views_written(role, keyword, vectors if mode != "keyword" else None)
     follower = Follower(catalogue, Lease(folder, role=f"paperbot {role}"), list(written), role=role, waited=[keyword])
     service = SearchService(catalogue, keyword, follower, vectors=vectors, mode=mode)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue, open_catalogue
+from bot.catalogue import Catalogue, NewFollow, NewPost, open_catalogue
 from bot.catalogue.copy import copy_catalogue
 from bot.errors import CatalogueError
 from bot.models import DailyEntry, Paper, Subscription
@@ -41,11 +41,19 @@ async def _everything(catalogue: Catalogue) -> tuple[object, ...]:
 
 async def test_a_copy_is_exact_and_a_second_copy_changes_nothing(filled: Catalogue, target: Catalogue) -> None:
     await filled.digests.subscribe(Subscription(channel_id=42, guild_id=7, top_n=3), now=NOW)
+    await filled.digests.see_channels([43], now=NOW)
+    await filled.digests.mark_failing(43, "missing permissions (403)", now=NOW)
+    new = NewPost(list_day=dt.date(2026, 10, 31), payload="[]", nonces={1: "n1", 2: "n2"})
+    claim = await filled.digests.claim_post(42, dt.date(2026, 11, 1), owner="a", lease_until=NOW, now=NOW, new=new)
+    assert claim is not None
+    await filled.digests.record_part(42, dt.date(2026, 11, 1), 1, 1111, owner="a", now=NOW)
+    await filled.follows.add_follow(7, NewFollow(("diffusion",), None, "k:diffusion"), guild_id=1, now=NOW)
     first = await copy_catalogue(filled, target)
     assert not first.incremental
+    assert first.follows == 1
     assert first.papers_read == first.papers_changed == (await filled.stats()).papers
     assert first.days_read == first.days_changed > 0
-    assert first.subscriptions == 1
+    assert first.subscriptions == 1 and first.posts == 1
     assert await _everything(target) == await _everything(filled)
     mark = await target.log_position()
     second = await copy_catalogue(filled, target)

@@ -129,12 +129,12 @@ async def test_crash_between_posting_and_posted_is_reconciled(catalogue: Any, cr
 
         catalogue.digests.finish_post = die
     elif crash == "before its record":  # the first message is out but the record does not know it
-        progress = catalogue.digests.post_progress
+        progress = catalogue.digests.record_part
 
         async def die_progress(*args: Any, **kwargs: Any) -> None:
             raise Crash
 
-        catalogue.digests.post_progress = die_progress
+        catalogue.digests.record_part = die_progress
     else:
         sink.crash_after = 0 if crash == "before the first message" else 1
     with pytest.raises(Crash):
@@ -143,7 +143,7 @@ async def test_crash_between_posting_and_posted_is_reconciled(catalogue: Any, cr
         catalogue.digests.finish_post = finish
         assert len(sink.posted) == 3
     if crash == "before its record":
-        catalogue.digests.post_progress = progress
+        catalogue.digests.record_part = progress
         assert len(sink.posted) == 1
         assert (await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))).message_ids == {}
     record = await catalogue.digests.post(BERLIN, dt.date(2026, 11, 26))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.catalogue import NewPost
 from bot.models import Subscription
 
 UTC = dt.UTC
@@ -38,13 +39,19 @@ async def test_subscription_round_trip_keeps_creation_time_and_clears_failing(ca
 
 async def test_post_records_are_claimed_once(catalogue: Any) -> None:
     day, list_day = dt.date(2026, 11, 26), dt.date(2026, 11, 25)
-    assert await catalogue.digests.begin_post(5, day, list_day, payload="[]", now=NOW)
-    assert await catalogue.digests.begin_post(5, day, list_day, payload="[]", now=NOW)  # 'posting' may resume
-    await catalogue.digests.post_progress(5, day, 1, 111)
-    await catalogue.digests.finish_post(5, day, "posted", message_ids={1: 111, 2: 222}, now=NOW)
-    assert not await catalogue.digests.begin_post(5, day, list_day, now=NOW)
+    lease = NOW + dt.timedelta(minutes=2)
+    new = NewPost(list_day, payload="[1]", nonces={1: "n1", 2: "n2"})
+    first = await catalogue.digests.claim_post(5, day, owner="a", lease_until=lease, now=NOW, new=new)
+    assert first is not None and first.created and first.previous_owner is None
+    again = await catalogue.digests.claim_post(5, day, owner="a", lease_until=lease, now=NOW, new=new)
+    assert again is not None and not again.created and again.previous_owner == "a"  # its own 'posting' resumes
+    assert await catalogue.digests.record_part(5, day, 1, 111, owner="a", now=NOW)
+    assert await catalogue.digests.record_part(5, day, 2, 222, owner="a", now=NOW)
+    assert await catalogue.digests.finish_post(5, day, "posted", owner="a", now=NOW)
+    assert await catalogue.digests.claim_post(5, day, owner="a", lease_until=lease, now=NOW, new=new) is None
     record = await catalogue.digests.post(5, day)
     assert record.state == "posted" and record.message_ids == {1: 111, 2: 222} and record.finished_at == NOW
+    assert record.nonces == {1: "n1", 2: "n2"} and record.owner == "a" and record.lease_until is None
     assert (await catalogue.digests.last_posts())[5] == record
     assert await catalogue.digests.posts_in_state("posting") == []
 

@@ -1,7 +1,11 @@
-"""Digest persistence in SQLite: slash-command subscriptions, per-channel state and the post records.
+"""Digest persistence in SQLite: slash-command subscriptions, per-channel state, the post records and the
+scheduler's slot claims.
 
-A collaborator of the catalogue (`SqliteCatalogue.digests`), sharing its `Database`: writes are transactions
-under the catalogue's writer; reads that must see a consistent pair of tables run inside one too.
+A collaborator of the catalogue (`SqliteCatalogue.digests`), sharing its `Database`. Writes are transactions
+under the catalogue's writer; SQLite has one writer at a time across processes, so a claim that reads a record
+and then writes it inside one transaction is atomic against every other process. Reads are single statements
+on the pooled read connections: in WAL mode they see the last commit and never wait for a writer, so a digest
+start or a status command does not queue behind another process's long write.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import cast
 
 from bot.catalogue.sqlite._connections import Database, fetch_all
 from bot.catalogue.sqlite._rows import iso, when
-from bot.catalogue.types import ChannelState, PostRecord, PostState
+from bot.catalogue.types import ChannelState, NewPost, PostClaim, PostRecord, PostState
 from bot.models import EmptyDays, Subscription
 
 
@@ -35,6 +39,21 @@ def _sub_from_row(row: sqlite3.Row) -> Subscription:
     )
 
 
+# A post record with its parts folded in: which parts were sent as which message, and every part's nonce.
+_POST_SELECT = (
+    "SELECT p.*,\n"
+    "    (SELECT json_group_object(CAST(x.part AS TEXT), x.message_id) FROM digest_post_parts x\n"
+    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.message_id IS NOT NULL)\n"
+    "        AS message_ids,\n"
+    "    (SELECT json_group_object(CAST(x.part AS TEXT), x.nonce) FROM digest_post_parts x\n"
+    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.nonce IS NOT NULL) AS nonces\n"
+    "FROM digest_posts p"
+)
+_KEY = "p.channel_id = ? AND p.local_date = ?"
+# Claims of scheduler slots are kept this long, then deleted by later claims.
+SLOT_KEEP = dt.timedelta(days=7)
+
+
 def _post_from_row(row: sqlite3.Row) -> PostRecord:
     return PostRecord(
         channel_id=int(row["channel_id"]),
@@ -42,11 +61,19 @@ def _post_from_row(row: sqlite3.Row) -> PostRecord:
         list_day=dt.date.fromisoformat(row["list_day"]),
         state=cast(PostState, row["state"]),
         payload=row["payload"],
-        message_ids={int(k): int(v) for k, v in json.loads(row["message_ids"]).items()},
+        message_ids={int(k): int(v) for k, v in json.loads(row["message_ids"] or "{}").items()},
         error=row["error"],
         started_at=when(row["started_at"]),
         finished_at=when(row["finished_at"]),
+        owner=row["owner"],
+        lease_until=when(row["lease_until"]),
+        nonces={int(k): str(v) for k, v in json.loads(row["nonces"] or "{}").items()},
     )
+
+
+def _holds(row: sqlite3.Row, owner: str) -> bool:
+    """Whether `owner` holds this post record (it is 'posting' and theirs)."""
+    return bool(row["state"] == "posting" and row["owner"] == owner)
 
 
 def _state_from_row(row: sqlite3.Row) -> ChannelState:
@@ -68,20 +95,15 @@ class SqliteDigestStore:
 
     async def subscriptions(self) -> list[Subscription]:
         """Every subscription made with slash commands, by channel id, with its failing state."""
-        async with self._db.transaction() as db:
-            rows = await fetch_all(
-                db,
-                "SELECT s.*, c.failing_reason, c.failing_since FROM digest_subscriptions s\n"
-                "LEFT JOIN digest_channel_state c USING (channel_id) ORDER BY s.channel_id",
-            )
-        return [
-            _replace_failing(_sub_from_row(row), row["failing_reason"], when(row["failing_since"])) for row in rows
-        ]
+        rows = await self._db.read(
+            "SELECT s.*, c.failing_reason, c.failing_since FROM digest_subscriptions s\n"
+            "LEFT JOIN digest_channel_state c USING (channel_id) ORDER BY s.channel_id",
+        )
+        return [_replace_failing(_sub_from_row(row), row["failing_reason"], when(row["failing_since"])) for row in rows]
 
     async def subscription(self, channel_id: int) -> Subscription | None:
         """The slash-command subscription of a channel, if any."""
-        async with self._db.transaction() as db:
-            rows = await fetch_all(db, "SELECT * FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
+        rows = await self._db.read("SELECT * FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
         return _sub_from_row(rows[0]) if rows else None
 
     async def subscribe(self, sub: Subscription, *, now: dt.datetime) -> Subscription:
@@ -157,8 +179,7 @@ class SqliteDigestStore:
 
     async def channel_states(self) -> dict[int, ChannelState]:
         """Every channel's digest state, by channel id."""
-        async with self._db.transaction() as db:
-            rows = await fetch_all(db, "SELECT * FROM digest_channel_state")
+        rows = await self._db.read("SELECT * FROM digest_channel_state")
         return {int(row["channel_id"]): _state_from_row(row) for row in rows}
 
     async def mark_failing(self, channel_id: int, reason: str, *, now: dt.datetime) -> None:
@@ -184,79 +205,153 @@ class SqliteDigestStore:
 
     async def post(self, channel_id: int, local_date: dt.date) -> PostRecord | None:
         """The post record of a channel for a local date."""
-        async with self._db.transaction() as db:
-            rows = await fetch_all(
-                db,
-                "SELECT * FROM digest_posts WHERE channel_id = ? AND local_date = ?",
-                (channel_id, local_date.isoformat()),
-            )
+        rows = await self._db.read(f"{_POST_SELECT} WHERE {_KEY}", (channel_id, local_date.isoformat()))
         return _post_from_row(rows[0]) if rows else None
 
     async def posts_in_state(self, state: PostState) -> list[PostRecord]:
-        """Every post record in `state` (at start: the 'posting' ones to reconcile)."""
-        async with self._db.transaction() as db:
-            rows = await fetch_all(
-                db, "SELECT * FROM digest_posts WHERE state = ? ORDER BY local_date, channel_id", (state,)
-            )
+        """Every post record in `state` (the 'posting' ones are posts that may be half made)."""
+        rows = await self._db.read(f"{_POST_SELECT} WHERE p.state = ? ORDER BY p.local_date, p.channel_id", (state,))
         return [_post_from_row(row) for row in rows]
 
     async def last_posts(self) -> dict[int, PostRecord]:
         """Each channel's latest post record (any state), by channel id."""
-        async with self._db.transaction() as db:
-            rows = await fetch_all(
-                db,
-                "SELECT p.* FROM digest_posts p JOIN (SELECT channel_id, max(local_date) AS d FROM digest_posts\n"
-                "    GROUP BY channel_id) last ON p.channel_id = last.channel_id AND p.local_date = last.d",
-            )
+        rows = await self._db.read(
+            f"{_POST_SELECT} JOIN (SELECT channel_id, max(local_date) AS d FROM digest_posts GROUP BY channel_id)\n"
+            "    last ON p.channel_id = last.channel_id AND p.local_date = last.d"
+        )
         return {int(row["channel_id"]): _post_from_row(row) for row in rows}
 
-    async def begin_post(
-        self,
-        channel_id: int,
-        local_date: dt.date,
-        list_day: dt.date,
-        *,
-        state: PostState = "posting",
-        payload: str = "[]",
-        now: dt.datetime,
-    ) -> bool:
-        """Claim the (channel, local date) post; return False if a record that is not 'posting' exists.
+    async def all_posts(self) -> list[PostRecord]:
+        """Every post record, oldest first."""
+        rows = await self._db.read(f"{_POST_SELECT} ORDER BY p.local_date, p.channel_id")
+        return [_post_from_row(row) for row in rows]
 
-        Written before the first message is sent: with it, a restart knows a post may be half made.
-        """
+    async def restore_post(self, record: PostRecord) -> bool:
+        """Make a record and its parts exactly as given; unchanged ones are not rewritten."""
+        if await self.post(record.channel_id, record.local_date) == record:
+            return False
+        key = (record.channel_id, record.local_date.isoformat())
+        parts = sorted(set(record.nonces) | set(record.message_ids))
         async with self._db.transaction() as db:
-            rows = await fetch_all(
-                db,
-                "SELECT state FROM digest_posts WHERE channel_id = ? AND local_date = ?",
-                (channel_id, local_date.isoformat()),
-            )
-            if rows and rows[0]["state"] != "posting":
-                return False
             await db.execute(
-                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, started_at)\n"
-                "VALUES (?, ?, ?, ?, ?, ?)\n"
+                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, error, started_at,\n"
+                "    finished_at, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
                 "ON CONFLICT (channel_id, local_date) DO UPDATE SET list_day = excluded.list_day,\n"
-                "    state = excluded.state, payload = excluded.payload, started_at = excluded.started_at",
-                (channel_id, local_date.isoformat(), list_day.isoformat(), state, payload, iso(now)),
+                "    state = excluded.state, payload = excluded.payload, error = excluded.error,\n"
+                "    started_at = excluded.started_at, finished_at = excluded.finished_at, owner = excluded.owner,\n"
+                "    lease_until = excluded.lease_until",
+                (
+                    *key,
+                    record.list_day.isoformat(),
+                    record.state,
+                    record.payload,
+                    record.error,
+                    iso(record.started_at) if record.started_at else iso(dt.datetime.now(dt.UTC)),
+                    iso(record.finished_at) if record.finished_at else None,
+                    record.owner,
+                    iso(record.lease_until) if record.lease_until else None,
+                ),
+            )
+            await db.execute("DELETE FROM digest_post_parts WHERE channel_id = ? AND local_date = ?", key)
+            await db.executemany(
+                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id)\n"
+                "VALUES (?, ?, ?, ?, ?)",
+                [(*key, part, record.nonces.get(part), record.message_ids.get(part)) for part in parts],
             )
         return True
 
-    async def post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None:
-        """Remember that part `part` of a 'posting' post was sent as `message_id`."""
+    async def restore_channel_state(self, state: ChannelState) -> bool:
+        """Make a channel's state exactly as given."""
+        if (await self.channel_states()).get(state.channel_id) == state:
+            return False
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO digest_channel_state (channel_id, first_seen, failing_reason, failing_since)\n"
+                "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET first_seen = excluded.first_seen,\n"
+                "    failing_reason = excluded.failing_reason, failing_since = excluded.failing_since",
+                (
+                    state.channel_id,
+                    iso(state.first_seen) if state.first_seen else None,
+                    state.failing_reason,
+                    iso(state.failing_since) if state.failing_since else None,
+                ),
+            )
+        return True
+
+    async def claim_post(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        *,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        new: NewPost | None = None,
+    ) -> PostClaim | None:
+        """Claim the post for `owner` (see `DigestStore.claim_post`): create it from `new`, or take over a
+        'posting' record whose lease expired or that `owner` holds. One write transaction: SQLite's single
+        writer makes the read-and-write atomic across processes."""
+        key = (channel_id, local_date.isoformat())
+        async with self._db.transaction() as db:
+            rows = await fetch_all(db, "SELECT * FROM digest_posts WHERE channel_id = ? AND local_date = ?", key)
+            previous: str | None = None
+            if rows:
+                row = rows[0]
+                expiry = when(row["lease_until"])
+                if row["state"] != "posting":
+                    return None
+                if row["owner"] != owner and expiry is not None and expiry > now:
+                    return None
+                previous = row["owner"]
+                await db.execute(
+                    "UPDATE digest_posts SET owner = ?, lease_until = ? WHERE channel_id = ? AND local_date = ?",
+                    (owner, iso(lease_until), *key),
+                )
+            elif new is None:
+                return None
+            else:
+                await db.execute(
+                    "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, started_at, owner,\n"
+                    "    lease_until) VALUES (?, ?, ?, 'posting', ?, ?, ?, ?)",
+                    (*key, new.list_day.isoformat(), new.payload, iso(now), owner, iso(lease_until)),
+                )
+                await db.executemany(
+                    "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce) VALUES (?, ?, ?, ?)",
+                    [(*key, part, nonce) for part, nonce in sorted(new.nonces.items())],
+                )
+            claimed = await fetch_all(db, f"{_POST_SELECT} WHERE {_KEY}", key)
+        return PostClaim(_post_from_row(claimed[0]), created=not rows, previous_owner=previous)
+
+    async def renew_post(self, channel_id: int, local_date: dt.date, *, owner: str, lease_until: dt.datetime) -> bool:
+        """Extend `owner`'s lease; False when it no longer holds the record."""
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE digest_posts SET lease_until = ?\n"
+                "WHERE channel_id = ? AND local_date = ? AND state = 'posting' AND owner = ?",
+                (iso(lease_until), channel_id, local_date.isoformat(), owner),
+            )
+            return cursor.rowcount > 0
+
+    async def record_part(
+        self, channel_id: int, local_date: dt.date, part: int, message_id: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that `part` was sent as `message_id`, if `owner` still holds the record."""
+        key = (channel_id, local_date.isoformat())
         async with self._db.transaction() as db:
             rows = await fetch_all(
-                db,
-                "SELECT message_ids FROM digest_posts WHERE channel_id = ? AND local_date = ?",
-                (channel_id, local_date.isoformat()),
+                db, "SELECT state, owner FROM digest_posts WHERE channel_id = ? AND local_date = ?", key
             )
-            if not rows:
-                return
-            ids = json.loads(rows[0]["message_ids"])
-            ids[str(part)] = message_id
+            if not rows or not _holds(rows[0], owner):
+                return False
             await db.execute(
-                "UPDATE digest_posts SET message_ids = ? WHERE channel_id = ? AND local_date = ?",
-                (json.dumps(ids), channel_id, local_date.isoformat()),
+                "INSERT INTO digest_post_parts (channel_id, local_date, part, message_id, sent_at)\n"
+                "VALUES (?, ?, ?, ?, ?)\n"
+                "ON CONFLICT (channel_id, local_date, part) DO UPDATE SET\n"
+                "    message_id = coalesce(digest_post_parts.message_id, excluded.message_id),\n"
+                "    sent_at = coalesce(digest_post_parts.sent_at, excluded.sent_at)",
+                (*key, part, message_id, iso(now)),
             )
+            return True
 
     async def finish_post(
         self,
@@ -264,24 +359,45 @@ class SqliteDigestStore:
         local_date: dt.date,
         state: PostState,
         *,
-        message_ids: dict[int, int] | None = None,
+        owner: str,
         error: str | None = None,
         now: dt.datetime,
-    ) -> None:
-        """Close a post record: 'posted' with its message ids, or 'failed'/'skipped' with the reason."""
+    ) -> bool:
+        """Close `owner`'s 'posting' record: 'posted', or 'failed'/'skipped' with the reason."""
+        if state == "posting":
+            raise ValueError("finish_post closes a post: the state must be 'posted', 'failed' or 'skipped'")
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE digest_posts SET state = ?, error = ?, finished_at = ?, lease_until = NULL\n"
+                "WHERE channel_id = ? AND local_date = ? AND state = 'posting' AND owner = ?",
+                (state, error, iso(now), channel_id, local_date.isoformat(), owner),
+            )
+            return cursor.rowcount > 0
+
+    async def skip_post(self, channel_id: int, local_date: dt.date, list_day: dt.date, *, now: dt.datetime) -> bool:
+        """Write a closed 'skipped' record unless the post already has a record."""
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, started_at, finished_at)\n"
+                "VALUES (?, ?, ?, 'skipped', ?, ?) ON CONFLICT (channel_id, local_date) DO NOTHING",
+                (channel_id, local_date.isoformat(), list_day.isoformat(), iso(now), iso(now)),
+            )
+            return cursor.rowcount > 0
+
+    # ---- scheduler slots ------------------------------------------------------------------------------------
+
+    async def claim_slot(self, job: str, slot_time: dt.datetime, *, owner: str, now: dt.datetime) -> bool:
+        """Claim the run of `job` at `slot_time`: True for the first claimer only; old claims are deleted."""
         async with self._db.transaction() as db:
             await db.execute(
-                "UPDATE digest_posts SET state = ?, message_ids = coalesce(?, message_ids), error = ?,\n"
-                "    finished_at = ? WHERE channel_id = ? AND local_date = ?",
-                (
-                    state,
-                    None if message_ids is None else json.dumps({str(k): v for k, v in message_ids.items()}),
-                    error,
-                    iso(now),
-                    channel_id,
-                    local_date.isoformat(),
-                ),
+                "DELETE FROM job_slots WHERE slot_time < ?", (iso((now - SLOT_KEEP).replace(microsecond=0)),)
             )
+            cursor = await db.execute(
+                "INSERT INTO job_slots (job, slot_time, owner, claimed_at) VALUES (?, ?, ?, ?)\n"
+                "ON CONFLICT (job, slot_time) DO NOTHING",
+                (job, iso(slot_time.replace(microsecond=0)), owner, iso(now)),
+            )
+            return cursor.rowcount > 0
 
 
 def _replace_failing(sub: Subscription, reason: str | None, since: dt.datetime | None) -> Subscription:

@@ -2,7 +2,8 @@
 
 Opening creates the file owner-only (0600), switches it to WAL (readers never wait for the writer), and
 applies the numbered migrations. Each concern lives in its own module (`_papers`, `_bulk`, `_daily`,
-`_changes`, `_digest`); this class only holds the connections and routes the `Catalogue` protocol to them.
+`_changes`, `_digest`, `_follows`); this class only holds the connections and routes the `Catalogue` protocol
+to them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import aiosqlite
 from bot.catalogue.sqlite import _bulk, _changes, _daily, _papers
 from bot.catalogue.sqlite._connections import Database, close_all, connect, create_private_file, fetch_all
 from bot.catalogue.sqlite._digest import SqliteDigestStore
+from bot.catalogue.sqlite._follows import SqliteFollowStore
 from bot.catalogue.sqlite._migrate import migrate
 from bot.catalogue.types import Backend, ChangeBatch, DayChange, LogPosition
 from bot.errors import CatalogueError
@@ -45,6 +47,7 @@ class SqliteCatalogue:
         self._db = database
         self._identity = identity
         self._digests = SqliteDigestStore(database)
+        self._follows = SqliteFollowStore(database)
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteCatalogue:
@@ -97,6 +100,11 @@ class SqliteCatalogue:
     def digests(self) -> SqliteDigestStore:
         """The digest's subscriptions and post records."""
         return self._digests
+
+    @property
+    def follows(self) -> SqliteFollowStore:
+        """Members' follows, the list entries and the follow DM records."""
+        return self._follows
 
     async def close(self) -> None:
         """Close every connection (idempotent)."""
