@@ -211,7 +211,12 @@ class Follower:
                     if view.cursor != stalled_at:  # a new outage (progress was made since the last one)
                         pause, stalled_at = 0, view.cursor
                         # A CLI command reports the failure of its own work; only the bot says it here.
-                        log.log(self._outage_level, "Following the change log paused: %s; retrying", exc)
+                        log.log(
+                            self._outage_level,
+                            "Following the change log into %s paused: %s; retrying",
+                            type(view).__name__,
+                            exc,
+                        )
                     self._paused.add(id(view))
                     pause = min(len(CATALOGUE_RETRY_S) - 1, pause + 1)
                     await asyncio.sleep(CATALOGUE_RETRY_S[pause])
@@ -231,7 +236,8 @@ class Follower:
             await self._catch_up(view)
             if id(view) in self._paused:
                 self._paused.discard(id(view))
-                log.log(logging.INFO if self.role == "bot" else logging.DEBUG, "Following the change log resumed")
+                level = logging.INFO if self.role == "bot" else logging.DEBUG
+                log.log(level, "Following the change log into %s resumed", type(view).__name__)
             async with self._locks[id(view)]:
                 more = await view.backfill(self.catalogue)
             if not more:

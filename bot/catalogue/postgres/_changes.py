@@ -18,6 +18,9 @@ imports' merges, an ingest and a digest write run side by side; only their final
 the lock last also means its holder never waits for a row lock, so it cannot take part in a deadlock. The
 measured cost at 1M papers is in bench/README.md (the import's append-and-commit step per batch of 20,000).
 
+The list entries of the follows feature (each paper's first appearance on a Daily Papers list, numbered for
+members' DMs) need the same guarantee and are appended under the same lock (`serialise`), by `_daily`.
+
 **Waking followers.** The append also queues `NOTIFY paperbot_changes`, delivered when the transaction commits.
 `ChangeSignal` listens on a connection of its own and wakes `wait`; if that connection is lost, `wait` falls
 back to polling the log's end until it is back.
@@ -38,7 +41,7 @@ from bot.catalogue.postgres._rows import paper_from_row, utc
 from bot.catalogue.types import ChangeBatch, LogPosition
 from bot.models import Paper
 
-__all__ = ["CHANGES_LOCK", "CHANNEL", "ChangeSignal", "after", "append", "position", "prune", "wait"]
+__all__ = ["CHANGES_LOCK", "CHANNEL", "ChangeSignal", "after", "append", "position", "prune", "serialise", "wait"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,11 @@ CHANGES_LOCK = 0x7061_7065_7262_0002  # "paperb" + 2: serialises appends to the 
 CHANNEL = "paperbot_changes"
 POLL_S = 2.0  # how often `wait` looks at the log's end when no notification comes (listener lost)
 _LISTEN_RETRY_S = (1.0, 2.0, 5.0, 10.0)
+
+
+async def serialise(conn: Connection) -> None:
+    """Take the append lock for the rest of the caller's transaction (again is harmless: it stacks)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGES_LOCK,))
 
 
 async def append(conn: Connection, paper_ids: Sequence[str], at: dt.datetime) -> None:

@@ -1,9 +1,12 @@
 """The Daily Papers lists in PostgreSQL: record a day, read a day, trending windows, and the fetch record.
 
 Recording a day is one transaction: its papers (the coalescing upsert), its list rows (new entries added,
-upvotes refreshed only where they changed), the day re-ranked, the fetch remembered — then the changed papers
-appended to the change log, last. Rows are written in id order, so a cron ingest and the bot's own scheduled
-ingest recording the same day at once lock them in the same order.
+upvotes refreshed only where they changed), the day re-ranked, the fetch remembered — then, last, the changed
+papers appended to the change log and the papers listed for the first time anywhere entered in
+`list_entries` (the follows' positions), both under the change log's lock so their numbers grow in commit
+order. Every write of `daily` goes through here, so no list row can miss its entry. Rows are written in id
+order, so a cron ingest and the bot's own scheduled ingest recording the same day at once lock them in the
+same order.
 
 The fetch record keeps a settled day's time: once a day's list was fetched `LIST_SETTLED_AFTER` after its
 UTC day began, a later fetch that lists the same number of papers writes nothing.
@@ -35,6 +38,12 @@ _RERANK = (
     "    AS ranked\n"
     "WHERE daily.day = %s AND daily.paper_id = ranked.paper_id AND daily.rank <> ranked.r"
 )
+# A paper's first listing anywhere enters the follows' list; later listings (other days) do not.
+_ENTER = (
+    "INSERT INTO list_entries (paper_id, day, entered_at)\n"
+    "SELECT paper_id, %s, %s FROM unnest(%s::text[]) WITH ORDINALITY AS listed (paper_id, n) ORDER BY n\n"
+    "ON CONFLICT (paper_id) DO NOTHING"
+)
 _FETCHED = (
     "INSERT INTO fetched_days AS f (day, fetched_at, listed) VALUES (%s, %s, %s)\n"
     "ON CONFLICT (day) DO UPDATE SET fetched_at = excluded.fetched_at, listed = excluded.listed\n"
@@ -53,10 +62,10 @@ async def record_day(
         changed = await _papers.upsert(conn, [entry.paper for entry in entries], fetched)
         cursor = await conn.execute("SELECT paper_id FROM daily WHERE day = %s", (day,))
         known = {row["paper_id"] for row in await cursor.fetchall()}
-        added = 0
+        new_in_day: list[str] = []
         for entry in entries:
             if entry.paper.id not in known:
-                added += 1
+                new_in_day.append(entry.paper.id)
                 known.add(entry.paper.id)
         if entries:
             in_id_order = sorted(entries, key=lambda entry: entry.paper.id)
@@ -66,7 +75,10 @@ async def record_day(
             await conn.execute(_RERANK, (day, day))
         await conn.execute(_FETCHED, (day, fetched, len(known), settled_from))
         await _changes.append(conn, changed, fetched)
-        return added, len(changed)
+        if new_in_day:
+            await _changes.serialise(conn)
+            await conn.execute(_ENTER, (day, fetched, new_in_day))
+        return len(new_in_day), len(changed)
 
     added, papers_changed = await database.write(body)
     return DayChange(day=day, listed=len(entries), added=added, papers_changed=papers_changed)

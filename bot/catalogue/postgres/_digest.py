@@ -1,21 +1,23 @@
-"""Digest persistence in PostgreSQL: slash-command subscriptions, per-channel state and the post records.
+"""Digest persistence in PostgreSQL: slash-command subscriptions, per-channel state, the post records and the
+scheduler's slot claims.
 
-A collaborator of the catalogue (`PostgresCatalogue.digests`), sharing its pools. Every write is one
-transaction; a decision two processes could race on (claiming a post) reads the record `FOR UPDATE` inside
-it, so whichever gets there first wins and the other sees its record.
+A collaborator of the catalogue (`PostgresCatalogue.digests`), sharing its pools. Several bot processes (shards)
+share these tables, so every decision two of them could race on is one transaction that takes the row first:
+a claim inserts the record (`ON CONFLICT DO NOTHING`: of two processes creating it at once, one inserts and
+the other waits for that commit and finds the row) or locks the existing one (`FOR UPDATE`) before reading
+what it decides on. Whoever gets there first wins; the other learns it lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, cast
 
-from bot.catalogue.postgres._connections import Connection, Database
+from bot.catalogue.postgres._connections import BACKGROUND_WAIT_S, Connection, Database
 from bot.catalogue.postgres._rows import Row, utc, when
-from bot.catalogue.types import ChannelState, PostRecord, PostState
+from bot.catalogue.types import ChannelState, NewPost, PostClaim, PostRecord, PostState
 from bot.models import EmptyDays, Subscription
 
 __all__ = ["PostgresDigestStore"]
@@ -37,6 +39,21 @@ def _sub_from_row(row: Row) -> Subscription:
     )
 
 
+# A post record with its parts folded in: which parts were sent as which message, and every part's nonce.
+_POST_SELECT = (
+    "SELECT p.*,\n"
+    "    (SELECT jsonb_object_agg(x.part::text, x.message_id) FROM digest_post_parts x\n"
+    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.message_id IS NOT NULL)\n"
+    "        AS message_ids,\n"
+    "    (SELECT jsonb_object_agg(x.part::text, x.nonce) FROM digest_post_parts x\n"
+    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.nonce IS NOT NULL) AS nonces\n"
+    "FROM digest_posts p"
+)
+_KEY = "p.channel_id = %s AND p.local_date = %s"
+# Claims of scheduler slots are kept this long, then deleted by later claims.
+SLOT_KEEP = dt.timedelta(days=7)
+
+
 def _post_from_row(row: Row) -> PostRecord:
     return PostRecord(
         channel_id=int(row["channel_id"]),
@@ -44,10 +61,13 @@ def _post_from_row(row: Row) -> PostRecord:
         list_day=row["list_day"],
         state=cast(PostState, row["state"]),
         payload=row["payload"],
-        message_ids={int(k): int(v) for k, v in row["message_ids"].items()},
+        message_ids={int(k): int(v) for k, v in (row["message_ids"] or {}).items()},
         error=row["error"],
         started_at=when(row["started_at"]),
         finished_at=when(row["finished_at"]),
+        owner=row["owner"],
+        lease_until=when(row["lease_until"]),
+        nonces={int(k): str(v) for k, v in (row["nonces"] or {}).items()},
     )
 
 
@@ -63,6 +83,10 @@ def _state_from_row(row: Row) -> ChannelState:
 async def _rows(conn: Connection, sql: str, params: Any = None) -> list[Row]:
     cursor = await conn.execute(sql, params)
     return list(await cursor.fetchall())
+
+
+def _maybe(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else utc(value)
 
 
 class PostgresDigestStore:
@@ -207,75 +231,166 @@ class PostgresDigestStore:
 
     async def post(self, channel_id: int, local_date: dt.date) -> PostRecord | None:
         """The post record of a channel for a local date."""
-        rows = await self._db.read(
-            "SELECT * FROM digest_posts WHERE channel_id = %s AND local_date = %s", (channel_id, local_date)
-        )
+        rows = await self._db.read(f"{_POST_SELECT} WHERE {_KEY}", (channel_id, local_date))
         return _post_from_row(rows[0]) if rows else None
 
     async def posts_in_state(self, state: PostState) -> list[PostRecord]:
-        """Every post record in `state` (at start: the 'posting' ones to reconcile)."""
-        rows = await self._db.read(
-            "SELECT * FROM digest_posts WHERE state = %s ORDER BY local_date, channel_id", (state,)
-        )
+        """Every post record in `state` (the 'posting' ones are posts that may be half made)."""
+        rows = await self._db.read(f"{_POST_SELECT} WHERE p.state = %s ORDER BY p.local_date, p.channel_id", (state,))
         return [_post_from_row(row) for row in rows]
 
     async def last_posts(self) -> dict[int, PostRecord]:
         """Each channel's latest post record (any state), by channel id."""
         rows = await self._db.read(
-            "SELECT DISTINCT ON (channel_id) * FROM digest_posts ORDER BY channel_id, local_date DESC"
+            f"{_POST_SELECT} JOIN (SELECT channel_id, max(local_date) AS d FROM digest_posts GROUP BY channel_id)\n"
+            "    last ON p.channel_id = last.channel_id AND p.local_date = last.d"
         )
         return {int(row["channel_id"]): _post_from_row(row) for row in rows}
 
-    async def begin_post(
+    async def all_posts(self) -> list[PostRecord]:
+        """Every post record, oldest first."""
+        rows = await self._db.read(f"{_POST_SELECT} ORDER BY p.local_date, p.channel_id", borrow_s=BACKGROUND_WAIT_S)
+        return [_post_from_row(row) for row in rows]
+
+    async def restore_post(self, record: PostRecord) -> bool:
+        """Make a record and its parts exactly as given; unchanged ones are not rewritten."""
+        if await self.post(record.channel_id, record.local_date) == record:
+            return False
+        key = (record.channel_id, record.local_date)
+        parts = sorted(set(record.nonces) | set(record.message_ids))
+
+        async def body(conn: Connection) -> None:
+            await conn.execute(
+                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, error, started_at,\n"
+                "    finished_at, owner, lease_until) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)\n"
+                "ON CONFLICT (channel_id, local_date) DO UPDATE SET list_day = excluded.list_day,\n"
+                "    state = excluded.state, payload = excluded.payload, error = excluded.error,\n"
+                "    started_at = excluded.started_at, finished_at = excluded.finished_at, owner = excluded.owner,\n"
+                "    lease_until = excluded.lease_until",
+                (
+                    *key,
+                    record.list_day,
+                    record.state,
+                    record.payload,
+                    record.error,
+                    utc(record.started_at) if record.started_at else dt.datetime.now(dt.UTC),
+                    _maybe(record.finished_at),
+                    record.owner,
+                    _maybe(record.lease_until),
+                ),
+            )
+            await conn.execute("DELETE FROM digest_post_parts WHERE channel_id = %s AND local_date = %s", key)
+            await conn.cursor().executemany(
+                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id)\n"
+                "VALUES (%s, %s, %s, %s, %s)",
+                [(*key, part, record.nonces.get(part), record.message_ids.get(part)) for part in parts],
+            )
+
+        await self._db.write(body)
+        return True
+
+    async def restore_channel_state(self, state: ChannelState) -> bool:
+        """Make a channel's state exactly as given."""
+        if (await self.channel_states()).get(state.channel_id) == state:
+            return False
+
+        async def body(conn: Connection) -> None:
+            await conn.execute(
+                "INSERT INTO digest_channel_state (channel_id, first_seen, failing_reason, failing_since)\n"
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (channel_id) DO UPDATE SET first_seen = excluded.first_seen,\n"
+                "    failing_reason = excluded.failing_reason, failing_since = excluded.failing_since",
+                (state.channel_id, _maybe(state.first_seen), state.failing_reason, _maybe(state.failing_since)),
+            )
+
+        await self._db.write(body)
+        return True
+
+    async def claim_post(
         self,
         channel_id: int,
         local_date: dt.date,
-        list_day: dt.date,
         *,
-        state: PostState = "posting",
-        payload: str = "[]",
+        owner: str,
+        lease_until: dt.datetime,
         now: dt.datetime,
-    ) -> bool:
-        """Claim the (channel, local date) post; return False if a record that is not 'posting' exists.
+        new: NewPost | None = None,
+    ) -> PostClaim | None:
+        """Claim the post for `owner` (see `DigestStore.claim_post`): create it from `new`, or take over a
+        'posting' record whose lease expired or that `owner` holds. One transaction holding the row."""
+        key = (channel_id, local_date)
 
-        Written before the first message is sent: with it, a restart knows a post may be half made.
-        """
-
-        async def body(conn: Connection) -> bool:
-            # Insert-or-lock first, so two processes claiming at once queue on the row instead of both
-            # seeing "no record".
-            await conn.execute(
-                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, started_at)\n"
-                "VALUES (%s, %s, %s, 'posting', '[]', %s) ON CONFLICT (channel_id, local_date) DO NOTHING",
-                (channel_id, local_date, list_day, utc(now)),
-            )
+        async def body(conn: Connection) -> PostClaim | None:
+            if new is not None:
+                created = await conn.execute(
+                    "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, started_at, owner,\n"
+                    "    lease_until) VALUES (%s, %s, %s, 'posting', %s, %s, %s, %s)\n"
+                    "ON CONFLICT (channel_id, local_date) DO NOTHING",
+                    (*key, new.list_day, new.payload, utc(now), owner, utc(lease_until)),
+                )
+                if created.rowcount > 0:
+                    await conn.cursor().executemany(
+                        "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce) VALUES (%s, %s, %s, %s)",
+                        [(*key, part, nonce) for part, nonce in sorted(new.nonces.items())],
+                    )
+                    claimed = await _rows(conn, f"{_POST_SELECT} WHERE {_KEY}", key)
+                    return PostClaim(_post_from_row(claimed[0]), created=True)
             rows = await _rows(
                 conn,
-                "SELECT state FROM digest_posts WHERE channel_id = %s AND local_date = %s FOR UPDATE",
-                (channel_id, local_date),
+                "SELECT state, owner, lease_until FROM digest_posts WHERE channel_id = %s AND local_date = %s\n"
+                "FOR UPDATE",
+                key,
             )
-            if rows and rows[0]["state"] != "posting":
+            if not rows:
+                return None
+            row = rows[0]
+            expiry = when(row["lease_until"])
+            if row["state"] != "posting" or (row["owner"] != owner and expiry is not None and expiry > now):
+                return None
+            await conn.execute(
+                "UPDATE digest_posts SET owner = %s, lease_until = %s WHERE channel_id = %s AND local_date = %s",
+                (owner, utc(lease_until), *key),
+            )
+            claimed = await _rows(conn, f"{_POST_SELECT} WHERE {_KEY}", key)
+            return PostClaim(_post_from_row(claimed[0]), created=False, previous_owner=row["owner"])
+
+        return await self._db.write(body)
+
+    async def renew_post(self, channel_id: int, local_date: dt.date, *, owner: str, lease_until: dt.datetime) -> bool:
+        """Extend `owner`'s lease; False when it no longer holds the record."""
+
+        async def body(conn: Connection) -> bool:
+            cursor = await conn.execute(
+                "UPDATE digest_posts SET lease_until = %s\n"
+                "WHERE channel_id = %s AND local_date = %s AND state = 'posting' AND owner = %s",
+                (utc(lease_until), channel_id, local_date, owner),
+            )
+            return cursor.rowcount > 0
+
+        return await self._db.write(body)
+
+    async def record_part(
+        self, channel_id: int, local_date: dt.date, part: int, message_id: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that `part` was sent as `message_id`, if `owner` still holds the record (read under lock)."""
+        key = (channel_id, local_date)
+
+        async def body(conn: Connection) -> bool:
+            rows = await _rows(
+                conn, "SELECT state, owner FROM digest_posts WHERE channel_id = %s AND local_date = %s FOR UPDATE", key
+            )
+            if not rows or rows[0]["state"] != "posting" or rows[0]["owner"] != owner:
                 return False
             await conn.execute(
-                "UPDATE digest_posts SET list_day = %s, state = %s, payload = %s, started_at = %s\n"
-                "WHERE channel_id = %s AND local_date = %s",
-                (list_day, state, payload, utc(now), channel_id, local_date),
+                "INSERT INTO digest_post_parts AS x (channel_id, local_date, part, message_id, sent_at)\n"
+                "VALUES (%s, %s, %s, %s, %s)\n"
+                "ON CONFLICT (channel_id, local_date, part) DO UPDATE SET\n"
+                "    message_id = coalesce(x.message_id, excluded.message_id),\n"
+                "    sent_at = coalesce(x.sent_at, excluded.sent_at)",
+                (*key, part, message_id, utc(now)),
             )
             return True
 
         return await self._db.write(body)
-
-    async def post_progress(self, channel_id: int, local_date: dt.date, part: int, message_id: int) -> None:
-        """Remember that part `part` of a 'posting' post was sent as `message_id`."""
-
-        async def body(conn: Connection) -> None:
-            await conn.execute(
-                "UPDATE digest_posts SET message_ids = message_ids || jsonb_build_object(%s::text, %s::bigint)\n"
-                "WHERE channel_id = %s AND local_date = %s",
-                (str(part), message_id, channel_id, local_date),
-            )
-
-        await self._db.write(body)
 
     async def finish_post(
         self,
@@ -283,18 +398,54 @@ class PostgresDigestStore:
         local_date: dt.date,
         state: PostState,
         *,
-        message_ids: dict[int, int] | None = None,
+        owner: str,
         error: str | None = None,
         now: dt.datetime,
-    ) -> None:
-        """Close a post record: 'posted' with its message ids, or 'failed'/'skipped' with the reason."""
-        ids = None if message_ids is None else json.dumps({str(k): v for k, v in message_ids.items()})
+    ) -> bool:
+        """Close `owner`'s 'posting' record: 'posted', or 'failed'/'skipped' with the reason."""
+        if state == "posting":
+            raise ValueError("finish_post closes a post: the state must be 'posted', 'failed' or 'skipped'")
 
-        async def body(conn: Connection) -> None:
-            await conn.execute(
-                "UPDATE digest_posts SET state = %s, message_ids = coalesce(%s::jsonb, message_ids), error = %s,\n"
-                "    finished_at = %s WHERE channel_id = %s AND local_date = %s",
-                (state, ids, error, utc(now), channel_id, local_date),
+        async def body(conn: Connection) -> bool:
+            cursor = await conn.execute(
+                "UPDATE digest_posts SET state = %s, error = %s, finished_at = %s, lease_until = NULL\n"
+                "WHERE channel_id = %s AND local_date = %s AND state = 'posting' AND owner = %s",
+                (state, error, utc(now), channel_id, local_date, owner),
             )
+            return cursor.rowcount > 0
 
-        await self._db.write(body)
+        return await self._db.write(body)
+
+    async def skip_post(self, channel_id: int, local_date: dt.date, list_day: dt.date, *, now: dt.datetime) -> bool:
+        """Write a closed 'skipped' record unless the post already has a record."""
+
+        async def body(conn: Connection) -> bool:
+            cursor = await conn.execute(
+                "INSERT INTO digest_posts (channel_id, local_date, list_day, state, started_at, finished_at)\n"
+                "VALUES (%s, %s, %s, 'skipped', %s, %s) ON CONFLICT (channel_id, local_date) DO NOTHING",
+                (channel_id, local_date, list_day, utc(now), utc(now)),
+            )
+            return cursor.rowcount > 0
+
+        return await self._db.write(body)
+
+    # ---- scheduler slots ------------------------------------------------------------------------------------
+
+    async def claim_slot(self, job: str, slot_time: dt.datetime, *, owner: str, now: dt.datetime) -> bool:
+        """Claim the run of `job` at `slot_time`: True for the first claimer only; old claims are deleted.
+
+        Of two processes claiming at once, the second's insert waits for the first's commit on the key, then
+        does nothing."""
+
+        async def body(conn: Connection) -> bool:
+            await conn.execute(
+                "DELETE FROM job_slots WHERE slot_time < %s", (utc(now - SLOT_KEEP).replace(microsecond=0),)
+            )
+            cursor = await conn.execute(
+                "INSERT INTO job_slots (job, slot_time, owner, claimed_at) VALUES (%s, %s, %s, %s)\n"
+                "ON CONFLICT (job, slot_time) DO NOTHING",
+                (job, utc(slot_time).replace(microsecond=0), owner, utc(now)),
+            )
+            return cursor.rowcount > 0
+
+        return await self._db.write(body)

@@ -7,7 +7,7 @@ several machines, a managed database with its own backups. Each process keeps on
 Opening connects once (so a wrong URL, a refused password or a missing database is one clear line at once),
 applies the numbered migrations (under an advisory lock: several processes may start together), writes the
 catalogue's identity if it has none yet, then opens the pools. Each concern lives in its own module
-(`_papers`, `_bulk`, `_daily`, `_changes`, `_digest`); this class holds the connections and routes the
+(`_papers`, `_bulk`, `_daily`, `_changes`, `_digest`, `_follows`); this class holds the connections and routes the
 `Catalogue` protocol to them. Every failure of the server leaves as a `CatalogueError` with one line naming
 it, never with the password.
 """
@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from bot.catalogue.postgres import _bulk, _changes, _daily, _papers
 from bot.catalogue.postgres._connections import Connection, Database, PoolSizes, connect, failure_of
 from bot.catalogue.postgres._digest import PostgresDigestStore
+from bot.catalogue.postgres._follows import PostgresFollowStore
 from bot.catalogue.postgres._migrate import migrate
 from bot.catalogue.postgres.errors import redact_url
 from bot.catalogue.types import Backend, ChangeBatch, DayChange, LogPosition
@@ -90,6 +91,7 @@ class PostgresCatalogue:
         self._db = database
         self._identity = identity
         self._digests = PostgresDigestStore(database)
+        self._follows = PostgresFollowStore(database)
         self._signal = _changes.ChangeSignal(database.url)
         self._closed = False
 
@@ -122,6 +124,11 @@ class PostgresCatalogue:
     def digests(self) -> PostgresDigestStore:
         """The digest's subscriptions and post records."""
         return self._digests
+
+    @property
+    def follows(self) -> PostgresFollowStore:
+        """Members' follows, the list entries and the follow DM records."""
+        return self._follows
 
     async def close(self) -> None:
         """Close every connection (idempotent)."""

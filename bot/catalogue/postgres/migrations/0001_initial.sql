@@ -1,6 +1,7 @@
 -- The PostgreSQL catalogue: papers, the Daily Papers lists and their fetch record, the change log that feeds
--- every process's search views, facts about the catalogue, and the digest's subscriptions and post records.
--- The same tables and rules as the SQLite backend's migrations 0001-0004. Never edit this file once released:
+-- every process's search views, facts about the catalogue, the digest's subscriptions, post records and
+-- scheduler slots, and members' follows with their list entries and DM records.
+-- The same tables and rules as the SQLite backend's migrations 0001-0006. Never edit this file once released:
 -- add 0002_... instead.
 --
 -- Identifiers and keys are COLLATE "C": comparisons are by byte, as SQLite's, so every ordering (ties broken
@@ -93,18 +94,94 @@ CREATE TABLE digest_channel_state (
     failing_since   timestamptz
 );
 
--- One record per (channel, local date): the exactly-once guard. 'posting' is written before the first
--- message and carries the rendered messages, so a restart can finish or confirm the same post.
+-- One record per (channel, local date): the exactly-once guard. A 'posting' record is written before the first
+-- message, carries the rendered messages, and is held by one process (`owner`) under a lease it renews; a
+-- process that dies leaves a lease that expires, and another claims the record and finishes the same post.
 CREATE TABLE digest_posts (
     channel_id   bigint  NOT NULL,
     local_date   date    NOT NULL,                                   -- the channel's local date of the post
     list_day     date    NOT NULL,                                   -- the Daily Papers UTC day shown
     state        text    NOT NULL CHECK (state IN ('posting', 'posted', 'skipped', 'failed')),
     payload      text    NOT NULL DEFAULT '[]',                      -- JSON of the rendered messages
-    message_ids  jsonb   NOT NULL DEFAULT '{}',                      -- part number -> message id
     error        text,
     started_at   timestamptz NOT NULL,
     finished_at  timestamptz,
+    owner        text,                                               -- the process holding a 'posting' record
+    lease_until  timestamptz,                                        -- NULL once the post is closed
     PRIMARY KEY (channel_id, local_date)
 );
 CREATE INDEX digest_posts_state ON digest_posts (state);
+
+-- One row per part of a post: written with its nonce when the post is claimed, given its message id when sent.
+CREATE TABLE digest_post_parts (
+    channel_id  bigint  NOT NULL,
+    local_date  date    NOT NULL,
+    part        integer NOT NULL CHECK (part >= 1),
+    nonce       text,                                                -- the part's deterministic message nonce
+    message_id  bigint,                                              -- NULL until the part is in the channel
+    sent_at     timestamptz,
+    PRIMARY KEY (channel_id, local_date, part),
+    FOREIGN KEY (channel_id, local_date) REFERENCES digest_posts (channel_id, local_date) ON DELETE CASCADE
+);
+
+-- One row per claimed run of a scheduled job: the first process to insert (job, slot_time) runs it. Rows older
+-- than a week are deleted by the claims themselves.
+CREATE TABLE job_slots (
+    job         text COLLATE "C" NOT NULL,
+    slot_time   timestamptz NOT NULL,                                -- whole seconds
+    owner       text NOT NULL,
+    claimed_at  timestamptz NOT NULL,
+    PRIMARY KEY (job, slot_time)
+);
+
+-- Each paper's first appearance on any Daily Papers list, numbered in commit order (the change log's lock
+-- serialises these appends too): "the papers that entered the lists since a member's last DM" are the entries
+-- after the member's position. A paper listed again on another day keeps its first entry.
+CREATE TABLE list_entries (
+    seq         bigint  GENERATED ALWAYS AS IDENTITY (CACHE 1) PRIMARY KEY,  -- the entry's position
+    paper_id    text    COLLATE "C" NOT NULL UNIQUE,
+    day         date    NOT NULL,                                    -- the list day it was first listed on
+    entered_at  timestamptz NOT NULL                                 -- the fetch that first listed it
+);
+CREATE INDEX list_entries_day ON list_entries (day);
+
+-- A member's follows. A follow belongs to the Discord user, whichever server it was made in.
+CREATE TABLE follows (
+    follow_id   bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id     bigint  NOT NULL,
+    guild_id    bigint,                                              -- where it was made
+    keywords    text[]  NOT NULL DEFAULT '{}',                       -- any of them
+    author      text,                                                -- an author's name (with keywords: both)
+    terms_key   text    COLLATE "C" NOT NULL,                        -- one follow per member per terms
+    created_at  timestamptz NOT NULL,
+    UNIQUE (user_id, terms_key)
+);
+
+-- Where each follower's DMs stand. Created with their first follow; kept when they unfollow everything.
+CREATE TABLE follow_members (
+    user_id        bigint PRIMARY KEY,
+    covered_seq    bigint NOT NULL,                                  -- the newest list entry DMs have covered
+    active_since   timestamptz NOT NULL,                             -- when following (re)started
+    paused_reason  text,                                             -- e.g. their DMs are closed; NULL: not
+    paused_at      timestamptz,
+    last_dm_at     timestamptz
+);
+
+-- One record per (member, UTC date): the exactly-once guard of the daily DM, claimed under a lease before the
+-- DM is sent and carrying its content, so another process or a restart sends the same DM.
+CREATE TABLE follow_dms (
+    user_id        bigint  NOT NULL,
+    dm_date        date    NOT NULL,                                 -- the UTC date of the DM
+    state          text    NOT NULL CHECK (state IN ('sending', 'sent', 'skipped', 'failed')),
+    from_seq       bigint  NOT NULL,                                 -- covers list entries after this ...
+    to_seq         bigint  NOT NULL,                                 -- ... up to this one
+    payload        text    NOT NULL DEFAULT '[]',                    -- JSON: the papers and the follows matched
+    owner          text,                                             -- the process holding a 'sending' record
+    lease_until    timestamptz,                                      -- with no owner: when it may be retried
+    attempts       integer NOT NULL DEFAULT 0,                       -- sends that failed transiently
+    error          text,
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz,
+    PRIMARY KEY (user_id, dm_date)
+);
+CREATE INDEX follow_dms_state ON follow_dms (state);
