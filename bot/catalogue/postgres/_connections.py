@@ -1,8 +1,9 @@
 """The PostgreSQL catalogue's connections: two small pools, bounded waits, and one line per failure.
 
 * **The main pool** (psycopg_pool, `PoolSizes.main`: 1–4 connections by default) serves every read and write.
-  Each connection is checked when borrowed, so after the server restarts a dead one is replaced instead of
-  failing the query; while the server is down the pool reconnects in the background.
+  A connection that sat idle for `CHECK_IDLE_S` is checked when borrowed, so after the server restarted a dead
+  one is replaced instead of failing the query; one in steady use is not (a check is a round trip, as much as
+  the lookup itself). While the server is down the pool reconnects in the background.
 * **The autocomplete pool** (one connection) answers title autocomplete alone: it runs on every keystroke with
   Discord's 3 s deadline and must never queue behind a search or an import batch. Its statements time out
   after 2 s.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -60,6 +62,7 @@ AUTOCOMPLETE_STATEMENT_MS = 2_000
 BACKGROUND_WAIT_S = 10.0  # borrowing for writes and background reads (rides out a quick server restart)
 LOCK_WAIT_S = 120  # how long a write waits for another process's locks (as SQLite's write wait)
 CONNECT_TIMEOUT_S = 10
+CHECK_IDLE_S = 5.0  # a borrowed connection idle this long is checked first (the server may have restarted)
 RECONNECT_S = 5.0
 WRITE_ATTEMPTS = 4  # a write that collided with another process's is run again, up to this many times in all
 _RETRY_PAUSE_S = 0.05
@@ -126,6 +129,8 @@ class _ConnectFailures:
         failures = self
 
         class RecordingConnection(psycopg.AsyncConnection[DictRow]):
+            returned_at = 0.0  # when it was last given back to the pool (monotonic clock)
+
             @classmethod
             async def connect(cls, *args: Any, **kwargs: Any) -> RecordingConnection:
                 try:
@@ -252,6 +257,16 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+async def _check_if_idle(conn: Connection) -> None:
+    """The pool's borrow check: a round trip, for connections idle long enough that the server may have gone."""
+    if time.monotonic() - getattr(conn, "returned_at", 0.0) >= CHECK_IDLE_S:
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
+
+async def _note_return(conn: Connection) -> None:
+    conn.returned_at = time.monotonic()  # type: ignore[attr-defined]  # RecordingConnection's
+
+
 def _pool(
     url: SecretStr,
     name: str,
@@ -269,7 +284,8 @@ def _pool(
         open=False,
         name=name,
         configure=configure,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        check=_check_if_idle,
+        reset=_note_return,
         timeout=BACKGROUND_WAIT_S,
         # While the server is away the pool retries a connection at 1 s, 2 s, then gives up after
         # RECONNECT_S; the next borrow starts a fresh attempt at once. A longer timeout would back off to
