@@ -252,3 +252,25 @@ async def test_nul_characters_from_a_source_are_dropped_not_fatal(catalogue: Pos
     assert stored is not None
     assert (stored.title, stored.abstract, stored.authors) == ("Nul title", "An abstract", ("AB",))
     assert await catalogue.upsert_papers([paper]) == 0  # and storing it again changes nothing
+
+
+# ---- packaging ---------------------------------------------------------------------------------------------------
+
+
+def test_every_backends_migrations_ship_in_the_wheel() -> None:
+    """A wheel (the Docker image installs one) carries only the data files `package-data` names: a migration
+    left out would leave an installed bot with an empty schema."""
+    import fnmatch
+    import tomllib
+
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"
+    ]
+    for sql in sorted((REPO / "bot").rglob("*.sql")):
+        relative = sql.relative_to(REPO)
+        shipped = any(
+            fnmatch.fnmatch(str(relative), str(Path(*package.split(".")) / pattern))
+            for package, patterns in package_data.items()
+            for pattern in patterns
+        )
+        assert shipped, f"{relative} is not package data in pyproject.toml"
