@@ -1,6 +1,6 @@
 """The PostgreSQL catalogue's connections: two small pools, bounded waits, and one line per failure.
 
-* **The main pool** (psycopg_pool, `PoolSizes.main`: 1–4 connections by default) serves every read and write.
+* **The main pool** (psycopg_pool, `PoolSizes`: 1–4 connections by default) serves every read and write.
   A connection that sat idle for `CHECK_IDLE_S` is checked when borrowed, so after the server restarted a dead
   one is replaced instead of failing the query; one in steady use is not (a check is a round trip, as much as
   the lookup itself). While the server is down the pool reconnects in the background.
@@ -42,6 +42,7 @@ from bot.errors import CatalogueError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "AUTOCOMPLETE_WAIT_S",
     "BACKGROUND_WAIT_S",
     "INTERACTIVE_WAIT_S",
     "LOCK_WAIT_S",
