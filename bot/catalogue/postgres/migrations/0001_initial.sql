@@ -30,8 +30,9 @@ CREATE TABLE papers (
     first_seen    timestamptz NOT NULL,
     last_seen     timestamptz NOT NULL                               -- last time a source brought a change
 );
--- Exact title lookups and autocomplete's prefix range (title_key >= key AND title_key < key || U+10FFFF).
-CREATE INDEX papers_title_key ON papers (title_key);
+-- Exact title lookups and autocomplete's prefix range (title_key >= key AND title_key < key || U+10FFFF),
+-- read in index order: ties by pk, as SQLite's index on title_key orders them by rowid.
+CREATE INDEX papers_title_key ON papers (title_key, pk);
 -- Autocomplete with nothing typed yet: the most upvoted first (SQLite orders NULL lowest: NULLS LAST here).
 CREATE INDEX papers_upvotes ON papers (upvotes DESC NULLS LAST, id);
 
