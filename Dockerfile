@@ -63,4 +63,8 @@ VOLUME ["/data"]
 
 # `paperbot run` exits 0 on SIGTERM (docker stop), after closing the gateway and the database.
 STOPSIGNAL SIGTERM
+# Alive = the heartbeat file the bot rewrites every 5 s from its event loop is fresh and every gateway shard is
+# connected (`paperbot health`: exit 0, or 1 with one line why: loop stuck, Discord lost, not running). It
+# reads only that file. The start period covers start-up: a first index build, one IDENTIFY per 5 s per shard.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["paperbot", "health"]
 CMD ["paperbot", "run"]

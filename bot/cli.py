@@ -15,13 +15,14 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from bot import __version__
 from bot.config import Settings, load_settings, redacted
 from bot.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, PaperbotError, PaperNotFound
 from bot.log import redact, setup_logging
 from bot.models import Paper, SearchResults
+from bot.render.plain import abstract_text, paper_lines
 from bot.sources import open_sources
 from bot.stores import open_stores
 
@@ -58,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", parents=[common], help="run the Discord bot until SIGINT/SIGTERM")
+
+    health = commands.add_parser(
+        "health", parents=[common], help="exit 0 if the bot running with this config is alive and connected, else 1"
+    )
+    health.add_argument(
+        "--max-age", type=float, default=None, metavar="SECONDS", help="oldest heartbeat that counts as alive (30)"
+    )
 
     ingest = commands.add_parser("ingest", parents=[common], help="fetch Daily Papers lists into the catalogue")
     when = ingest.add_mutually_exclusive_group()
@@ -164,6 +172,15 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings)
 
 
+def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """One line on stdout, exit 0 when healthy, 1 when not (Docker's HEALTHCHECK reads both)."""
+    from bot.health import DEFAULT_MAX_AGE_S, check, heartbeat_path
+
+    verdict = check(heartbeat_path(settings), max_age_s=args.max_age or DEFAULT_MAX_AGE_S)
+    print(verdict.line)
+    return EXIT_OK if verdict.healthy else EXIT_FAILURE
+
+
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     source = settings.config_file
     print(f"# configuration is valid (file: {source or 'none, defaults + environment'})")
@@ -250,8 +267,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         if results.matched == "any":
             print("No paper has all of those words; showing papers with any of them.\n")
-        for number, paper in enumerate(results.papers, start=1):
-            _print_paper_line(number, paper, sys.stdout)
+        sys.stdout.write(paper_lines(results.papers))
         return EXIT_OK
 
     return _run_async(work)
@@ -274,8 +290,7 @@ def _cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
         for line in search_notes(results):
             print(line, file=sys.stderr)
         print(f"Papers like “{paper.title}” ({paper.id}):\n")
-        for number, found in enumerate(results.papers, start=1):
-            _print_paper_line(number, found, sys.stdout)
+        sys.stdout.write(paper_lines(results.papers))
         return EXIT_OK if results.papers or results.notice is None else EXIT_FAILURE
 
     return _run_async(work)
@@ -294,7 +309,7 @@ def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             _print_json(paper_json(paper, full=True))
         else:
-            _print_abstract(paper, sys.stdout)
+            sys.stdout.write(abstract_text(paper))
         return EXIT_OK
 
     return _run_async(work)
@@ -352,6 +367,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": _cmd_run,
+    "health": _cmd_health,
     "config": _cmd_config,
     "ingest": _cmd_ingest,
     "import": _cmd_import,
@@ -405,39 +421,6 @@ def paper_json(paper: Paper, *, full: bool = False) -> dict[str, Any]:
 
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def _authors_short(authors: Sequence[str], keep: int = 3) -> str:
-    if not authors:
-        return "unknown authors"
-    return ", ".join(authors[:keep]) + (" et al." if len(authors) > keep else "")
-
-
-def _print_paper_line(number: int, paper: Paper, out: TextIO) -> None:
-    meta = [
-        paper.published.isoformat() if paper.published else None,
-        f"▲ {paper.upvotes}" if paper.upvotes is not None else None,
-    ]
-    out.write(f"{number:>2}. {paper.title}\n    {_authors_short(paper.authors)}")
-    extra = " · ".join(m for m in meta if m)
-    out.write(f" · {extra}\n" if extra else "\n")
-    out.write(f"    {paper.url}\n")
-
-
-def _print_abstract(paper: Paper, out: TextIO) -> None:
-    out.write(f"{paper.title}\n{_authors_short(paper.authors, keep=10)}\n")
-    facts = [
-        f"arXiv {paper.id}" + (f" · {paper.published.isoformat()}" if paper.published else ""),
-        f"▲ {paper.upvotes} upvotes" if paper.upvotes is not None else None,
-        paper.organization,
-        f"GitHub: {paper.github_repo}" + (f" (★ {paper.github_stars})" if paper.github_stars is not None else "")
-        if paper.github_repo
-        else None,
-        f"Project: {paper.project_page}" if paper.project_page else None,
-    ]
-    out.write("\n".join(f for f in facts if f) + "\n\n")
-    out.write((paper.abstract or "(no abstract known)") + "\n\n")
-    out.write(f"{paper.url}\n{paper.arxiv_url}\n{paper.pdf_url}\n")
 
 
 def render_toml(data: dict[str, Any], prefix: str = "") -> str:

@@ -40,8 +40,8 @@ from bot.digest.schedule import Scheduler
 from bot.digest.service import process_owner
 from bot.digest.sole_bot import SoleBotLock, sole_owner
 from bot.discord_ui.client import PaperBot
-from bot.discord_ui.digest_commands import install_digest
 from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
+from bot.health import GatewayState, Heartbeat, heartbeat_path
 from bot.ingest import default_days, ingest_day, ingest_range
 from bot.log import describe_network_error, redact
 from bot.sources import Sources, open_sources
@@ -175,6 +175,17 @@ async def _first_run_fill(catalogue: DailyLists, sources: Sources) -> None:
     )
 
 
+def _gateway_state(bot: PaperBot) -> GatewayState:
+    """For the heartbeat: each shard this process runs → connected (its socket open, READY seen)."""
+    ready = bot.is_ready()
+    if isinstance(bot, discord.AutoShardedClient):
+        expected = bot.shard_ids if bot.shard_ids is not None else range(bot.shard_count or 0)
+        shards = {sid: ready and (info := bot.get_shard(sid)) is not None and not info.is_closed() for sid in expected}
+    else:
+        shards = {bot.shard_id or 0: ready and bot.ws is not None and bot.ws.open}
+    return GatewayState(shards, latency_s=bot.latency)
+
+
 async def _update_gauges(stores: Stores) -> None:
     """Keep the size and index-lag gauges current (read every `GAUGES_EVERY_S`; cheap queries)."""
     while True:
@@ -258,7 +269,16 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
         stack.enter_context(_discord_endpoints(settings))
         scheduler = Scheduler()
         _without_voice()
-        bot = PaperBot(settings, catalogue=catalogue, search=stores.search, sources=sources, scheduler=scheduler)
+        hf_on = sources.huggingface is not None
+        bot = PaperBot(
+            settings,
+            catalogue=catalogue,
+            search=stores.search,
+            sources=sources,
+            scheduler=scheduler,
+            digest_refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None,
+            digest_owner=owner,
+        )
         try:
             await bot.login(token)  # also runs setup_hook: extensions + command sync
             if not settings.discord.default_api:
@@ -273,17 +293,13 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None) -> i
             _fail(f"paperbot: could not start on Discord at {where}: {describe_network_error(exc, _host_of(where))}")
             return EXIT_FAILURE
         _schedule_ingest(scheduler, catalogue, sources, settings.ingest.cron, owner)
-        # --- digest (owner: digest; bot/discord_ui/digest_commands.py): jobs per subscription, started on_ready
-        hf_on = sources.huggingface is not None
-        digest = install_digest(
-            bot, scheduler, refresh=(lambda day: ingest_day(day, catalogue, sources)) if hf_on else None
-        )
-        digest.owner = owner
-        # --- end digest
         scheduler.start()
         first_fill = asyncio.create_task(_first_run_fill(catalogue, sources), name="paperbot-first-fill")
         gauges = asyncio.create_task(_update_gauges(stores), name="paperbot-metrics-gauges")
-        return await _serve(bot, scheduler, stop, (first_fill, gauges))
+        # The liveness file `paperbot health` reads (bot/health.py): written from this loop, deleted at stop.
+        beats = Heartbeat(heartbeat_path(settings), lambda: _gateway_state(bot))
+        heartbeat = asyncio.create_task(beats.run(), name="paperbot-heartbeat")
+        return await _serve(bot, scheduler, stop, (first_fill, gauges, heartbeat))
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: async with may swallow exceptions)
 
 

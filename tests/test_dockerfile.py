@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import build_parser
 from bot.config import load_settings
+from bot.health import DEFAULT_MAX_AGE_S
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_TOOLS = ("pytest", "ruff", "mypy", "hypothesis", "time-machine", "pre-commit")
@@ -158,6 +160,20 @@ def test_command_is_paperbot_run(final: Stage, pyproject: dict[str, object]) -> 
     project = pyproject["project"]
     assert isinstance(project, dict)
     assert project["scripts"]["paperbot"] == "bot.cli:main"
+
+
+def test_healthcheck_runs_paperbot_health(final: Stage) -> None:
+    (check,) = final.all("HEALTHCHECK")
+    options = dict(re.findall(r"--([a-z-]+)=(\S+)", check.args))
+    command = check.args.split("CMD", 1)[1].strip()
+    assert json.loads(command) == ["paperbot", "health"]  # exec form: no shell needed in the image
+    assert build_parser().parse_args(["health"]).command == "health"  # a real command of the CLI
+    seconds = {key: int(value.removesuffix("s")) for key, value in options.items() if key != "retries"}
+    assert seconds["timeout"] < seconds["interval"]
+    # Longer than the heartbeat's own staleness limit would be pointless; shorter than it would flap.
+    assert seconds["interval"] <= DEFAULT_MAX_AGE_S
+    assert seconds["start-period"] >= 60  # start-up: an index build, one IDENTIFY per 5 s per shard
+    assert int(options["retries"]) >= 2  # one slow probe is not a dead bot
 
 
 def test_dependencies_come_from_the_runtime_lock(stages: list[Stage], pyproject: dict[str, object]) -> None:

@@ -3,6 +3,9 @@
     config / models / errors / log  ←  sources, catalogue  ←  search  ←  stores, ingest, lookup, importer,
         digest, follows  ←  discord_ui  ←  runtime  ←  cli
 
+    models  ←  render (pure builders: what a person sees)  ←  digest, discord_ui, runtime, cli
+
+`health` (the bot's heartbeat file and its check) needs only `config`; `runtime` writes it, `cli` reads it.
 `catalogue` is the source of truth; `search` holds the views derived from it (the keyword index) and may
 read the catalogue, never the other way round. Plus the third-party rules: only `discord_ui` (and the
 composition root and CLI above it) imports `discord`; only the SQLite backend (`catalogue/sqlite/`) touches
@@ -32,13 +35,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "bot"
 
-BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics"})
+BASE = frozenset({"bot", "bot.errors", "bot.models", "bot.config", "bot.log", "bot.metrics", "bot.process_lock"})
 DATA = frozenset({"bot.sources", "bot.catalogue"})
 VIEWS = frozenset({"bot.search", "bot.semantic"})
 USE_CASES = frozenset(
     {"bot.stores", "bot.ingest", "bot.lookup", "bot.importer", "bot.digest", "bot.db_copy", "bot.db_embed"}
     | {"bot.follows"}
 )
+RENDER = frozenset({"bot.render"})
 
 # Which subsystems each subsystem may import (besides itself). A new top-level module must be placed here.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -47,16 +51,20 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bot.models": frozenset({"bot.errors"}),
     "bot.log": frozenset(),
     "bot.metrics": frozenset(),
+    "bot.process_lock": frozenset(),
     "bot.config": frozenset({"bot.errors", "bot.models"}),
     "bot.sources": BASE,
     "bot.catalogue": BASE,
     # Semantic search parts (embedder, vector store, fusion): a pure library, no catalogue, no Discord.
     "bot.semantic": BASE,
     "bot.search": BASE | {"bot.catalogue", "bot.semantic", "bot.sources"},
-    **{name: BASE | DATA | VIEWS | USE_CASES for name in USE_CASES},
-    "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES,
-    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui"},
-    "bot.cli": BASE | DATA | VIEWS | USE_CASES | {"bot.discord_ui", "bot.runtime"},
+    # Pure builders: models in, specs and text out; no data access, no use cases, no discord.
+    "bot.render": frozenset({"bot.models"}),
+    **{name: BASE | DATA | VIEWS | USE_CASES | RENDER for name in USE_CASES},
+    "bot.discord_ui": BASE | DATA | VIEWS | USE_CASES | RENDER,
+    "bot.health": BASE,
+    "bot.runtime": BASE | DATA | VIEWS | USE_CASES | RENDER | {"bot.discord_ui", "bot.health"},
+    "bot.cli": BASE | DATA | VIEWS | USE_CASES | RENDER | {"bot.discord_ui", "bot.runtime", "bot.health"},
     "bot.__main__": frozenset({"bot.cli"}),
 }
 
@@ -250,7 +258,7 @@ def test_importing_bot_has_no_side_effects() -> None:
 def test_lower_layers_do_not_load_discord_transitively() -> None:
     """Not even through a helper or a third-party package: everything below discord_ui runs without it."""
     lower = sorted(
-        module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | VIEWS | USE_CASES
+        module_name(p) for p in bot_modules() if subsystem(module_name(p)) in BASE | DATA | VIEWS | USE_CASES | RENDER
     )
     modules = set(_probe(lower)["modules"])  # type: ignore[arg-type]
     assert "discord" not in modules
@@ -262,14 +270,14 @@ def test_the_walk_sees_every_import_form() -> None:
     source = (
         "from __future__ import annotations\n"
         "import importlib\n"
-        "from ..discord_ui import embeds\n"
+        "from ..discord_ui import adapter\n"
         "def f() -> None:\n"
         "    import discord.ui as ui\n"
         "    importlib.import_module('aiosqlite')\n"
     )
     # Parsed as if it lived at bot/digest/compose.py; nothing is written.
     found = {(imp.target, imp.line) for imp in imports_of_source(source, fake)}
-    assert {("bot.discord_ui", 3), ("bot.discord_ui.embeds", 3), ("discord.ui", 5), ("aiosqlite", 6)} <= found
+    assert {("bot.discord_ui", 3), ("bot.discord_ui.adapter", 3), ("discord.ui", 5), ("aiosqlite", 6)} <= found
 
 
 def _private_owner(target: str) -> str | None:

@@ -1,9 +1,9 @@
 """`paperbot digest --dry-run`: print exactly what a channel's post would contain, without Discord.
 
 Same path as the bot: `effective_subscriptions` → `build_post` (compose + render) → message specs; only the
-last step differs — `render.to_text` prints the specs instead of turning them into `discord.Embed`s. So
-a fresh machine with no token shows the main job of the bot from the local catalogue alone (no refresh,
-nothing recorded, no first-seen written).
+last step differs — `bot.render.plain.rendered_text` prints the specs instead of turning them into
+`discord.Embed`s. So a fresh machine with no token shows the main job of the bot from the local catalogue
+alone (no refresh, nothing recorded, no first-seen written).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.config import Settings
-from bot.digest.render import to_text
 from bot.digest.schedule import utc_now
 from bot.digest.service import DigestCatalogue, build_post, effective_subscriptions
 from bot.digest.timing import list_day_for, zone
 from bot.models import Subscription
+from bot.render.plain import rendered_text
 
 __all__ = ["dry_run"]
 
@@ -72,6 +72,6 @@ async def dry_run(
                 f"(no papers are stored for {list_day.isoformat()}; if that is unexpected, run "
                 f"`paperbot ingest --date {list_day.isoformat()}` first)"
             )
-        block.append(to_text(rendered).rstrip())
+        block.append(rendered_text(rendered).rstrip())
         blocks.append("\n".join(block))
     return "\n\n".join(blocks) + "\n"

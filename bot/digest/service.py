@@ -40,18 +40,12 @@ from bot import metrics
 from bot.catalogue import DigestStore, NewPost, PostClaim, PostRecord, PostState
 from bot.config import Settings
 from bot.digest.compose import WEEK_DAYS, compose
-from bot.digest.render import (
-    MessageSpec,
-    Rendered,
-    messages_from_json,
-    messages_to_json,
-    parse_marker,
-    render,
-)
 from bot.digest.schedule import Clock, Scheduler
 from bot.digest.sink import DeliveryError, DigestSink, OwnMessages, SentMessage, snowflake_at
 from bot.digest.timing import Slot, next_slot, owed_slot, slot, zone
 from bot.models import Paper, Subscription
+from bot.render.digest import Rendered, parse_marker, render
+from bot.render.specs import MessageSpec, messages_from_json, messages_to_json
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from bot.digest.render import MessageSpec
 from bot.errors import PaperbotError
+from bot.render.specs import MessageSpec
 
 __all__ = ["DISCORD_EPOCH", "DeliveryError", "DigestSink", "OwnMessages", "SentMessage", "snowflake_at"]
 

@@ -1,8 +1,9 @@
-"""Sending helpers shared by the cog and the views: one place that knows how a multi-message reply is sent.
+"""Sending helpers shared by the cogs and the views: how a reply of one or several message specs is sent.
 
-Every message built from paper data goes out with `AllowedMentions.none()` (escaping in `embeds` is the
-second belt), and a reply that needs several messages (a very long abstract) is sent as consecutive
-followups, which is what Discord allows after a defer.
+Every message goes out with the mentions its spec allows (nobody, for anything built from paper data), and a
+reply that needs several messages (a very long abstract) is sent as consecutive followups, which is what
+Discord allows after a defer. Each message is sent through `send_spec`, so a field Discord rejects is dropped
+instead of losing the reply.
 """
 
 from __future__ import annotations
@@ -12,18 +13,23 @@ from typing import Any
 
 import discord
 
-NO_MENTIONS = discord.AllowedMentions.none()
+from bot.discord_ui.adapter import NO_MENTIONS, send_kwargs, send_spec
+from bot.render.specs import MessageSpec
 
 
 async def send_followups(
     interaction: discord.Interaction[Any],
-    messages: Sequence[Sequence[discord.Embed]],
+    messages: Sequence[MessageSpec],
     *,
     ephemeral: bool = False,
 ) -> None:
-    """Send each group of embeds as one followup message, in order, pinging nobody."""
-    for embeds in messages:
-        await interaction.followup.send(embeds=list(embeds), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+    """Send each message spec as one followup, in order."""
+    for message in messages:
+
+        async def send(spec: MessageSpec) -> None:
+            await interaction.followup.send(**send_kwargs(spec), ephemeral=ephemeral)
+
+        await send_spec(send, message)
 
 
 async def send_text(interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = False) -> None:

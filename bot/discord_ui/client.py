@@ -1,8 +1,11 @@
 """`PaperBot`: the discord.py client that carries paperbot's services and syncs its slash commands.
 
-The bot does not build its dependencies: the composition root (`bot.runtime`) opens the catalogue, the
+The bot does not open its dependencies: the composition root (`bot.runtime`) opens the catalogue, the
 sources and the scheduler and hands them in, so tests can run the very same class against a loopback
-Discord with a temporary catalogue. Only non-privileged intents are requested: slash commands need none,
+Discord with a temporary catalogue. The one service built here is the daily digest (`PaperBot.digest`),
+because it posts through this client (`DiscordDigestSink`): given a scheduler, the bot owns a
+`DigestService`, starts it once connected, and `/paper digest` drives it — one declared dependency, no
+attribute added from outside. Only non-privileged intents are requested: slash commands need none,
 and a bot that asks for message content or members needs extra approval from Discord for no benefit here.
 
 Command sync is deliberate: to the configured guilds (instant, meant for development and small
@@ -11,14 +14,18 @@ deployments) or globally (can take up to an hour to appear), once per start in `
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
+from bot.digest.service import DigestService
+from bot.discord_ui.adapter import NO_MENTIONS
 from bot.discord_ui.cogs import EXTENSIONS
+from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.discord_ui.tree import PaperTree
 
 if TYPE_CHECKING:
@@ -34,7 +41,14 @@ log = logging.getLogger(__name__)
 
 
 class PaperBot(commands.Bot):
-    """A `commands.Bot` with default intents, `PaperTree`, and the catalogue/search/sources/scheduler it serves."""
+    """A `commands.Bot` with default intents, `PaperTree`, the catalogue/search/sources/scheduler it serves, and
+    the digest service when it runs a scheduler.
+
+    `digest_refresh` re-fetches a day's list just before a digest posts it (the runtime passes the ingest of
+    that day; None posts the stored list as it is). `digest_owner` names this process in the digest's post
+    claims (default: host and pid; the runtime passes the SQLite sole-bot owner so a restart resumes its own
+    half-made posts at once).
+    """
 
     tree: PaperTree  # narrowed from CommandTree: tree_cls=PaperTree below
 
@@ -46,6 +60,8 @@ class PaperBot(commands.Bot):
         search: SearchService,
         sources: Sources | None,
         scheduler: Scheduler | None = None,
+        digest_refresh: Callable[[dt.date], Awaitable[object]] | None = None,
+        digest_owner: str | None = None,
         extensions: Sequence[str] = EXTENSIONS,
         **options: Any,
     ) -> None:
@@ -56,7 +72,7 @@ class PaperBot(commands.Bot):
             intents=discord.Intents.default(),
             tree_cls=PaperTree,
             # Default for every message; paper-data replies also pass it explicitly.
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=NO_MENTIONS,
             **options,
         )
         self.settings = settings
@@ -64,6 +80,14 @@ class PaperBot(commands.Bot):
         self.search = search
         self.sources = sources
         self.scheduler = scheduler
+        #: The daily digest (None without a scheduler, e.g. a bot built only to inspect its command tree).
+        self.digest: DigestService | None = (
+            DigestService(
+                catalogue, DiscordDigestSink(self), scheduler, settings, refresh=digest_refresh, owner=digest_owner
+            )
+            if scheduler is not None
+            else None
+        )
         self.extensions_to_load = tuple(extensions)
         self.synced: dict[int | None, list[discord.app_commands.AppCommand]] = {}
 
@@ -100,6 +124,13 @@ class PaperBot(commands.Bot):
             log.info("Synced %d command(s) to guild %s", len(self.synced[guild_id]), guild_id)
 
     async def on_ready(self) -> None:
-        """Log who we are once connected (useful to confirm the token belongs to the intended bot)."""
+        """Log who we are once connected, then start the digest (it needs a logged-in client to post).
+
+        `on_ready` fires again after a reconnect; `DigestService.start` is idempotent. The start runs as
+        scheduler-owned work, so shutdown cancels it (a half-made post is reconciled at the next start) and a
+        failing start is logged with its name ("digest-start").
+        """
         user = self.user
         log.info("Connected as %s (id %s) in %d guild(s)", user, user.id if user else "?", len(self.guilds))
+        if self.digest is not None and self.scheduler is not None:
+            self.scheduler.spawn("digest-start", self.digest.start)

@@ -17,15 +17,15 @@ import discord
 from discord import app_commands
 
 from bot.discord_ui._replies import send_text
-from bot.discord_ui.embeds import escape_text, one_line, truncate
 from bot.errors import PaperNotFound, SourceError, UserInputError
+from bot.render.limits import CONTENT_MAX
+from bot.render.text import escape, one_line, truncate
 
-__all__ = ["GENERIC_ERROR", "PaperTree", "error_message", "report_interaction_error"]
+__all__ = ["GENERIC_ERROR", "PaperTree", "error_message", "report_interaction_error", "required_permissions"]
 
 log = logging.getLogger(__name__)
 
 GENERIC_ERROR = "Something went wrong on my side while handling that. It has been logged; please try again later."
-_CONTENT_LIMIT = 2000
 
 
 def _unwrap(error: BaseException) -> BaseException:
@@ -45,7 +45,7 @@ def error_message(error: BaseException) -> tuple[str, bool]:
     if isinstance(error, UserInputError):
         return str(error), False
     if isinstance(error, PaperNotFound):
-        query = truncate(escape_text(one_line(error.query)), 200)
+        query = truncate(escape(one_line(error.query)), 200)
         return (
             f"I couldn't find a paper matching “{query}”. Try `/paper search` with a few keywords, "
             "or give an arXiv id (2401.12345) or an arXiv / Hugging Face URL.",
@@ -74,7 +74,7 @@ def error_message(error: BaseException) -> tuple[str, bool]:
     if isinstance(error, app_commands.CheckFailure):
         return "You don't have permission to use this command here.", False
     if isinstance(error, app_commands.TransformerError):
-        return f"I couldn't understand the value “{truncate(escape_text(str(error.value)), 100)}”.", False
+        return f"I couldn't understand the value “{truncate(escape(str(error.value)), 100)}”.", False
     return GENERIC_ERROR, True
 
 
@@ -100,7 +100,7 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         log.error("Unhandled error in %s (user %s)", where, user, exc_info=original)
     else:
         log.info("%s in %s (user %s): %s", type(original).__name__, where, user, original)
-    text = truncate(text, _CONTENT_LIMIT)
+    text = truncate(text, CONTENT_MAX)
     try:
         # After a public defer Discord turns the first followup into the deferred message, so this line
         # replaces the "thinking…" placeholder rather than adding to it.
@@ -109,8 +109,46 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         log.warning("Could not report an error to the user for %s: %s", where, exc)
 
 
+def required_permissions(command: object) -> discord.Permissions:
+    """The permissions a command asks of a member: its own `default_permissions` and every parent group's."""
+    required = discord.Permissions.none()
+    node: Any = command
+    while node is not None:
+        permissions = getattr(node, "default_permissions", None)
+        if permissions is not None:
+            required |= permissions
+        node = getattr(node, "parent", None)
+    return required
+
+
 class PaperTree(app_commands.CommandTree[Any]):
-    """A CommandTree whose `on_error` is the single place slash-command failures become user messages."""
+    """A CommandTree with one error path for slash commands, and admin autocomplete kept from members.
+
+    discord.py runs no checks (neither a group's `interaction_check` nor decorators on the command) before an
+    autocomplete callback, so a suggestion list an admin command builds from server data — subscribed
+    channels, private ones too, with their failure reasons — would reach any member who starts typing.
+    `interaction_check` closes that for every command at once: an autocomplete of a command that needs
+    permissions (`default_permissions` on it or a parent group) answers an empty list to a member without them.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Answer an admin command's autocomplete with nothing unless the member has its permissions."""
+        if interaction.type is not discord.InteractionType.autocomplete:
+            return True
+        command = interaction.command
+        if command is None:
+            return True  # discord.py answers nothing for an unknown command anyway
+        needed = required_permissions(command)
+        if interaction.permissions >= needed:
+            return True
+        log.info(
+            "Refused autocomplete of /%s to user %s (lacks %s)",
+            command.qualified_name,
+            interaction.user.id if interaction.user else "?",
+            needed.value & ~interaction.permissions.value,
+        )
+        await interaction.response.autocomplete([])
+        return False
 
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         """Answer the user with a short ephemeral message and log the failure (traceback if unexpected)."""

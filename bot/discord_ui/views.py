@@ -16,17 +16,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord_ui._replies import NO_MENTIONS, send_followups
-from bot.discord_ui.embeds import (
-    SEARCH_PAGE_SIZE,
-    abstract_messages,
-    search_page_embed,
-    select_description,
-    select_label,
-)
+from bot.discord_ui._replies import send_followups
+from bot.discord_ui.adapter import NO_MENTIONS, embed_from_spec, select_options
 from bot.discord_ui.tree import report_interaction_error
 from bot.errors import PaperNotFound
 from bot.models import SearchResults
+from bot.render.papers import SEARCH_PAGE_SIZE, abstract_messages, search_options, search_page
 
 if TYPE_CHECKING:
     from bot.search import SearchService
@@ -64,23 +59,16 @@ class ResultsPaginator(discord.ui.View):
 
     def embed(self) -> discord.Embed:
         """The embed for the page currently shown."""
-        return search_page_embed(self.results, page_size=self.page_size)
+        return embed_from_spec(search_page(self.results, page_size=self.page_size))
 
     def _refresh_components(self) -> None:
         """Enable the buttons that lead somewhere and list the current page in the select."""
         self.previous_page.disabled = self.results.offset <= 0
         self.next_page.disabled = not self.results.has_more
-        papers = self.results.papers[: self.page_size]
+        options = search_options(self.results, page_size=self.page_size)
         picker = cast("discord.ui.Select[ResultsPaginator]", self.open_abstract)
-        picker.options = [
-            discord.SelectOption(
-                label=select_label(paper, number),
-                value=paper.id,
-                description=select_description(paper),
-            )
-            for number, paper in enumerate(papers, start=self.results.offset + 1)
-        ]
-        picker.disabled = not papers
+        picker.options = select_options(options)
+        picker.disabled = not options
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Let only the search's author use the components; tell anyone else why nothing happened."""

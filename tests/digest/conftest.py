@@ -14,9 +14,9 @@ import pytest
 
 from bot.catalogue import open_catalogue  # noqa: F401  (tests import it from here)
 from bot.config import DigestChannelSettings, DigestSettings, Settings
-from bot.digest.render import MessageSpec
 from bot.digest.sink import DeliveryError, SentMessage, snowflake_at
 from bot.models import DailyEntry, Paper
+from bot.render.specs import MessageSpec
 from tests.stores import BACKENDS, catalogue_target
 
 UTC = dt.UTC

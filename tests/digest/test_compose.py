@@ -8,20 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.digest.compose import compose, matches, rank, select
-from bot.digest.render import (
-    MAX_EMBEDS,
-    MAX_MESSAGE_CHARS,
-    escape_markdown,
-    messages_from_json,
-    messages_to_json,
-    parse_marker,
-    render,
-    shorten_authors,
-    summary,
-    to_text,
-)
-from bot.discord_ui.digest_commands import embeds_for
+from bot.discord_ui.adapter import embeds_for
 from bot.models import Paper, Subscription
+from bot.render.digest import SUMMARY_MAX, parse_marker, render
+from bot.render.limits import EMBEDS_PER_MESSAGE as MAX_EMBEDS
+from bot.render.limits import MESSAGE_EMBED_CHARS as MAX_MESSAGE_CHARS
+from bot.render.papers import summary
+from bot.render.plain import rendered_text as to_text
+from bot.render.specs import messages_from_json, messages_to_json
+from bot.render.text import escape, shorten_authors
 from tests.digest.conftest import make_paper
 
 DAY = dt.date(2026, 11, 25)
@@ -101,7 +96,8 @@ def test_paper_embed_is_compact_and_complete() -> None:
     embed = render(compose([paper], sub(), DAY), LOCAL).messages[0].embeds[1]
     assert embed.url == "https://huggingface.co/papers/2511.00001"
     assert embed.title == "1. \\*Bold\\* \\[claims\\] @\u200beveryone"
-    assert embed.author == "Ada Lovelace, Alan Turing, Grace Hopper +1 more"
+    # One author style everywhere (search, abstract, CLI): "et al." after three names.
+    assert embed.author == "Ada Lovelace, Alan Turing, Grace Hopper et al."
     assert embed.description is not None
     assert embed.description.startswith("First one. Second one.") and "Third" not in embed.description
     assert "▲ 99" in embed.description and "Example Lab" in embed.description
@@ -110,8 +106,8 @@ def test_paper_embed_is_compact_and_complete() -> None:
 
 
 def test_summary_prefers_the_ai_summary() -> None:
-    assert summary(make_paper(1, ai_summary="  A  TL;DR. ")) == "A TL;DR."
-    assert summary(make_paper(1, abstract=None, ai_summary=None)) == ""
+    assert summary(make_paper(1, ai_summary="  A  TL;DR. "), SUMMARY_MAX) == "A TL;DR."
+    assert summary(make_paper(1, abstract=None, ai_summary=None), SUMMARY_MAX) == ""
     assert shorten_authors(()) is None
 
 
@@ -145,7 +141,7 @@ def test_payload_round_trips_and_text_shows_everything() -> None:
 
 
 def test_escape_markdown_neutralises_formatting() -> None:
-    assert escape_markdown("# a_b *c* `d` ~e~ |f| [g]") == "\\# a\\_b \\*c\\* \\`d\\` \\~e\\~ \\|f\\| \\[g\\]"
+    assert escape("# a_b *c* `d` ~e~ |f| [g]") == "\\# a\\_b \\*c\\* \\`d\\` \\~e\\~ \\|f\\| \\[g\\]"
 
 
 papers_strategy = st.lists(

@@ -1,6 +1,6 @@
 """The digest end to end: the real PaperBot and DigestService logged into the loopback fake Discord.
 
-The bot is composed as `bot.runtime` does it (PaperBot + Scheduler + `install_digest`), except that the
+The bot is composed as `bot.runtime` does it (PaperBot with a Scheduler owns the digest), except that the
 scheduler and the service read a hand-moved clock, so three days pass in well under a second and nothing
 sleeps. Digests travel through discord.py's REST client to the fake, which enforces Discord's limits and
 permissions; the restart reconciliation reads the fake's real channel history.
@@ -21,12 +21,13 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import DigestChannelSettings, DigestSettings, DiscordSettings, Settings
-from bot.digest.render import MessageSpec, parse_marker
 from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
-from bot.discord_ui.digest_commands import DiscordDigestSink, install_digest
+from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.models import Subscription
+from bot.render.digest import parse_marker
+from bot.render.specs import MessageSpec
 from bot.search import open_search
 from bot.stores import index_folder
 from fake_discord import Channel, FakeDiscord, ids, running_client
@@ -113,7 +114,8 @@ async def running_bot(
         open_search(catalogue, index_folder(settings), role="bot")
     )
     bot = PaperBot(settings, catalogue=catalogue, search=search, sources=None, scheduler=scheduler)
-    service = install_digest(bot, scheduler)
+    service = bot.digest
+    assert service is not None
     service.now = clock
     if crash_after is not None:
         service.sink = CrashingSink(bot, crash_after)

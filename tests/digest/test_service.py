@@ -11,10 +11,11 @@ import pytest
 
 from bot.config import Settings
 from bot.digest.dry_run import dry_run
-from bot.digest.render import Rendered, to_text
 from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService, SubscriptionError
 from bot.models import Subscription
+from bot.render.digest import Rendered
+from bot.render.plain import rendered_text
 from tests.digest.conftest import Clock, Crash, RecordingSink, entries, make_paper, make_settings
 
 UTC = dt.UTC
@@ -344,7 +345,7 @@ async def test_dry_run_renders_the_same_post_as_the_bot(catalogue: Any) -> None:
         await step_to(clock, service.scheduler, at(2026, 11, 26, 8, 1))
     posted = sink.posts(BERLIN)[0]
     text = await dry_run(settings, catalogue, None, BERLIN, now=at(2026, 11, 26, 8))
-    expected = to_text(Rendered(marker="", messages=tuple(p.message for p in posted))).rstrip()
+    expected = rendered_text(Rendered(marker="", messages=tuple(p.message for p in posted))).rstrip()
     assert expected in text
     assert "channel 111 (config file) · 09:00 Europe/Berlin · top 3" in text
     everything = await dry_run(settings, catalogue, dt.date(2026, 11, 25), None, now=at(2026, 11, 26, 8))

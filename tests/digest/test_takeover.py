@@ -18,10 +18,10 @@ import pytest
 
 from bot import metrics
 from bot.config import Settings
-from bot.digest.render import MessageSpec
 from bot.digest.schedule import Scheduler
 from bot.digest.service import LEASE, DigestService
 from bot.digest.sink import SentMessage
+from bot.render.specs import MessageSpec
 from tests.digest.conftest import Clock, Crash, RecordingSink, make_settings, open_catalogue
 from tests.digest.test_service import at, fill, step_to
 

@@ -3,13 +3,11 @@
 The snapshot (`snapshots/command_tree.json`) is what Discord receives at sync time: names, descriptions,
 options, choices, limits and permissions. A change to it is a user-visible change and must be deliberate:
 regenerate with `PAPERBOT_UPDATE_SNAPSHOTS=1 pytest tests/discord_ui/test_command_tree.py` and review the diff.
-The `/paper digest` subgroup belongs to the digest feature and is snapshotted by its own tests; here we only
-check that it is attached when its module exists.
+The `/paper digest` subgroup is snapshotted by the digest tests; here we only check that it is attached.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from collections.abc import AsyncIterator
@@ -48,10 +46,8 @@ async def test_command_tree_matches_snapshot(bot: PaperBot) -> None:
     assert payload == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
 
 
-async def test_digest_subgroup_is_attached_when_the_digest_feature_exists(bot: PaperBot) -> None:
+async def test_digest_subgroup_is_attached(bot: PaperBot) -> None:
     paper = bot.tree.get_command("paper")
     assert paper is not None
     names = {c.name for c in paper.commands}  # type: ignore[union-attr]
-    assert {"search", "abstract", "trending"} <= names
-    has_digest_module = importlib.util.find_spec("bot.discord_ui.digest_commands") is not None
-    assert ("digest" in names) is has_digest_module
+    assert {"search", "abstract", "trending", "digest"} <= names

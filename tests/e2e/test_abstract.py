@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.catalogue import open_catalogue
-from bot.discord_ui.embeds import abstract_messages
+from bot.render.papers import abstract_messages
 from fake_discord.interactions import InteractionHandle
 from fake_discord.messages import StoredMessage
 from fake_discord.server import FakeDiscord

@@ -1,8 +1,9 @@
 """The bot composed as `bot.runtime` composes it, logged into the fake Discord, with a hand-moved clock.
 
-PaperBot + Scheduler + `install_digest` with the catalogue, exactly the runtime's wiring, except that the
-scheduler and the digest service read a `Clock` the test moves (so a post time arrives without waiting), and
-sources are optional. `step_to` moves the clock job run by job run, waking the real scheduler at each.
+PaperBot with a Scheduler (which owns the digest service) and the catalogue, exactly the runtime's wiring,
+except that the scheduler and the digest service read a `Clock` the test moves (so a post time arrives
+without waiting), and sources are optional. `step_to` moves the clock job run by job run, waking the real
+scheduler at each.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from pydantic import SecretStr
 
 from bot.catalogue import Catalogue, open_catalogue
 from bot.config import DatabaseSettings, DigestChannelSettings, DigestSettings, DiscordSettings, Settings
-from bot.digest.render import parse_marker
 from bot.digest.schedule import Scheduler
 from bot.digest.service import DigestService
 from bot.discord_ui.client import PaperBot
-from bot.discord_ui.digest_commands import install_digest
+from bot.render.digest import parse_marker
 from bot.search import open_search
 from bot.sources import Sources
 from bot.stores import index_folder
@@ -69,8 +69,11 @@ async def serving(
     search = await stack.enter_async_context(
         open_search(catalogue, index_folder(settings), role="bot")
     )
-    bot = PaperBot(settings, catalogue=catalogue, search=search, sources=sources, scheduler=scheduler)
-    service = install_digest(bot, scheduler, refresh=refresh)
+    bot = PaperBot(
+        settings, catalogue=catalogue, search=search, sources=sources, scheduler=scheduler, digest_refresh=refresh
+    )
+    service = bot.digest
+    assert service is not None
     service.now = clock
     scheduler.start()
     try:

@@ -2,15 +2,14 @@
 
 Handlers only translate, in the same four steps: acknowledge the interaction (defer — Discord allows 3 s
 and the catalogue or an upstream fetch may take longer), call the use case (`Catalogue`, `lookup_paper`),
-build embeds with the pure builders in `embeds`, reply with `AllowedMentions.none()`. Failures are raised,
-not handled here: `PaperTree.on_error` turns them into the user's message. The `/paper digest` subgroup is
-built by the digest feature (`bot.discord_ui.digest_commands`) and attached in `PaperCog.__init__`.
+build the reply with the pure builders in `bot.render`, send it through the adapter (pinging nobody).
+Failures are raised, not handled here: `PaperTree.on_error` turns them into the user's message. The
+`/paper digest` subgroup (`cogs/digest.py`) is nested under `/paper` in `PaperCog.__init__`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import weakref
 from collections.abc import Hashable
@@ -20,18 +19,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_ui._replies import NO_MENTIONS, send_followups
-from bot.discord_ui.embeds import (
-    SEARCH_PAGE_SIZE,
-    abstract_messages,
-    escape_text,
-    one_line,
-    trending_embed,
-    truncate,
-)
+from bot.discord_ui._replies import send_followups
+from bot.discord_ui.adapter import NO_MENTIONS
+from bot.discord_ui.cogs.digest import DigestGroup
 from bot.discord_ui.views import ResultsPaginator
 from bot.errors import UserInputError
 from bot.lookup import MAX_QUERY_CHARS, lookup_paper
+from bot.render.limits import AUTOCOMPLETE_CHOICES_MAX, CHOICE_TEXT_MAX
+from bot.render.papers import SEARCH_PAGE_SIZE, abstract_messages, choice_name, no_results_text, trending_embed
+from bot.render.specs import MessageSpec
+from bot.render.text import one_line
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import PaperBot
@@ -43,7 +40,6 @@ log = logging.getLogger(__name__)
 # MAX_QUERY_CHARS comes from the lookup use case (the CLI applies it too); it is also sent to Discord as the
 # options' max_length, and checked again here because a payload can claim anything.
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # Discord drops autocomplete answers after 3 s; an empty list beats none
-CHOICE_LIMIT = 100
 SHUTDOWN_EXPIRE_TIMEOUT_S = 5.0  # a slow Discord must not hold up SIGTERM for long
 
 
@@ -70,38 +66,17 @@ def _clean_query(text: str, what: str) -> str:
     return query
 
 
-def _digest_group(bot: PaperBot) -> app_commands.Group | None:
-    """The `/paper digest` subgroup from the digest feature, or None while that module does not exist.
-
-    Hook for the digest feature: `bot.discord_ui.digest_commands.DigestGroup(bot)` must return an
-    `app_commands.Group` named "digest"; it is nested under `/paper` here.
-    """
-    try:
-        module = importlib.import_module("bot.discord_ui.digest_commands")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.discord_ui.digest_commands":
-            raise  # the module exists but is broken: fail loudly at start-up, not silently
-        log.info("bot.discord_ui.digest_commands is not available; /paper digest is not registered")
-        return None
-    group = module.DigestGroup(bot)
-    if not isinstance(group, app_commands.Group):
-        raise TypeError(f"DigestGroup(bot) returned {type(group).__name__}, expected an app_commands.Group")
-    return group
-
-
 class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging Face Daily Papers"):
-    """`/paper search|abstract|trending` (+ the `digest` subgroup when present)."""
+    """`/paper search|abstract|trending` and the `/paper digest` subgroup."""
 
     def __init__(self, bot: PaperBot) -> None:
         super().__init__()
         self.bot = bot
         # Paginators still listening, so shutting down can disable their buttons (see ResultsPaginator.expire).
         self._paginators: weakref.WeakSet[ResultsPaginator] = weakref.WeakSet()
-        digest = _digest_group(bot)
-        if digest is not None:
-            group = self.app_command
-            assert group is not None  # a GroupCog always has its group
-            group.add_command(digest)
+        group = self.app_command
+        assert group is not None  # a GroupCog always has its group
+        group.add_command(DigestGroup(bot))
 
     async def cog_unload(self) -> None:
         """Disable the buttons of live search results before the bot goes away (bounded, best effort)."""
@@ -131,12 +106,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         await interaction.response.defer(thinking=True)
         results = await self.bot.search.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
         if not results.papers:
-            shown = truncate(escape_text(text), 200)
-            await interaction.followup.send(
-                f"No papers match “{shown}”. Try fewer or broader words, check the spelling, or use "
-                "`/paper abstract` with an arXiv id or URL to fetch a paper that isn't stored yet.",
-                allowed_mentions=NO_MENTIONS,
-            )
+            await interaction.followup.send(no_results_text(text), allowed_mentions=NO_MENTIONS)
             return
         view = ResultsPaginator(self.bot.search, results, owner_id=interaction.user.id)
         view.message = await interaction.followup.send(
@@ -177,10 +147,10 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
             log.exception("title autocomplete failed for %r", current[:100])
             return []
         choices: list[app_commands.Choice[str]] = []
-        for paper_id, paper_title in hits[:25]:
-            if not paper_id or len(paper_id) > CHOICE_LIMIT:
+        for paper_id, paper_title in hits[:AUTOCOMPLETE_CHOICES_MAX]:
+            if not paper_id or len(paper_id) > CHOICE_TEXT_MAX:
                 continue
-            name = truncate(one_line(paper_title), CHOICE_LIMIT) or paper_id
+            name = choice_name(paper_title, paper_id)
             # The value is the id: picking a suggestion then resolves exactly, whatever the title says.
             choices.append(app_commands.Choice(name=name, value=paper_id))
         return choices
@@ -200,7 +170,7 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
             raise UserInputError("The limit must be between 1 and 25.")
         await interaction.response.defer(thinking=True)
         trending = await self.bot.catalogue.trending(period, limit=limit)
-        await interaction.followup.send(embed=trending_embed(trending), allowed_mentions=NO_MENTIONS)
+        await send_followups(interaction, [MessageSpec(embeds=(trending_embed(trending),))])
 
 
 async def setup(bot: PaperBot) -> None:

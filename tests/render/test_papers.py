@@ -1,16 +1,18 @@
-"""The pure embed builders: Discord's limits hold for any paper, and paper text is escaped and complete."""
+"""The paper builders: Discord's limits hold for any paper, and paper text is escaped and complete."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-import discord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.discord_ui import embeds as E
 from bot.models import Paper, SearchResults, Trending
+from bot.render import limits
+from bot.render import papers as P
+from bot.render.specs import EmbedSpec, MessageSpec, limit_problems
+from bot.render.text import escape, truncate
 
 # Text that stresses escaping and splitting: markdown, mentions, backslashes, brackets, newlines, emoji.
 _nasty = st.sampled_from(
@@ -67,23 +69,13 @@ def papers(draw: st.DrawFn, *, light: bool = False) -> Paper:
     )
 
 
-def assert_embed_within_limits(embed: discord.Embed) -> None:
-    assert len(embed.title or "") <= E.TITLE_LIMIT
-    assert len(embed.description or "") <= E.DESCRIPTION_LIMIT
-    assert len(embed.fields) <= E.FIELDS_PER_EMBED
-    for field in embed.fields:
-        assert 0 < len(field.name or "") <= E.FIELD_NAME_LIMIT
-        assert 0 < len(field.value or "") <= E.FIELD_VALUE_LIMIT
-    assert len(embed.footer.text or "") <= E.FOOTER_LIMIT
-    assert len(embed.author.name or "") <= E.AUTHOR_NAME_LIMIT
-    assert len(embed) <= E.MESSAGE_TOTAL_LIMIT
+def assert_within_limits(message: MessageSpec) -> None:
+    assert limit_problems(message) == []
+    assert message.embeds
 
 
-def assert_message_within_limits(embeds: list[discord.Embed]) -> None:
-    assert 1 <= len(embeds) <= E.EMBEDS_PER_MESSAGE
-    for embed in embeds:
-        assert_embed_within_limits(embed)
-    assert sum(len(e) for e in embeds) <= E.MESSAGE_TOTAL_LIMIT
+def one(embed: EmbedSpec) -> MessageSpec:
+    return MessageSpec(embeds=(embed,))
 
 
 def _no_live_mentions(text: str) -> bool:
@@ -92,18 +84,19 @@ def _no_live_mentions(text: str) -> bool:
 
 @given(papers())
 def test_abstract_messages_respect_every_limit_and_keep_the_whole_abstract(paper: Paper) -> None:
-    messages = E.abstract_messages(paper)
-    for embeds in messages:
-        assert_message_within_limits(embeds)
-    head = messages[0][0]
+    messages = P.abstract_messages(paper)
+    for message in messages:
+        assert_within_limits(message)
+    assert [m.part for m in messages] == list(range(1, len(messages) + 1))
+    head = messages[0].embeds[0]
     assert head.url == paper.url
-    descriptions = [e.description or "" for embeds in messages for e in embeds]
+    descriptions = [e.description or "" for m in messages for e in m.embeds]
     if paper.abstract and paper.abstract.strip():
         # Splitting only drops whitespace at the cuts: the escaped abstract survives, word for word.
         joined = "".join("".join(d.split()) for d in descriptions)
-        assert joined == "".join(E.escape_text(paper.abstract).split())
-    for embeds in messages:
-        for embed in embeds:
+        assert joined == "".join(escape(paper.abstract).split())
+    for message in messages:
+        for embed in message.embeds:
             for text in (embed.title or "", embed.description or "", *(f.value or "" for f in embed.fields)):
                 assert _no_live_mentions(text)
 
@@ -114,15 +107,18 @@ def test_abstract_messages_respect_every_limit_and_keep_the_whole_abstract(paper
 )
 def test_search_page_is_within_limits(found: list[Paper], query: str, matched: str, offset: int) -> None:
     results = SearchResults(query=query, papers=tuple(found), matched=matched, offset=offset, has_more=True)  # type: ignore[arg-type]
-    embed = E.search_page_embed(results)
-    assert_message_within_limits([embed])
+    embed = P.search_page(results)
+    assert_within_limits(one(embed))
     assert _no_live_mentions(embed.title or "") and _no_live_mentions(embed.description or "")
     # Budgets fit: the description was not cut, so every entry keeps its date and upvotes line.
     assert (embed.description or "").count(" · ▲ ") == len(found)
-    for number, paper in enumerate(found, start=offset + 1):
+    for paper in found:
         assert f"]({paper.url})" in (embed.description or "")  # every link is whole
-        assert len(E.select_label(paper, number)) <= E.SELECT_LABEL_LIMIT
-        assert len(E.select_description(paper)) <= E.SELECT_LABEL_LIMIT
+    options = P.search_options(results)
+    assert [o.value for o in options] == [p.id for p in found]
+    for option in options:
+        assert 1 <= len(option.label) <= limits.SELECT_TEXT_MAX
+        assert len(option.description or "") <= limits.SELECT_TEXT_MAX
 
 
 @settings(max_examples=40)
@@ -130,19 +126,19 @@ def test_search_page_is_within_limits(found: list[Paper], query: str, matched: s
 def test_trending_embed_is_within_limits_for_up_to_25_papers(found: list[Paper], period: str) -> None:
     day = dt.date(2024, 3, 20)
     trending = Trending(period=period, first_day=day, last_day=day, papers=tuple(found))  # type: ignore[arg-type]
-    embed = E.trending_embed(trending)
-    assert_message_within_limits([embed])
+    embed = P.trending_embed(trending)
+    assert_within_limits(one(embed))
     for paper in found:
         assert paper.url in (embed.description or "")
 
 
 def test_title_with_markdown_and_everyone_is_escaped() -> None:
     paper = Paper(id="2403.00001", title="**Bold** @everyone _look_ [x](https://evil.example)", abstract="Hi @here.")
-    head = E.abstract_messages(paper)[0][0]
+    head = P.abstract_messages(paper)[0].embeds[0]
     assert head.title is not None
     assert "@\u200beveryone" in head.title and "\\*\\*Bold\\*\\*" in head.title and "\\_look\\_" in head.title
     assert "@\u200bhere" in (head.description or "")
-    page = E.search_page_embed(SearchResults(query="@everyone", papers=(paper,), matched="all"))
+    page = P.search_page(SearchResults(query="@everyone", papers=(paper,), matched="all"))
     assert "@\u200beveryone" in (page.title or "")
     # In a masked link the label's brackets are escaped too, so the link cannot be hijacked.
     assert "](https://evil.example)" not in (page.description or "").replace("\\]", "")
@@ -150,16 +146,16 @@ def test_title_with_markdown_and_everyone_is_escaped() -> None:
 
 def test_titles_are_cut_at_256_without_a_dangling_escape() -> None:
     paper = Paper(id="2403.00001", title="a" * 254 + "*" * 10)
-    head = E.abstract_messages(paper)[0][0]
+    head = P.abstract_messages(paper)[0].embeds[0]
     assert head.title is not None and len(head.title) <= 256 and head.title.endswith("…")
     assert not head.title[:-1].endswith("\\") or head.title[:-1].endswith("\\\\")
 
 
 def test_long_abstract_is_split_across_embeds_and_messages() -> None:
     abstract = " ".join(f"word{i}" for i in range(3000))  # ~26 000 characters
-    messages = E.abstract_messages(Paper(id="2403.00001", title="Long", abstract=abstract))
+    messages = P.abstract_messages(Paper(id="2403.00001", title="Long", abstract=abstract))
     assert len(messages) >= 5  # 6000 per message caps how much of it one message carries
-    embeds = [e for m in messages for e in m]
+    embeds = [e for m in messages for e in m.embeds]
     assert len(embeds) >= 7
     assert " ".join(e.description or "" for e in embeds).split() == abstract.split()
 
@@ -167,22 +163,17 @@ def test_long_abstract_is_split_across_embeds_and_messages() -> None:
 def test_abstract_of_4097_characters_needs_two_embeds() -> None:
     abstract = ("x" * 99 + " ") * 40 + "y" * 97  # 4097 characters
     assert len(abstract) == 4097
-    (message, *rest) = E.abstract_messages(Paper(id="2403.00001", title="T", abstract=abstract))
-    assert len(message) + sum(len(m) for m in rest) == 2
+    messages = P.abstract_messages(Paper(id="2403.00001", title="T", abstract=abstract))
+    assert sum(len(m.embeds) for m in messages) == 2
 
 
-def test_shorten_authors() -> None:
-    assert E.shorten_authors([]) == "Unknown authors"
-    assert E.shorten_authors(["A", "B"]) == "A, B"
-    assert E.shorten_authors(["A", "B", "C"]) == "A, B, C"
-    assert E.shorten_authors(["A", "B", "C", "D"]) == "A, B, C et al."
-
-
-def test_one_line_summary_prefers_ai_summary_then_first_sentence() -> None:
+def test_summary_prefers_ai_summary_then_first_sentences() -> None:
     paper = Paper(id="1", title="T", abstract="We propose X.  It is\ngood. More text.")
-    assert E.one_line_summary(paper) == "We propose X."
-    assert E.one_line_summary(Paper(id="1", title="T", abstract="x", ai_summary="TL;DR here")) == "TL;DR here"
-    assert E.one_line_summary(Paper(id="1", title="T")) == ""
+    assert P.summary(paper, 200) == "We propose X."
+    assert P.summary(paper, 200, sentences=2) == "We propose X. It is good."
+    assert P.summary(paper, 20, sentences=2) == "We propose X."  # the second sentence does not fit
+    assert P.summary(Paper(id="1", title="T", abstract="x", ai_summary="TL;DR here"), 200) == "TL;DR here"
+    assert P.summary(Paper(id="1", title="T"), 200) == ""
 
 
 def test_abstract_embed_carries_links_metadata_and_thumbnail() -> None:
@@ -199,35 +190,27 @@ def test_abstract_embed_carries_links_metadata_and_thumbnail() -> None:
         organization="Amazon",
         thumbnail="https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2403.07815.png",
     )
-    head = E.abstract_messages(paper)[0][0]
+    head = P.abstract_messages(paper)[0].embeds[0]
     fields = {f.name: f.value for f in head.fields}
     assert fields["Authors"] == "Ann, Bo"
     assert fields["arXiv date"] == "2024-03-12"
     assert fields["Upvotes"] == "42"
     assert fields["Organization"] == "Amazon"
-    assert "★ 2000" in (fields["Code"] or "")
+    assert "★ 2.0k" in (fields["Code"] or "")  # stars read the same as in the digest
     assert fields["Project page"] == "https://example.org/chronos"
     assert "https://arxiv.org/pdf/2403.07815" in (fields["Links"] or "")
-    assert head.thumbnail.url == paper.thumbnail
-
-
-def test_render_embed_text_shows_every_part() -> None:
-    embed = discord.Embed(title="T", url="https://x", description="D")
-    embed.add_field(name="N", value="V")
-    embed.set_footer(text="F")
-    assert E.render_embed_text(embed) == "T <https://x>\nD\nN: V\n— F"
-    assert E.render_message_text("hello", [embed, discord.Embed(description="2")]).count("---") == 2
+    assert head.thumbnail == paper.thumbnail
 
 
 def test_empty_trending_says_what_to_do() -> None:
-    embed = E.trending_embed(Trending(period="week", first_day=None, last_day=None, papers=()))
+    embed = P.trending_embed(Trending(period="week", first_day=None, last_day=None, papers=()))
     assert "No papers" in (embed.description or "")
 
 
 @given(st.text(alphabet="ab\\ *_", max_size=50), st.integers(1, 60))
 def test_truncate_never_leaves_a_dangling_escape(text: str, limit: int) -> None:
-    escaped = E.escape_text(text)
-    cut = E.truncate(escaped, limit)
+    escaped = escape(text)
+    cut = truncate(escaped, limit)
     assert len(cut) <= limit
     if cut != escaped:
         body = cut.removesuffix("…")

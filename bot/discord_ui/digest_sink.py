@@ -1,0 +1,129 @@
+"""The digest's `DigestSink` on Discord REST: post a part, read back the bot's own recent messages.
+
+Three rules a digest part needs beyond a plain `send`:
+
+* **Nonce.** Each part goes out with its deterministic nonce (`MessageSpec.nonce`, from channel, local date
+  and part); discord.py sends it with `enforce_nonce`, so when Discord created the message but answered 5xx
+  and discord.py retried — or another attempt sends the same part within Discord's nonce window — Discord
+  returns the message it already made instead of posting a second one.
+* **A rejected field never sinks a post.** A 400 / 50035 naming droppable parts (a paper's thumbnail URL that
+  Discord's validator refuses) is retried once without them (`adapter.send_spec`), so one paper with a bad
+  URL costs its thumbnail, not the day's post in every channel that lists it.
+* **Failures are classified** into `DeliveryError(permanent=…)`: a channel that is gone (404) or forbids the
+  bot (403) is permanent until someone acts; 5xx, 429 and network errors may pass later.
+* **Own messages by id and by position** (`OwnMessages`): reconciling a half-made post looks up the parts the
+  record names by message id, and pages the channel from the post's start for a part sent but not recorded —
+  never "the latest 100 messages", which a busy channel pushes a part out of.
+
+Channels are addressed by id (`get_partial_messageable`): no gateway cache is needed to post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import aiohttp
+import discord
+
+from bot.digest.sink import DeliveryError, SentMessage
+from bot.discord_ui.adapter import send_kwargs, send_spec
+from bot.render.specs import MessageSpec
+from bot.render.status import channel_gone_reason, missing_access_reason, missing_permissions_reason
+
+__all__ = ["DiscordDigestSink"]
+
+T = TypeVar("T")
+UNKNOWN_MESSAGE = 10008  # a 404 for the message, not the channel (which is 10003)
+
+
+def _sent(message: discord.Message) -> SentMessage:
+    return SentMessage(message.id, tuple(e.footer.text for e in message.embeds if e.footer and e.footer.text))
+
+
+def _forbidden_reason(exc: discord.Forbidden) -> str:
+    if exc.code == 50001:
+        return missing_access_reason()
+    if exc.code == 50013:
+        return missing_permissions_reason()
+    return f"Discord refused access to the channel (403 {exc.code}: {exc.text})"
+
+
+class DiscordDigestSink:
+    """Delivers digest messages through Discord REST, addressing channels by id (no cache needed)."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def _call(self, action: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await action()
+        except discord.NotFound as exc:
+            raise DeliveryError(channel_gone_reason(exc.code), permanent=True, status=404) from exc
+        except discord.Forbidden as exc:
+            raise DeliveryError(_forbidden_reason(exc), permanent=True, status=403) from exc
+        except discord.HTTPException as exc:
+            # Other 4xx (e.g. 50035 invalid body) will fail the same way again; 5xx and 429 may pass later.
+            permanent = 400 <= exc.status < 500 and exc.status != 429
+            raise DeliveryError(
+                f"Discord answered {exc.status} (code {exc.code}): {exc.text}", permanent=permanent, status=exc.status
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(f"could not reach Discord: {exc!r}", permanent=False) from exc
+
+    async def send(self, channel_id: int, message: MessageSpec) -> int:
+        """Post one digest part with its nonce; return its id. Raise DeliveryError on failure."""
+        channel = self._client.get_partial_messageable(channel_id)
+
+        async def post(spec: MessageSpec) -> discord.Message:
+            if spec.nonce is None:  # a payload recorded before parts had nonces: discord.py picks a random one
+                return await channel.send(**send_kwargs(spec))
+            return await channel.send(**send_kwargs(spec), nonce=spec.nonce)
+
+        sent = await self._call(lambda: send_spec(post, message))
+        return sent.id
+
+    def _me(self) -> int:
+        me = self._client.user
+        if me is None:
+            raise DeliveryError("the bot is not logged in", permanent=False)
+        return me.id
+
+    async def recent_own_messages(self, channel_id: int, *, limit: int = 100) -> list[SentMessage]:
+        """The bot's own messages among the channel's latest `limit`, newest first, with embed footers."""
+        me = self._me()
+        channel = self._client.get_partial_messageable(channel_id)
+
+        async def read() -> list[SentMessage]:
+            return [_sent(m) async for m in channel.history(limit=limit) if m.author.id == me]
+
+        return await self._call(read)
+
+    async def own_message(self, channel_id: int, message_id: int) -> SentMessage | None:
+        """The bot's own message `message_id` in the channel; None when it is not there (10008) or not ours."""
+        me = self._me()
+        channel = self._client.get_partial_messageable(channel_id)
+
+        async def fetch() -> SentMessage | None:
+            try:
+                message = await channel.fetch_message(message_id)
+            except discord.NotFound as exc:
+                if exc.code == UNKNOWN_MESSAGE:
+                    return None
+                raise
+            return _sent(message) if message.author.id == me else None
+
+        return await self._call(fetch)
+
+    async def own_messages_after(self, channel_id: int, after: int) -> AsyncIterator[SentMessage]:
+        """The bot's own messages created after snowflake `after`, oldest first (paged 100 at a time)."""
+        me = self._me()
+        channel = self._client.get_partial_messageable(channel_id)
+        history = channel.history(limit=None, after=discord.Object(id=after), oldest_first=True)
+        while True:
+            try:
+                message = await self._call(lambda: anext(history))
+            except StopAsyncIteration:
+                return
+            if message.author.id == me:
+                yield _sent(message)
