@@ -11,17 +11,21 @@ Systems measured on the same corpus and queries:
   fts5      — raw FTS5 BM25 top-10 on the floor's table (the naive design)
   tantivy   — tantivy-py with its query parser (what a user would pick)
   naive     — an arxiv-sanity-lite-style linear scan, at ≤ --naive-max papers
+  postgres  — the same import and `SearchService` over the catalogue on PostgreSQL (a throwaway server started
+              here through tests/postgres_server.py; skipped, with the reason, where none can be had)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from bench.report import render, targets
 HERE = Path(__file__).resolve().parent
 
 
-def _run_phase(name: str, args: dict[str, Any], log: list[str]) -> dict[str, Any]:
+def _run_phase(name: str, args: dict[str, Any], log: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     proc = subprocess.run(
@@ -41,6 +45,7 @@ def _run_phase(name: str, args: dict[str, Any], log: list[str]) -> dict[str, Any
         text=True,
         cwd=HERE.parent,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0 or not proc.stdout.strip():
@@ -52,6 +57,34 @@ def _run_phase(name: str, args: dict[str, Any], log: list[str]) -> dict[str, Any
     log.append(f"{name:<24} {elapsed:8.1f} s")
     print(f"  {name:<24} {elapsed:8.1f} s", file=sys.stderr, flush=True)
     return result
+
+
+_PG_URL = "PAPERBOT_BENCH_POSTGRES_URL"
+
+
+@contextlib.contextmanager
+def _postgres(work: Path) -> Iterator[tuple[str, int] | str]:
+    """A throwaway PostgreSQL server (the tests' own, `tests/postgres_server.py`) with an empty database for the
+    PostgreSQL phases: yields (URL, postmaster pid), or the reason there is none. Stopped however the run ends."""
+    import shutil
+
+    import psycopg
+
+    from tests.postgres_server import PostgresUnavailable, start
+
+    try:
+        server = start()
+    except (PostgresUnavailable, RuntimeError) as exc:
+        yield str(exc)
+        return
+    try:
+        shutil.rmtree(work / "postgres.index", ignore_errors=True)
+        with psycopg.connect(server.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE bench_catalogue")
+        assert server.pid is not None
+        yield server.url("bench_catalogue"), server.pid
+    finally:
+        server.stop()
 
 
 def run(
@@ -83,6 +116,20 @@ def run(
         phase_reps = repetitions(name, papers, smoke=smoke, override=reps)
         phases[name] = _run_phase(name, {**base, "reps": phase_reps}, log)
         phases[name]["repetitions"] = phase_reps
+    postgres_skipped = None
+    with _postgres(work) as server:
+        if isinstance(server, str):
+            postgres_skipped = server
+            print(f"  postgres phases skipped: {server}", file=sys.stderr)
+        else:
+            url, postmaster = server
+            pg_args = {**base, "postmaster": postmaster}
+            phases["import-postgres"] = _run_phase("import-postgres", pg_args, log, env={_PG_URL: url})
+            phase_reps = repetitions("serve-postgres", papers, smoke=smoke, override=reps)
+            phases["serve-postgres"] = _run_phase(
+                "serve-postgres", {**pg_args, "reps": phase_reps}, log, env={_PG_URL: url}
+            )
+            phases["serve-postgres"]["repetitions"] = phase_reps
     results: dict[str, Any] = {
         "papers": papers,
         "seed": seed,
@@ -95,6 +142,7 @@ def run(
         "cpu_count": os.cpu_count(),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "phases": phases,
+        "postgres_skipped": postgres_skipped,
     }
     results["targets"] = targets(results)
     results["total_seconds"] = time.perf_counter() - started

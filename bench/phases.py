@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.baselines import Fts5Raw, NaiveScan, TantivyBaseline, floor_import
+from bench.pg_phases import phase_import_postgres, phase_serve_postgres
 from bench.queries import AUTOCOMPLETE, QUERIES, id_sample
 from bot.catalogue import Catalogue, open_catalogue
 from bot.importer import DEFAULT_BATCH_SIZE, import_snapshot
@@ -280,6 +281,9 @@ PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "serve-fts5": phase_serve_fts5,
     "serve-tantivy": phase_serve_tantivy,
     "serve-naive": phase_serve_naive,
+    # The same import and serving code paths with the catalogue on PostgreSQL (bench/pg_phases.py).
+    "import-postgres": lambda args: phase_import_postgres(args, _memory),
+    "serve-postgres": lambda args: {**phase_serve_postgres(args, _serve_catalogue)},
 }
 
 

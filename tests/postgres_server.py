@@ -217,6 +217,32 @@ class ThrowawayPostgres:
         """A libpq URL (both drivers accept it) for `database`, over TCP, with the password in it."""
         return f"postgresql://{self.user}:{quote(self.password, safe='')}@{self.host}:{self.port}/{database}"
 
+    def halt(self, mode: str = "fast") -> None:
+        """Shut the server down but keep its data and port, as an outage would (`resume` starts it again).
+
+        `mode` is pg_ctl's: "fast" disconnects clients and rolls back their transactions; "immediate" is a
+        crash as far as clients can tell.
+        """
+        result = _run_as(
+            _server_account(),
+            [str(self.bindir / "pg_ctl"), "stop", "--pgdata", str(self.data_dir), "--mode", mode, "--wait",
+             "--timeout", str(_STOP_TIMEOUT_S), "--silent"],
+            timeout=_STOP_TIMEOUT_S + 10,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {result.stderr.strip()[-2000:]}")
+
+    def resume(self) -> None:
+        """Start a halted server again on the same port, with the same data."""
+        result = _run_as(
+            _server_account(),
+            [str(self.bindir / "pg_ctl"), "start", "--pgdata", str(self.data_dir), "--log", str(self.log_file),
+             "--wait", "--timeout", str(_START_TIMEOUT_S), "--silent", "-o", f"-p {self.port}"],
+            timeout=_START_TIMEOUT_S + 10,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start again in {self.root}: {_tail(self.log_file)[-2000:]}")
+
     def stop(self) -> None:
         """Stop the server, end its guard and delete the temp dir. Safe to call twice."""
         stop_dir(self.root)

@@ -7,9 +7,9 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
+from bot.catalogue.postgres import PostgresCatalogue
 from bot.catalogue.protocols import Catalogue
 from bot.catalogue.sqlite import SqliteCatalogue
-from bot.errors import CatalogueError
 
 __all__ = ["POSTGRES_SCHEMES", "is_postgres_url", "open_catalogue"]
 
@@ -50,4 +50,4 @@ async def open_catalogue(target: DatabaseTarget | str | Path) -> Catalogue:
 
 
 async def _open_postgres(url: str) -> Catalogue:
-    raise CatalogueError("the PostgreSQL backend is not available in this build; set [database] path instead")
+    return await PostgresCatalogue.open(url)

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 from bot.catalogue import Catalogue, ChangeBatch, LogPosition, PaperReader
+from bot.errors import CatalogueError
 from bot.search.lease import Lease
 
 __all__ = ["DerivedView", "Follower", "Role", "ViewUnavailable"]
@@ -41,6 +42,7 @@ BOT_READY_WAIT_S = 10.0
 PRUNE_EVERY = dt.timedelta(hours=24)
 KEEP_CHANGES = dt.timedelta(days=30)
 _HANDOVER_ROUNDS = 5
+CATALOGUE_RETRY_S = (0.0, 1.0, 2.0, 5.0)  # pauses between attempts while the catalogue cannot be reached
 
 
 class ViewUnavailable(RuntimeError):
@@ -113,6 +115,8 @@ class Follower:
         self._ready: dict[int, asyncio.Event] = {id(view): asyncio.Event() for view in views}
         self._locks: dict[int, asyncio.Lock] = {id(view): asyncio.Lock() for view in views}
         self._failed: set[int] = set()
+        self._paused: set[int] = set()  # views whose following waits for the catalogue to answer again
+        self._outage_level = logging.WARNING if role == "bot" else logging.DEBUG
         self._stopping = False
 
     @property
@@ -197,13 +201,25 @@ class Follower:
 
     async def _follow(self, view: DerivedView) -> None:
         try:
-            await self._prepare(view)
+            pause, stalled_at = 0, -1
             while not self._stopping:
-                await self._catch_up(view)
-                async with self._locks[id(view)]:
-                    more = await view.backfill(self.catalogue)
-                if not more:
-                    await self.catalogue.wait_for_changes(view.cursor, max_wait_s=WAIT_S)
+                try:
+                    await self._follow_while_reachable(view)
+                except CatalogueError as exc:
+                    # The database is away (a PostgreSQL restart, a network cut): searches keep using the
+                    # view as it stands; following resumes from the cursor when the database answers again.
+                    if view.cursor != stalled_at:  # a new outage (progress was made since the last one)
+                        pause, stalled_at = 0, view.cursor
+                        # A CLI command reports the failure of its own work; only the bot says it here.
+                        log.log(
+                            self._outage_level,
+                            "Following the change log into %s paused: %s; retrying",
+                            type(view).__name__,
+                            exc,
+                        )
+                    self._paused.add(id(view))
+                    pause = min(len(CATALOGUE_RETRY_S) - 1, pause + 1)
+                    await asyncio.sleep(CATALOGUE_RETRY_S[pause])
         except asyncio.CancelledError:
             raise
         except ViewUnavailable as exc:
@@ -213,6 +229,19 @@ class Follower:
             # A broken view must not take the bot down: searches keep using what exists; a restart rebuilds.
             self._failed.add(id(view))
             log.exception("Following the change log into %s stopped", type(view).__name__)
+
+    async def _follow_while_reachable(self, view: DerivedView) -> None:
+        await self._prepare(view)
+        while not self._stopping:
+            await self._catch_up(view)
+            if id(view) in self._paused:
+                self._paused.discard(id(view))
+                level = logging.INFO if self.role == "bot" else logging.DEBUG
+                log.log(level, "Following the change log into %s resumed", type(view).__name__)
+            async with self._locks[id(view)]:
+                more = await view.backfill(self.catalogue)
+            if not more:
+                await self.catalogue.wait_for_changes(view.cursor, max_wait_s=WAIT_S)
 
     async def complete(self, view: DerivedView, *, on_step: Callable[[], Awaitable[None]] | None = None) -> None:
         """Bring `view` fully up to date now, backfill included (`paperbot db embed`); writer only."""
@@ -228,6 +257,7 @@ class Follower:
             if not more:
                 await self._catch_up(view)
                 return
+
     async def _prune_daily(self) -> None:
         while not self._stopping:
             try:

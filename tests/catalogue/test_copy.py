@@ -14,13 +14,13 @@ from bot.catalogue.copy import copy_catalogue
 from bot.errors import CatalogueError
 from bot.models import DailyEntry, Paper, Subscription
 from bot.search import open_search
-from tests.stores import catalogue_target
+from tests.stores import BACKENDS, catalogue_target, fixture_days
 
 EVERY_DAY = (dt.date(1990, 1, 1), dt.date(9999, 12, 31))
 NOW = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=BACKENDS)
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalogue]:
     cat = await open_catalogue(await catalogue_target(request.param, tmp_path / "target", request))
     try:
@@ -102,3 +102,31 @@ async def test_the_copied_papers_are_searchable_in_the_target(
 async def test_copying_a_catalogue_into_itself_is_refused(catalogue: Catalogue) -> None:
     with pytest.raises(CatalogueError, match="is the catalogue being copied"):
         await copy_catalogue(catalogue, catalogue)
+
+
+async def test_a_round_trip_sqlite_to_postgresql_and_back_is_exact(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SQLite → PostgreSQL → a new SQLite file: every paper, day list, fetch time and subscription survives,
+    and copying again either way changes nothing."""
+    places = [
+        await catalogue_target("sqlite", tmp_path / "first", request),
+        await catalogue_target("postgresql", tmp_path, request),
+        await catalogue_target("sqlite", tmp_path / "back", request),
+    ]
+    first, middle, back = [await open_catalogue(place) for place in places]
+    try:
+        for day, entries in fixture_days().items():
+            await first.record_day(day, entries, fetched_at=NOW)
+        await first.upsert_papers([Paper(id="hep-th/9901001", title="Old style id", withdrawn=True)])
+        await first.digests.subscribe(Subscription(channel_id=42, guild_id=7, keywords=("llm",)), now=NOW)
+        assert middle.backend == "postgresql"
+        await copy_catalogue(first, middle)
+        await copy_catalogue(middle, back)
+        assert await _everything(back) == await _everything(middle) == await _everything(first)
+        for source, target in ((first, middle), (middle, back)):
+            again = await copy_catalogue(source, target)
+            assert again.incremental and again.papers_changed == 0 and again.days_changed == 0
+    finally:
+        for cat in (first, middle, back):
+            await cat.close()
