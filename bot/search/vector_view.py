@@ -211,8 +211,9 @@ class VectorView:
                 await self.flush(force=True)
         return True
 
-    async def flush(self, *, force: bool = False) -> None:
-        """Commit what was embedded and save the cursor."""
+    async def flush(self, *, force: bool = False, lazy: bool = False) -> None:
+        """Commit what was embedded and save the cursor (`lazy` changes nothing: `apply` and `backfill`
+        already commit in large steps)."""
         store, generation = self._store, self._generation
         if store is None or generation is None:
             return
