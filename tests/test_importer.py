@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import itertools
 import json
@@ -296,8 +297,10 @@ def test_authors_fast_path_matches_the_exact_rule(parsed: list[list[object]]) ->
 
 async def test_switch_interval_is_restored(catalogue: Catalogue, tmp_path: Path) -> None:
     before = sys.getswitchinterval()
+    thresholds = gc.get_threshold()
     await import_snapshot(SAMPLE, catalogue, progress=False, switch_interval=0.001)
     assert sys.getswitchinterval() == before
+    assert gc.get_threshold() == thresholds
     with pytest.raises(FileNotFoundError):
         await import_snapshot(tmp_path / "absent", catalogue, progress=False, switch_interval=0.001)
     assert sys.getswitchinterval() == before
