@@ -11,6 +11,12 @@ Systems measured on the same corpus and queries:
   fts5      — raw FTS5 BM25 top-10 on the floor's table (the naive design)
   tantivy   — tantivy-py with its query parser (what a user would pick)
   naive     — an arxiv-sanity-lite-style linear scan, at ≤ --naive-max papers
+  hybrid    — `SearchService` in hybrid, keyword and semantic mode with a complete vector view of the same
+              catalogue (synthetic vectors; `bench/serve_hybrid.py`), plus the query embedding alone
+
+A second table (`bench/report_speed.py`) holds the issue 9 and 11 speed targets: import time against the
+floor's (until the import returns, and until keyword search covers everything imported), hybrid search p95,
+query embedding p95 and serving RSS with vectors.
 """
 
 from __future__ import annotations
@@ -28,15 +34,16 @@ from typing import Any
 from bench.corpus import ensure_snapshot
 from bench.queries import repetitions
 from bench.report import render, targets
+from bench.report_speed import render_speed, speed_targets
 
 HERE = Path(__file__).resolve().parent
 
 
-def _run_phase(name: str, args: dict[str, Any], log: list[str]) -> dict[str, Any]:
+def _run_phase(name: str, args: dict[str, Any], log: list[str], module: str = "bench.phases") -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.phases", name, json.dumps(args)],
+        [sys.executable, "-m", module, name, json.dumps(args)],
         capture_output=True,
         text=True,
         cwd=HERE.parent,
@@ -83,6 +90,11 @@ def run(
         phase_reps = repetitions(name, papers, smoke=smoke, override=reps)
         phases[name] = _run_phase(name, {**base, "reps": phase_reps}, log)
         phases[name]["repetitions"] = phase_reps
+    # Issue 11 at this size: the imported catalogue with a complete vector view, served in hybrid mode.
+    phases["vectors-fill"] = _run_phase("vectors-fill", base, log, module="bench.serve_hybrid")
+    hybrid_reps = repetitions("serve-hybrid", papers, smoke=smoke, override=reps)
+    phases["serve-hybrid"] = _run_phase("serve-hybrid", {**base, "reps": hybrid_reps}, log, "bench.serve_hybrid")
+    phases["serve-hybrid"]["repetitions"] = hybrid_reps
     results: dict[str, Any] = {
         "papers": papers,
         "seed": seed,
@@ -97,6 +109,7 @@ def run(
         "phases": phases,
     }
     results["targets"] = targets(results)
+    results["speed_targets"] = speed_targets(results)
     results["total_seconds"] = time.perf_counter() - started
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -105,6 +118,7 @@ def run(
     (results_dir / f"latest-n{papers}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     results["json_path"] = str(out)
     print(render(results))
+    print(render_speed(results))
     print(f"JSON: {out}   total {results['total_seconds']:.0f} s")
     return results
 
