@@ -13,6 +13,12 @@ Systems measured on the same corpus and queries:
   naive     — an arxiv-sanity-lite-style linear scan, at ≤ --naive-max papers
   postgres  — the same import and `SearchService` over the catalogue on PostgreSQL (a throwaway server started
               here through tests/postgres_server.py; skipped, with the reason, where none can be had)
+  hybrid    — `SearchService` in hybrid, keyword and semantic mode with a complete vector view of the same
+              catalogue (synthetic vectors; `bench/serve_hybrid.py`), plus the query embedding alone
+
+A second table (`bench/report_speed.py`) holds the issue 9 and 11 speed targets: import time against the
+floor's (until the import returns, and until keyword search covers everything imported), hybrid search p95,
+query embedding p95 and serving RSS with vectors.
 """
 
 from __future__ import annotations
@@ -32,15 +38,22 @@ from typing import Any
 from bench.corpus import ensure_snapshot
 from bench.queries import repetitions
 from bench.report import render, targets
+from bench.report_speed import render_speed, speed_targets
 
 HERE = Path(__file__).resolve().parent
 
 
-def _run_phase(name: str, args: dict[str, Any], log: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+def _run_phase(
+    name: str,
+    args: dict[str, Any],
+    log: list[str],
+    module: str = "bench.phases",
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.phases", name, json.dumps(args)],
+        [sys.executable, "-m", module, name, json.dumps(args)],
         capture_output=True,
         text=True,
         cwd=HERE.parent,
@@ -116,6 +129,11 @@ def run(
         phase_reps = repetitions(name, papers, smoke=smoke, override=reps)
         phases[name] = _run_phase(name, {**base, "reps": phase_reps}, log)
         phases[name]["repetitions"] = phase_reps
+    # Issue 11 at this size: the imported catalogue with a complete vector view, served in hybrid mode.
+    phases["vectors-fill"] = _run_phase("vectors-fill", base, log, module="bench.serve_hybrid")
+    hybrid_reps = repetitions("serve-hybrid", papers, smoke=smoke, override=reps)
+    phases["serve-hybrid"] = _run_phase("serve-hybrid", {**base, "reps": hybrid_reps}, log, "bench.serve_hybrid")
+    phases["serve-hybrid"]["repetitions"] = hybrid_reps
     postgres_skipped = None
     with _postgres(work) as server:
         if isinstance(server, str):
@@ -145,6 +163,7 @@ def run(
         "postgres_skipped": postgres_skipped,
     }
     results["targets"] = targets(results)
+    results["speed_targets"] = speed_targets(results)
     results["total_seconds"] = time.perf_counter() - started
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -153,6 +172,7 @@ def run(
     (results_dir / f"latest-n{papers}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     results["json_path"] = str(out)
     print(render(results))
+    print(render_speed(results))
     print(f"JSON: {out}   total {results['total_seconds']:.0f} s")
     return results
 

@@ -37,6 +37,7 @@ from bot.runtime import run_bot
 from fake_discord import FakeDiscord, Member, User, default_guild, ids
 
 DEADLINE_S = 3.0
+Command = tuple[str, str, dict[str, Any]]  # (kind, slash command, options)
 _FIRST_USER_ID = 1_700_000_000_000_000_000
 _HEAD = (
     "language model models diffusion video generation transformer attention graph neural network robust sparse "
@@ -195,9 +196,9 @@ def _settings(fake: FakeDiscord, db: Path) -> Settings:
     )
 
 
-def _plan(count: int, stored: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+def plan_commands(count: int, stored: list[tuple[str, str]], rng: random.Random) -> list[Command]:
     """(kind, command, options) for each interaction: a realistic mix, deterministic from `rng`."""
-    plan: list[tuple[str, str, dict[str, Any]]] = []
+    plan: list[Command] = []
     for _ in range(count):
         roll = rng.random()
         if roll < 0.40:
@@ -260,28 +261,126 @@ def _bot_env(fake: FakeDiscord, db: Path) -> dict[str, str]:
     }
 
 
+@dataclass
+class BotProcess:
+    """The bot under load: whether it has exited, and (as a subprocess) its pid for CPU and memory figures."""
+
+    exited: Callable[[], bool]
+    pid: int | None = None
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU seconds the bot process has used so far (None in-process or once gone)."""
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float | None:
+        """The bot process's peak resident memory so far (VmHWM), in MB."""
+        if self.pid is None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+
 @contextlib.asynccontextmanager
-async def _bot_in_process(fake: FakeDiscord, db: Path) -> AsyncIterator[Callable[[], bool]]:
+async def _bot_in_process(fake: FakeDiscord, db: Path) -> AsyncIterator[BotProcess]:
     stop = asyncio.Event()
     bot = asyncio.create_task(run_bot(_settings(fake, db), stop=stop), name="paperbot under load")
     try:
-        yield bot.done
+        yield BotProcess(bot.done)
     finally:
         stop.set()
         await asyncio.wait_for(bot, 30)
 
 
 @contextlib.asynccontextmanager
-async def _bot_subprocess(fake: FakeDiscord, db: Path) -> AsyncIterator[Callable[[], bool]]:
+async def _bot_subprocess(fake: FakeDiscord, db: Path) -> AsyncIterator[BotProcess]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=_bot_env(fake, db), cwd=db.parent, stdin=asyncio.subprocess.DEVNULL
     )
     try:
-        yield lambda: process.returncode is not None
+        yield BotProcess(lambda: process.returncode is not None, process.pid)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
+        await asyncio.wait_for(process.wait(), 60)
+
+
+@dataclass
+class Session:
+    """A running bot logged into the fake Discord, with members to send interactions as."""
+
+    fake: FakeDiscord
+    users: list[int]
+    bot: BotProcess
+
+
+@contextlib.asynccontextmanager
+async def serving(db: Path, *, members: int, subprocess: bool = True) -> AsyncIterator[Session]:
+    """The production runtime serving `db` on a fresh fake Discord, ready for slash commands."""
+    serve = _bot_subprocess if subprocess else _bot_in_process
+    # A big server: every interaction comes from one of many members (the bot rate-limits each user).
+    guild = default_guild()
+    people = [Member(User(_FIRST_USER_ID + i, f"user{i}", f"User {i}")) for i in range(max(1, members))]
+    guild.members.extend(people)
+    async with FakeDiscord(guilds=[guild]) as fake, serve(fake, db) as bot:
+        await fake.wait_for(
+            lambda: bot.exited() or (fake.gateway.session is not None and fake.gateway.session.connection),
+            timeout=60,
+            what="the bot on the gateway",
+        )
+        if bot.exited():
+            raise RuntimeError("the bot exited during start-up")
+        await fake.wait_for_commands(ids.GUILD_ID, timeout=30)
+        yield Session(fake, [m.id for m in people], bot)
+
+
+async def sample_papers(db: Path, papers: int, rng: random.Random, count: int = 300) -> list[tuple[str, str]]:
+    """(id, title) of `count` random stored papers, to build realistic commands from."""
+    async with await open_catalogue(db) as catalogue:
+        sample = [await catalogue.get(paper_id(rng.randrange(papers))) for _ in range(count)]
+    return [(p.id, p.title) for p in sample if p is not None]
+
+
+async def burst(
+    session: Session, plan: list[Command], burst_seconds: float, answer_timeout: float
+) -> list[Outcome]:
+    """Dispatch `plan` at an even rate over `burst_seconds`, all in flight at once; every outcome."""
+    fake = session.fake
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    followers = []
+    for i, (kind, command, options) in enumerate(plan):
+        # Pacing of the load generator (an arrival schedule), not synchronisation.
+        await asyncio.sleep(max(0.0, start + i * burst_seconds / max(1, len(plan)) - loop.time()))
+        user = session.users[i % len(session.users)]
+        if kind == "autocomplete":
+            handle = await fake.autocomplete(command, "title", user_id=user, **options)
+        else:
+            handle = await fake.slash(command, user_id=user, **options)
+        followers.append(asyncio.create_task(_follow(fake, kind, handle, answer_timeout)))
+    return list(await asyncio.gather(*followers))
+
+
+async def one_by_one(
+    session: Session, plan: list[Command], answer_timeout: float, *, first_user: int = 0
+) -> list[Outcome]:
+    """Send `plan` one interaction at a time, each after the previous one's final answer (round trips)."""
+    outcomes = []
+    for i, (kind, command, options) in enumerate(plan):
+        user = session.users[(first_user + i) % len(session.users)]
+        handle = await session.fake.slash(command, user_id=user, **options)
+        outcomes.append(await _follow(session.fake, kind, handle, answer_timeout))
+    return outcomes
 
 
 async def run_load(
@@ -300,37 +399,8 @@ async def run_load(
     the fake Discord and the load generator do not share its event loop; otherwise `run_bot` runs in-process.
     """
     rng = random.Random(seed)
-    async with await open_catalogue(db) as catalogue:
-        sample = [await catalogue.get(paper_id(rng.randrange(papers))) for _ in range(300)]
-    stored = [(p.id, p.title) for p in sample if p is not None]
-    plan = _plan(interactions, stored, rng)
+    plan = plan_commands(interactions, await sample_papers(db, papers, rng), rng)
     report = LoadReport(papers=papers, interactions=interactions, burst_seconds=burst_seconds)
-    serve = _bot_subprocess if subprocess else _bot_in_process
-    # A big server: every interaction comes from one of many members (the bot rate-limits each user).
-    guild = default_guild()
-    members = [Member(User(_FIRST_USER_ID + i, f"user{i}", f"User {i}")) for i in range(max(1, interactions // 2))]
-    guild.members.extend(members)
-    async with FakeDiscord(guilds=[guild]) as fake, serve(fake, db) as exited:
-        await fake.wait_for(
-            lambda: exited() or (fake.gateway.session is not None and fake.gateway.session.connection),
-            timeout=60,
-            what="the bot on the gateway",
-        )
-        if exited():
-            raise RuntimeError("the bot exited during start-up")
-        await fake.wait_for_commands(ids.GUILD_ID, timeout=30)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        followers = []
-        users = [m.id for m in members]
-        for i, (kind, command, options) in enumerate(plan):
-            # Pacing of the load generator (an arrival schedule), not synchronisation.
-            await asyncio.sleep(max(0.0, start + i * burst_seconds / interactions - loop.time()))
-            user = users[i % len(users)]
-            if kind == "autocomplete":
-                handle = await fake.autocomplete(command, "title", user_id=user, **options)
-            else:
-                handle = await fake.slash(command, user_id=user, **options)
-            followers.append(asyncio.create_task(_follow(fake, kind, handle, answer_timeout)))
-        report.outcomes = list(await asyncio.gather(*followers))
+    async with serving(db, members=interactions // 2, subprocess=subprocess) as session:
+        report.outcomes = await burst(session, plan, burst_seconds, answer_timeout)
     return report

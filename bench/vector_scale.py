@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,17 +38,26 @@ DIM = 384
 COMMIT = 100_000
 
 
-def synthetic(n: int, seed: int = 0) -> npt.NDArray[np.float32]:
-    """n clustered unit vectors (deterministic for a seed and n)."""
+def synthetic_chunks(n: int, seed: int = 0, chunk: int = 100_000) -> Iterator[npt.NDArray[np.float32]]:
+    """`synthetic(n, seed)` in consecutive pieces of `chunk` rows (the same vectors, a chunk's memory)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 1, (2000, DIM)).astype(np.float32)
     centres = 0.9 * centres / np.linalg.norm(centres, axis=1, keepdims=True)
     offset = (rng.normal(0, 1, DIM) * 0.02).astype(np.float32)
-    out = np.empty((n, DIM), dtype=np.float32)
-    for start in range(0, n, 100_000):
-        m = min(100_000, n - start)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
         v = centres[rng.integers(0, 2000, m)] + rng.normal(0, 0.045, (m, DIM)).astype(np.float32) + offset
-        out[start : start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        unit: npt.NDArray[np.float32] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        yield unit
+
+
+def synthetic(n: int, seed: int = 0) -> npt.NDArray[np.float32]:
+    """n clustered unit vectors (deterministic for a seed and n)."""
+    out = np.empty((n, DIM), dtype=np.float32)
+    start = 0
+    for block in synthetic_chunks(n, seed):
+        out[start : start + len(block)] = block
+        start += len(block)
     return out
 
 

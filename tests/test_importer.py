@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import itertools
 import json
@@ -22,6 +23,8 @@ from bot.search import open_search
 from bot.sources.arxiv_snapshot import (
     BadLine,
     SnapshotReader,
+    _author_name,
+    _authors_from_parsed,
     _collapse,
     decode_latex_accents,
     parse_record,
@@ -279,10 +282,25 @@ def test_whitespace_collapse_matches_split_join(text: str) -> None:
     assert _collapse(text) == " ".join(text.split())
 
 
+_NAME_PARTS = st.one_of(
+    st.text(alphabet=st.sampled_from(list("ab. -\n\t\r\x0b\x1c\x85\xa0é\u2009\u00ad")), max_size=8),
+    st.none(),
+    st.integers(0, 3),
+)
+
+
+@given(st.lists(st.lists(_NAME_PARTS, min_size=1, max_size=5), max_size=6))
+def test_authors_fast_path_matches_the_exact_rule(parsed: list[list[object]]) -> None:
+    expected = tuple(name for name in (_author_name(entry) for entry in parsed) if name)
+    assert _authors_from_parsed(parsed) == expected
+
+
 async def test_switch_interval_is_restored(catalogue: Catalogue, tmp_path: Path) -> None:
     before = sys.getswitchinterval()
+    thresholds = gc.get_threshold()
     await import_snapshot(SAMPLE, catalogue, progress=False, switch_interval=0.001)
     assert sys.getswitchinterval() == before
+    assert gc.get_threshold() == thresholds
     with pytest.raises(FileNotFoundError):
         await import_snapshot(tmp_path / "absent", catalogue, progress=False, switch_interval=0.001)
     assert sys.getswitchinterval() == before

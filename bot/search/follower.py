@@ -79,8 +79,9 @@ class DerivedView(Protocol):
         """Do one step of filling in papers the view lacks (between log batches); False when nothing is left."""
         ...
 
-    async def flush(self) -> None:
-        """Commit what was applied and save the cursor."""
+    async def flush(self, *, lazy: bool = False) -> None:
+        """Commit what was applied and save the cursor (`lazy`: the view may wait while a bulk write is still
+        arriving, committing within its own interval)."""
         ...
 
     async def release(self) -> None:
@@ -186,8 +187,10 @@ class Follower:
                 await view.rebuild(self.catalogue, position)
             self._ready[id(view)].set()
 
-    async def _catch_up(self, view: DerivedView) -> int:
-        """Apply every entry after the view's cursor; return how many entries were read."""
+    async def _catch_up(self, view: DerivedView, *, lazy: bool = False) -> int:
+        """Apply every entry after the view's cursor; return how many entries were read. `lazy`: the
+        following loop's rounds, which let a view defer its commit while a bulk write goes on; a command
+        waiting for the index (`sync`) always commits."""
         applied = 0
         async with self._locks[id(view)]:
             while True:
@@ -196,7 +199,7 @@ class Follower:
                     break
                 await view.apply(batch)
                 applied += len(batch.papers) + len(batch.gone)
-            await view.flush()
+            await view.flush(lazy=lazy)
         return applied
 
     async def _follow(self, view: DerivedView) -> None:
@@ -233,7 +236,7 @@ class Follower:
     async def _follow_while_reachable(self, view: DerivedView) -> None:
         await self._prepare(view)
         while not self._stopping:
-            await self._catch_up(view)
+            await self._catch_up(view, lazy=True)
             if id(view) in self._paused:
                 self._paused.discard(id(view))
                 level = logging.INFO if self.role == "bot" else logging.DEBUG

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 NAME = "keyword"
 RELOAD_EVERY_S = 1.0
 COMMIT_EVERY_S = 2.0
+# While a bulk write (an import) is followed: papers become searchable in other processes within ~10 s, and
+# each commit's segments are bigger (fewer merges). A log batch of BULK_BATCH papers or more means bulk.
+BULK_COMMIT_EVERY_S = 10.0
+BULK_BATCH = 1_000
 COMMIT_EVERY_DOCS = 200_000
 _STREAM_BATCH = 5_000
 _PROGRESS_EVERY_S = 1.0
@@ -57,6 +61,7 @@ class KeywordView:
         self._pending_cursor = 0  # applied, not yet committed
         self._pending_docs = 0
         self._last_commit = time.monotonic()
+        self._bulk_since_flush = False  # a batch of BULK_BATCH or more papers arrived since the last flush
 
     # ---- reading ------------------------------------------------------------------------------------------
 
@@ -210,16 +215,28 @@ class KeywordView:
         if batch.gone:
             await asyncio.to_thread(index.delete_ids, batch.gone, commit=False)
         self._pending_cursor = batch.last_seq
-        self._pending_docs += len(batch.papers) + len(batch.gone)
-        if self._pending_docs >= COMMIT_EVERY_DOCS or time.monotonic() - self._last_commit >= COMMIT_EVERY_S:
+        size = len(batch.papers) + len(batch.gone)
+        self._pending_docs += size
+        self._bulk_since_flush = self._bulk_since_flush or size >= BULK_BATCH
+        every = BULK_COMMIT_EVERY_S if self._bulk_since_flush else COMMIT_EVERY_S
+        if self._pending_docs >= COMMIT_EVERY_DOCS or time.monotonic() - self._last_commit >= every:
             await self.flush()
 
     async def backfill(self, catalogue: PaperReader) -> bool:
         """Nothing to fill in: a rebuild indexes every paper before it becomes current."""
         return False
 
-    async def flush(self) -> None:
-        """Commit what was applied and save the cursor."""
+    async def flush(self, *, lazy: bool = False) -> None:
+        """Commit what was applied and save the cursor.
+
+        `lazy` (the follower, each time it has caught up): while a bulk write is still arriving, leave the
+        commit to `apply`'s interval — committing after every import batch the follower catches up with
+        made ~200 small segments per million papers, and tantivy's merging of them cost more than the
+        indexing saved by waiting (bench/README.md, issue 9). Once a round brings no big batch, commit.
+        """
+        bulk, self._bulk_since_flush = self._bulk_since_flush, False
+        if lazy and bulk and time.monotonic() - self._last_commit < BULK_COMMIT_EVERY_S:
+            return
         index, generation = self._index, self._generation
         if index is None or generation is None or self._pending_cursor == self._cursor:
             return

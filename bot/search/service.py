@@ -168,10 +168,20 @@ class SearchService:
         offset: int,
     ) -> SearchResults:
         depth = max(DEPTH, offset + limit + 1)
+        # Both sides at once: tantivy, onnxruntime and numpy's scan release the GIL, so on 2 cores the page
+        # costs about the slower side instead of their sum (bench/README.md, issue 11: 1M papers).
         keyword = asyncio.ensure_future(self._keyword_hits(index, parsed.text, where, limit=min(depth, MAX_LIMIT)))
-        pinned = await self._pinned(query)
-        hits, corrected = await keyword
-        semantic, unavailable = await self._semantic(corrected or parsed.text, parsed, depth)
+        nearest = asyncio.ensure_future(self._semantic(parsed.text, parsed, depth))
+        try:
+            pinned = await self._pinned(query)
+            hits, corrected = await keyword
+            semantic, unavailable = await nearest
+        finally:
+            for side in (keyword, nearest):
+                side.cancel()
+        if corrected is not None and not unavailable:
+            # The typo corrected on the keyword side: the meaning is the corrected words' (rare; a second look).
+            semantic, unavailable = await self._semantic(corrected, parsed, depth)
         if mode == "semantic" and not unavailable:
             ranked = list(dict.fromkeys([*pinned, *(paper_id for paper_id, _score in semantic)]))
         else:

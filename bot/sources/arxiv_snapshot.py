@@ -16,6 +16,10 @@ Field mapping (one record → `Paper`):
 * `published` → UTC date of `versions[0].created` (RFC 2822, the v1 submission), else `update_date`.
 
 Nothing else in the record (doi, journal-ref, comments, license) has a `Paper` field, so it is ignored.
+
+Lines are decoded with orjson: 2.5x faster than the standard library's `json` on snapshot lines (bench/README.md,
+issue 9), which matters at 2.7M lines. It is also stricter where strictness helps: a lone surrogate escape or
+invalid UTF-8 makes the line a `BadLine` instead of a title SQLite would refuse to store.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -32,6 +35,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO
+
+import orjson
 
 from bot.models import Paper
 from bot.sources.ids import parse_paper_ref
@@ -133,18 +138,33 @@ def _part(value: object) -> str:
     return value.strip()
 
 
+def _author_name(entry: object) -> str:
+    """One `authors_parsed` entry ([last, first, suffix, affiliation…]) as "first last suffix" ("" if empty)."""
+    if not isinstance(entry, list) or not entry:
+        raise ValueError("authors_parsed entry is not a list")
+    last = _part(entry[0])
+    first = _part(entry[1]) if len(entry) > 1 else ""
+    suffix = _part(entry[2]) if len(entry) > 2 else ""
+    if first and last:
+        return f"{first} {last} {suffix}" if suffix else f"{first} {last}"
+    return " ".join(part for part in (first, last, suffix) if part)
+
+
 def _authors_from_parsed(parsed: list[Any]) -> tuple[str, ...]:
     names: list[str] = []
     for entry in parsed:
-        if not isinstance(entry, list) or not entry:
-            raise ValueError("authors_parsed entry is not a list")
-        last = _part(entry[0])
-        first = _part(entry[1]) if len(entry) > 1 else ""
-        suffix = _part(entry[2]) if len(entry) > 2 else ""
-        if first and last:
-            name = f"{first} {last} {suffix}" if suffix else f"{first} {last}"
-        else:
-            name = " ".join(part for part in (first, last, suffix) if part)
+        # Fast path for the snapshot's usual entry, three clean strings: join first, check the result once.
+        # A part with surrounding or doubled whitespace shows as "  " or a space at either end of the name,
+        # and every other whitespace character is unprintable, so a name passing these checks is exactly
+        # what `_author_name` makes — at a third of the cost (it runs ~12M times for the full snapshot).
+        if type(entry) is list and len(entry) >= 3:
+            last, first, suffix = entry[0], entry[1], entry[2]
+            if type(last) is str and type(first) is str and type(suffix) is str and last and first:
+                name = f"{first} {last} {suffix}" if suffix else f"{first} {last}"
+                if name.isprintable() and "  " not in name and name[0] != " " and name[-1] != " ":
+                    names.append(name)
+                    continue
+        name = _author_name(entry)
         if name:
             names.append(name)
     return tuple(names)
@@ -248,8 +268,8 @@ class SnapshotReader:
             if not line.strip():
                 continue
             try:
-                yield parse_record(json.loads(line))
-            except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                yield parse_record(orjson.loads(line))
+            except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
                 yield BadLine(self.lines, str(exc)[:200] or type(exc).__name__)
 
     def close(self) -> None:

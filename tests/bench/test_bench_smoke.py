@@ -60,6 +60,8 @@ def test_bench_smoke_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         "serve-fts5",
         "serve-tantivy",
         "serve-naive",
+        "vectors-fill",
+        "serve-hybrid",
     }
     for name in ("floor", "import-current", "tantivy-build"):
         assert phases[name]["records"] == 300
@@ -73,6 +75,13 @@ def test_bench_smoke_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert phases[name]["ids_found"] == 20  # abstract-by-id lookups hit real papers
         assert phases[name]["model_matched"] == "all" and phases[name]["model_hits"] == 10
         assert phases[name]["autocomplete"]["n"] > 0 and phases[name]["abstract_by_id"]["n"] > 0
+    hybrid = phases["serve-hybrid"]
+    assert phases["vectors-fill"]["vectors"] == 300 and hybrid["embedded"] == 300
+    for mode in ("hybrid", "keyword", "semantic"):
+        assert hybrid[mode]["all"]["n"] == len(QUERIES)
+    assert hybrid["hybrid_ranked_by"] == "hybrid" and hybrid["hybrid_hits"] > 0
+    assert hybrid["embed_query"]["wall"]["n"] == len(QUERIES) and hybrid["rss_peak_mb"] > 0
+    assert [t["met"] in (True, False) for t in results["speed_targets"]] == [True] * 5
     targets = results["targets"]
     assert {t["variant"] for t in targets} == {"current"} and len(targets) == 6
     assert all(t["met"] in (True, False) for t in targets)
@@ -83,3 +92,4 @@ def test_bench_smoke_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     for heading in ("import", "search, top 10 (ms)", "search p95 by query class", "lookups (ms)", "target (issue 5)"):
         assert heading in out
     assert "vs floor" in out and "vs tantivy" in out and "SMOKE" in out
+    assert "import vs floor" in out and "hybrid mode" in out and "target (issues 9, 11)" in out

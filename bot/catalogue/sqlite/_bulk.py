@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
 
 from bot.catalogue.sqlite._connections import Database, fetch_all
+from bot.catalogue.sqlite._recent import RecentWrites
 from bot.catalogue.sqlite._rows import clean_title, iso, json_list
 from bot.catalogue.titles import normalise_title
 from bot.models import Paper
@@ -59,34 +63,99 @@ def _row(paper: Paper, seen: str) -> tuple[str | None, ...]:
     )
 
 
-async def import_batch(database: Database, papers: Sequence[Paper], seen_at: dt.datetime) -> int:
-    """Merge `papers` (from arXiv) in one transaction and log what changed; return the changed count."""
+def _as_stored(paper: Paper, seen_at: dt.datetime) -> Paper:
+    """The paper exactly as reading back the new row `_row` made of it gives (`paper_from_row`)."""
+    return Paper(
+        id=paper.id,
+        title=clean_title(paper.title),
+        abstract=paper.abstract,
+        authors=tuple(paper.authors),
+        published=paper.published,
+        categories=tuple(paper.categories) if paper.categories else None,
+        first_seen=seen_at,
+        last_seen=seen_at,
+    )
+
+
+async def import_batch(
+    database: Database, papers: Sequence[Paper], seen_at: dt.datetime, recent: RecentWrites | None = None
+) -> int:
+    """Merge `papers` (from arXiv) in one transaction and log what changed; return the changed count.
+
+    With `recent`, the new rows are left there under their log entries as the transaction commits, so this
+    process's own follower takes them from memory instead of reading them back (see `_recent`).
+    """
     if not papers:
         return 0
     seen = iso(seen_at)
     rows = [_row(paper, seen) for paper in papers]
-    async with database.transaction() as db:
-        await db.execute(f"PRAGMA cache_size = -{_WRITER_CACHE_KIB}")
-        before = await fetch_all(db, "SELECT coalesce(max(pk), 0) FROM papers")
-        max_pk = int(before[0][0])
-        cursor = await db.executemany(_ARXIV_UPSERT, rows)
-        changed = max(cursor.rowcount, 0)
-        if not changed:
-            return 0
-        # New rows got rowids above the old maximum (SQLite assigns max+1): log them in one statement.
-        cursor = await db.execute(
-            "INSERT INTO changes (paper_id, at) SELECT id, ? FROM papers WHERE pk > ? ORDER BY pk", (seen, max_pk)
+    remembered: list[int] = []
+    try:
+        async with database.transaction() as db:
+            merged = await _merge(db, papers, rows, seen)
+            if recent is not None and merged.logged:
+                entries = _new_rows(papers, merged.logged, seen_at.astimezone(dt.UTC))
+                recent.remember(entries, seen)
+                remembered = [seq for seq, _paper in entries]
+    except BaseException:
+        if recent is not None and remembered:
+            recent.forget(remembered)
+        raise
+    return merged.changed
+
+
+@dataclass(frozen=True, slots=True)
+class _Merged:
+    changed: int  # rows changed
+    logged: list[tuple[int, str]]  # (sequence number, paper id) of the new rows' log entries
+
+
+async def _merge(
+    db: aiosqlite.Connection, papers: Sequence[Paper], rows: Sequence[tuple[str | None, ...]], seen: str
+) -> _Merged:
+    """Upsert the batch and log what changed, inside the caller's transaction."""
+    await db.execute(f"PRAGMA cache_size = -{_WRITER_CACHE_KIB}")
+    before = await fetch_all(db, "SELECT coalesce(max(pk), 0) FROM papers")
+    max_pk = int(before[0][0])
+    cursor = await db.executemany(_ARXIV_UPSERT, rows)
+    changed = max(cursor.rowcount, 0)
+    if not changed:
+        return _Merged(0, [])
+    # New rows got rowids above the old maximum (SQLite assigns max+1): log them in one statement.
+    logged = [
+        (int(seq), str(paper_id))
+        for seq, paper_id in await fetch_all(
+            db,
+            "INSERT INTO changes (paper_id, at) SELECT id, ? FROM papers WHERE pk > ? ORDER BY pk\n"
+            "RETURNING seq, paper_id",
+            (seen, max_pk),
         )
-        new = max(cursor.rowcount, 0)
-        if changed > new:
-            # Updated rows carry this batch's `last_seen`; look for them among the batch's other ids.
-            old_ids = list(dict.fromkeys(p.id for p in papers))
-            for start in range(0, len(old_ids), _IDS_PER_QUERY):
-                chunk = old_ids[start : start + _IDS_PER_QUERY]
-                marks = ", ".join("?" * len(chunk))
-                await db.execute(
-                    "INSERT INTO changes (paper_id, at) SELECT id, ? FROM papers\n"
-                    f"WHERE pk <= ? AND last_seen = ? AND id IN ({marks})",
-                    (seen, max_pk, seen, *chunk),
-                )
-    return changed
+    ]
+    if changed > len(logged):
+        # Updated rows carry this batch's `last_seen`; look for them among the batch's other ids.
+        old_ids = list(dict.fromkeys(p.id for p in papers))
+        for start in range(0, len(old_ids), _IDS_PER_QUERY):
+            chunk = old_ids[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            await db.execute(
+                "INSERT INTO changes (paper_id, at) SELECT id, ? FROM papers\n"
+                f"WHERE pk <= ? AND last_seen = ? AND id IN ({marks})",
+                (seen, max_pk, seen, *chunk),
+            )
+    return _Merged(changed, logged)
+
+
+def _new_rows(
+    papers: Sequence[Paper], logged: Sequence[tuple[int, str]], seen_at: dt.datetime
+) -> list[tuple[int, Paper]]:
+    """(sequence number, paper as stored) for the logged new rows; a paper named twice in the batch is left
+    out (its row merges both, which neither in-hand paper shows)."""
+    by_id: dict[str, Paper | None] = {}
+    for paper in papers:
+        by_id[paper.id] = None if paper.id in by_id else paper
+    out: list[tuple[int, Paper]] = []
+    for seq, paper_id in logged:
+        in_hand = by_id.get(paper_id)
+        if in_hand is not None:
+            out.append((seq, _as_stored(in_hand, seen_at)))
+    return out

@@ -15,11 +15,13 @@ from collections.abc import Iterable
 import aiosqlite
 
 from bot.catalogue.sqlite._connections import Database, fetch_all
+from bot.catalogue.sqlite._recent import RecentWrites
 from bot.catalogue.sqlite._rows import iso, paper_from_row
 from bot.catalogue.types import ChangeBatch, LogPosition
 from bot.models import Paper
 
 _POLL_S = 0.25
+_IDS_PER_QUERY = 500  # far below SQLite's bound-parameter limit
 
 
 async def append(db: aiosqlite.Connection, paper_ids: Iterable[str], at: dt.datetime) -> None:
@@ -38,8 +40,13 @@ async def position(database: Database) -> LogPosition:
     return LogPosition(last_seq=max(int(last[0][0]), pruned_through), pruned_through=pruned_through)
 
 
-async def after(database: Database, seq: int, limit: int) -> ChangeBatch:
-    """Entries after `seq`, resolved to the papers' current rows (each paper once)."""
+async def after(database: Database, seq: int, limit: int, recent: RecentWrites | None = None) -> ChangeBatch:
+    """Entries after `seq`, resolved to the papers' current rows (each paper once).
+
+    Entries this process has just written are taken from `recent` instead of read back (see `_recent`).
+    """
+    if recent is not None and recent.newest > seq:
+        return await _after_with_recent(database, seq, limit, recent)
     rows = await database.read(
         "SELECT c.seq AS change_seq, c.paper_id AS change_paper, p.* FROM changes c\n"
         "LEFT JOIN papers p ON p.id = c.paper_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
@@ -91,3 +98,39 @@ async def prune(database: Database, older_than: dt.datetime) -> int:
             (through,),
         )
         return max(cursor.rowcount, 0)
+
+
+async def _after_with_recent(database: Database, seq: int, limit: int, recent: RecentWrites) -> ChangeBatch:
+    """`after`, reading only the entries' ids and then the rows `recent` does not hold.
+
+    Each paper is resolved by its newest entry in the batch: a remembered row if that entry is remembered,
+    else the row as stored now (a write later than the remembered one always has a later entry). Papers come
+    in the order of their first entry, as in `after`.
+    """
+    entries = await database.read(
+        "SELECT seq, paper_id, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (seq, max(1, limit))
+    )
+    if not entries:
+        return ChangeBatch(last_seq=seq, papers=())
+    newest: dict[str, tuple[int, str]] = {}
+    for entry_seq, paper_id, at in entries:
+        newest[paper_id] = (entry_seq, at)  # a dict keeps each key where it was first inserted
+    last_seq = int(entries[-1][0])
+    resolved: dict[str, Paper] = {}
+    unknown: list[str] = []
+    for paper_id, (entry_seq, at) in newest.items():
+        remembered = recent.get(entry_seq, paper_id, at)
+        if remembered is not None:
+            resolved[paper_id] = remembered
+        else:
+            unknown.append(paper_id)
+    recent.forget_through(last_seq)
+    for start in range(0, len(unknown), _IDS_PER_QUERY):
+        chunk = unknown[start : start + _IDS_PER_QUERY]
+        rows = await database.read(f"SELECT * FROM papers WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+        resolved.update((row["id"], paper_from_row(row)) for row in rows)
+    return ChangeBatch(
+        last_seq=last_seq,
+        papers=tuple(resolved[paper_id] for paper_id in newest if paper_id in resolved),
+        gone=tuple(paper_id for paper_id in newest if paper_id not in resolved),
+    )

@@ -21,6 +21,7 @@ from bot.catalogue.sqlite._connections import Database, close_all, connect, crea
 from bot.catalogue.sqlite._digest import SqliteDigestStore
 from bot.catalogue.sqlite._follows import SqliteFollowStore
 from bot.catalogue.sqlite._migrate import migrate
+from bot.catalogue.sqlite._recent import RecentWrites
 from bot.catalogue.types import Backend, ChangeBatch, DayChange, LogPosition
 from bot.errors import CatalogueError
 from bot.models import CatalogueStats, DailyEntry, Paper, Trending, TrendingPeriod
@@ -46,6 +47,8 @@ class SqliteCatalogue:
     def __init__(self, database: Database, identity: str) -> None:
         self._db = database
         self._identity = identity
+        # New rows this process's imports wrote, so its own index follower need not read them back.
+        self._recent = RecentWrites()
         self._digests = SqliteDigestStore(database)
         self._follows = SqliteFollowStore(database)
 
@@ -127,7 +130,7 @@ class SqliteCatalogue:
 
     async def import_papers(self, papers: Sequence[Paper], *, seen_at: dt.datetime | None = None) -> int:
         """Bulk-merge one batch of an arXiv snapshot; return how many rows changed."""
-        return await _bulk.import_batch(self._db, papers, seen_at or _utcnow())
+        return await _bulk.import_batch(self._db, papers, seen_at or _utcnow(), self._recent)
 
     async def restore_papers(self, papers: Sequence[Paper]) -> int:
         """Make papers exactly as given (`db copy`); return how many rows changed."""
@@ -204,7 +207,7 @@ class SqliteCatalogue:
 
     async def changes_after(self, seq: int, *, limit: int) -> ChangeBatch:
         """Up to `limit` log entries after `seq`, resolved to current papers."""
-        return await _changes.after(self._db, seq, limit)
+        return await _changes.after(self._db, seq, limit, self._recent)
 
     async def wait_for_changes(self, after: int, *, max_wait_s: float) -> bool:
         """Wait (polling) for a log entry after `after`."""
