@@ -17,14 +17,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from bot import metrics
 from bot.catalogue import FOLLOW_LIMIT, Catalogue
 from bot.config import Settings
 from bot.digest.schedule import Scheduler
+from bot.discord_ui.adapter import send_kwargs
 from bot.discord_ui.client import PaperBot
-from bot.discord_ui.follow_sink import DiscordFollowSink
+from bot.discord_ui.follow_sink import DiscordFollowSink, dm_messages
 from bot.follows import FollowDM, FollowService
 from bot.models import DailyEntry, Paper
 from bot.render.follows import parse_follow_marker
@@ -277,6 +279,44 @@ class CrashAfterSending(DiscordFollowSink):
     async def send_dm(self, dm: FollowDM) -> None:
         await super().send_dm(dm)
         raise Crash
+
+
+class CrashAfterTheFirstPart(DiscordFollowSink):
+    """The process dies when the first message of a DM of several has reached the member."""
+
+    def __init__(self, client: discord.Client) -> None:
+        super().__init__(client)
+        self.client = client
+
+    async def send_dm(self, dm: FollowDM) -> None:
+        first, *rest = dm_messages(dm)
+        assert rest, "the test needs a DM of several messages"
+        channel = await self.client.create_dm(discord.Object(id=dm.user_id))
+        await channel.send(**send_kwargs(first), nonce=first.nonce)
+        raise Crash
+
+
+async def test_a_dm_half_sent_before_a_crash_is_completed_without_repeating_a_part(
+    fake: FakeDiscord, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path / "papers.db")
+    clock = Clock(at(2026, 11, 24, 7, 59))
+    async with bot_process(fake, catalogue, clock, settings, owner=None, sink=CrashAfterTheFirstPart) as dying:
+        await command(fake, "paper follow", user_id=MEMBER, keywords="diffusion")
+        long_titles = [
+            paper(n, f"Diffusion study number {n} " + "with a long descriptive title " * 8) for n in range(40)
+        ]
+        await list_papers(catalogue, D24, long_titles, at=clock())
+        clock.set(at(2026, 11, 24, 8))
+        with pytest.raises(Crash):
+            await follows_of(dying).run_due()
+    assert [p[1] for p in dm_parts(fake, MEMBER)] == [1]
+    clock.advance(minutes=6)  # beyond the lease
+    fake.nonces.window = 0.0  # and beyond Discord's nonce window: only the bot's own check prevents a repeat
+    async with bot_process(fake, catalogue, clock, settings, owner=None) as bot:
+        await step_to(clock, follows_of(bot).scheduler, at(2026, 11, 24, 12))
+    parts = dm_parts(fake, MEMBER)
+    assert [p[1] for p in parts] == list(range(1, parts[0][2] + 1)) and parts[0][2] >= 2
 
 
 @pytest.mark.parametrize("crash", [CrashBeforeSending, CrashAfterSending])
