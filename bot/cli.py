@@ -99,10 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     abstract.add_argument("title_or_id")
     abstract.add_argument("--json", action="store_true")
 
-    digest = commands.add_parser("digest", parents=[common], help="render a channel's digest")
-    digest.add_argument("--dry-run", action="store_true", required=True, help="print instead of posting")
+    digest = commands.add_parser(
+        "digest", parents=[common], help="render a channel's digest (--dry-run), or show where each stands (status)"
+    )
+    digest.add_argument("action", nargs="?", choices=("status",), help="status: last post, next post, failures")
+    digest.add_argument("--dry-run", action="store_true", help="print instead of posting")
     digest.add_argument("--date", type=_date, help="the list date (default: what would be posted now)")
     digest.add_argument("--channel", type=int, help="a configured channel id (default: all)")
+    digest.add_argument("--json", action="store_true", help="status as JSON")
 
     db = commands.add_parser("db", parents=[common], help="catalogue maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
@@ -316,12 +320,39 @@ def _cmd_abstract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "status":
+        return _digest_status(args, settings)
+    if not args.dry_run:
+        print(
+            "paperbot: digest needs --dry-run (print a post) or status (where each subscription stands)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     from bot.digest.dry_run import dry_run
 
     async def work() -> int:
         async with open_stores(settings, role="cli") as stores:
             text = await dry_run(settings, stores.catalogue, args.date, args.channel)
         print(text, end="" if text.endswith("\n") else "\n")
+        return EXIT_OK
+
+    return _run_async(work)
+
+
+def _digest_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Each subscription's last post, next post and failure, read from the catalogue (the bot need not run)."""
+    from bot.digest.schedule import utc_now
+    from bot.digest.status import channel_statuses, subscription_status
+    from bot.render.status import status_json, status_text
+
+    async def work() -> int:
+        async with open_stores(settings, role="cli") as stores:
+            found = await channel_statuses(stores.catalogue, settings, utc_now())
+        statuses = [subscription_status(s) for s in found if args.channel in (None, s.subscription.channel_id)]
+        if args.json:
+            _print_json(status_json(statuses))
+        else:
+            sys.stdout.write(status_text(statuses))
         return EXIT_OK
 
     return _run_async(work)

@@ -7,6 +7,7 @@ labels are decided here, once:
 
 - `paperbot_commands_total{command, outcome}` and `paperbot_command_seconds{command}` — slash commands;
 - `paperbot_digest_posts_total{result}` — digest posts (posted, skipped, failed, …);
+- `paperbot_follow_dms_total{result}` — members' daily follow DMs (sent, paused, failed, retrying);
 - `paperbot_ingest_days_total{result}` and `paperbot_source_requests_total{source, result}` — ingest and the
   HTTP requests behind it (ok, http_4xx, http_429, http_5xx, no_answer);
 - `paperbot_catalogue_papers`, `paperbot_catalogue_days` — catalogue size;
@@ -28,6 +29,7 @@ __all__ = [
     "REGISTRY",
     "command_finished",
     "digest_post",
+    "follow_dm",
     "ingest_day",
     "scrape",
     "serve",
@@ -52,6 +54,7 @@ _COMMAND_SECONDS = Histogram(
     registry=REGISTRY,
 )
 _DIGEST_POSTS = Counter("paperbot_digest_posts", "Digest posts, by result", ["result"], registry=REGISTRY)
+_FOLLOW_DMS = Counter("paperbot_follow_dms", "Follow DMs to members, by result", ["result"], registry=REGISTRY)
 _INGEST_DAYS = Counter("paperbot_ingest_days", "Daily Papers lists ingested, by result", ["result"], registry=REGISTRY)
 _SOURCE_REQUESTS = Counter(
     "paperbot_source_requests", "HTTP requests to the sources, by result", ["source", "result"], registry=REGISTRY
@@ -73,6 +76,11 @@ def command_finished(command: str, outcome: str, seconds: float) -> None:
 def digest_post(result: str) -> None:
     """A digest post ended in `result` (posted, skipped, failed, retrying)."""
     _DIGEST_POSTS.labels(result=result).inc()
+
+
+def follow_dm(result: str) -> None:
+    """A member's follow DM ended in `result` (sent, paused, failed, retrying)."""
+    _FOLLOW_DMS.labels(result=result).inc()
 
 
 def ingest_day(result: str) -> None:

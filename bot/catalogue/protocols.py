@@ -37,9 +37,12 @@ from bot.catalogue.types import (
     ChangeBatch,
     ChannelState,
     DayChange,
+    EditState,
     LogPosition,
     NewPost,
     PostClaim,
+    PostEdit,
+    PostEditClaim,
     PostRecord,
     PostState,
 )
@@ -278,11 +281,68 @@ class DigestStore(Protocol):
         owner: str,
         error: str | None = None,
         now: dt.datetime,
+        edit_at: dt.datetime | None = None,
     ) -> bool:
         """Close `owner`'s 'posting' record as 'posted', 'failed' or 'skipped' (with the reason); the lease ends.
 
-        False, and nothing written, when `owner` does not hold it.
+        With `edit_at` (a 'posted' post of a subscription with settled upvotes), the post's one edit is written
+        'due' at that time in the same transaction, so a post is never closed without its edit. False, and
+        nothing written, when `owner` does not hold it.
         """
+        ...
+
+    async def record_thread(
+        self, channel_id: int, local_date: dt.date, *, owner: str, thread_id: int | None, error: str | None = None
+    ) -> bool:
+        """Remember the post's discussion thread (`thread_id`) or why it could not be started (`error`); only the
+        holder of the 'posting' record may. False, and nothing written, when `owner` no longer holds it."""
+        ...
+
+    async def edits_open(self) -> list[PostEdit]:
+        """Every settled-upvotes edit still to make ('due') or being made ('editing'), by due time."""
+        ...
+
+    async def edit(self, channel_id: int, local_date: dt.date) -> PostEdit | None:
+        """The settled-upvotes edit of one post, if it has one."""
+        ...
+
+    async def claim_edit(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        *,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        payload: str | None = None,
+    ) -> PostEditClaim | None:
+        """Claim the post's edit for `owner` until `lease_until`; None when it cannot be claimed.
+
+        - 'due' and `due_at <= now`: with `payload` (the edited messages), it becomes 'editing' with that payload
+          (`created=True`); without, None;
+        - 'editing' whose lease has run out, or that `owner` holds: taken over, payload and edited parts kept,
+          `payload` ignored (`created=False`);
+        - not yet due, held by another owner with a live lease, closed, or no edit: None.
+        """
+        ...
+
+    async def record_edit(
+        self, channel_id: int, local_date: dt.date, part: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that part `part` was edited; only the holder of the 'editing' edit may (else False)."""
+        ...
+
+    async def finish_edit(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        state: EditState,
+        *,
+        owner: str,
+        now: dt.datetime,
+        error: str | None = None,
+    ) -> bool:
+        """Close `owner`'s 'editing' edit as 'edited' or 'failed' (with `error`); False when it does not hold it."""
         ...
 
     async def skip_post(self, channel_id: int, local_date: dt.date, list_day: dt.date, *, now: dt.datetime) -> bool:

@@ -19,9 +19,12 @@ __all__ = [
     "ChangeBatch",
     "ChannelState",
     "DayChange",
+    "EditState",
     "LogPosition",
     "NewPost",
     "PostClaim",
+    "PostEdit",
+    "PostEditClaim",
     "PostRecord",
     "PostState",
 ]
@@ -33,6 +36,7 @@ Backend = Literal["sqlite", "postgresql"]
 # skip the day, and an identical later fetch writes nothing at all.
 LIST_SETTLED_AFTER = dt.timedelta(days=2)
 PostState = Literal["posting", "posted", "skipped", "failed"]
+EditState = Literal["due", "editing", "edited", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,9 @@ class PostRecord:
     owner: str | None = None  # the process holding the claim (after closing: the one that closed it)
     lease_until: dt.datetime | None = None  # None once closed
     nonces: dict[int, str] = field(default_factory=dict)  # part -> nonce, for every part that has one
+    guild_id: int | None = None  # the server of the channel, when known (for a link to the post)
+    thread_id: int | None = None  # the post's discussion thread, once started
+    thread_error: str | None = None  # why its thread could not be started
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,7 @@ class NewPost:
     list_day: dt.date
     payload: str
     nonces: Mapping[int, str] = field(default_factory=dict)
+    guild_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,36 @@ class PostClaim:
     record: PostRecord
     created: bool
     previous_owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostEdit:
+    """The one settled-upvotes edit of a posted post: due at `due_at`, then claimed and made exactly once.
+
+    'due' until a process claims it with the edited messages (`payload`, JSON like a post's); 'editing' while
+    `owner` holds it until `lease_until` (a dead owner's edit is taken over after that, from the same payload);
+    `edited_parts` are the parts already edited, never edited again; closed as 'edited' or 'failed' (`error`).
+    """
+
+    channel_id: int
+    local_date: dt.date
+    due_at: dt.datetime
+    state: EditState
+    payload: str | None = None
+    owner: str | None = None
+    lease_until: dt.datetime | None = None
+    edited_parts: frozenset[int] = frozenset()
+    error: str | None = None
+    finished_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostEditClaim:
+    """A successful claim of an edit: the edit as it now stands (held by the claimer), and whether the claim
+    started it (`created`: nothing can have been edited yet) or took a begun one over (parts may be edited)."""
+
+    edit: PostEdit
+    created: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,10 @@
 """What a subscription's post contains: a pure function of (the day's papers, the subscription, the day).
 
 No I/O and no Discord here, so the same answer comes out of the running bot, `/paper digest preview` and
-`paperbot digest --dry-run`, and property tests can hammer it. Rendering to messages is `render.py`.
+`paperbot digest --dry-run`, and property tests can hammer it. Rendering to messages is `bot.render.digest`.
+
+Also here: what a weekly recap shows (`compose_recap`: the week's most upvoted papers by the same filters) and
+which of a subscription's topic role pings a post triggers (`matched_pings`: by the same keyword rule).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from bot.models import Digest, Paper, Subscription
+from bot.models import Digest, Paper, RolePing, Subscription
+from bot.render.digest import WeeklyRecap
 
 WEEK_DAYS = 7
 
@@ -96,3 +100,22 @@ def compose(
                 day=day, subscription=sub, papers=tuple(week), kind="week", total_listed=len(listed), notes=notes
             )
     return Digest(day=day, subscription=sub, papers=(), kind="note", total_listed=len(listed), notes=(reason,))
+
+
+def compose_recap(week: Sequence[Paper], sub: Subscription, last_day: dt.date) -> WeeklyRecap:
+    """The weekly recap of `sub` for the 7 list days ending at `last_day`, from those days' papers (a paper listed
+    on several days counts once, with its best upvotes): the most upvoted that pass the filters, top_n of them."""
+    listed = rank(week)
+    first = last_day - dt.timedelta(days=WEEK_DAYS - 1)
+    return WeeklyRecap(first_day=first, last_day=last_day, papers=tuple(select(listed, sub)), total_listed=len(listed))
+
+
+def matched_pings(papers: Sequence[Paper], pings: Sequence[RolePing]) -> tuple[RolePing, ...]:
+    """The role pings a post of `papers` triggers: each role once, with only its keywords that a paper matched
+    (the digest's keyword rule). A ping without keywords never triggers: it would ping for every post."""
+    out: list[RolePing] = []
+    for ping in pings:
+        found = tuple(k for k in ping.keywords if k.strip() and any(matches(p, (k,)) for p in papers))
+        if found:
+            out.append(RolePing(ping.role_id, found))
+    return tuple(out)

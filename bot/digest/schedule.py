@@ -159,9 +159,12 @@ class Scheduler:
         """Add (or replace) `func` on an arbitrary APScheduler trigger (used by the digest jobs)."""
         self._add(job_id, trigger, func)
 
-    def add_daily_job(self, job_id: str, at: dt.time, timezone: str, func: JobFunc) -> None:
-        """Add (or replace) `func` to run daily at local time `at` in IANA `timezone` (DST-correct)."""
-        self._add(job_id, DailyTrigger(at, timezone), func)
+    def add_daily_job(
+        self, job_id: str, at: dt.time, timezone: str, func: JobFunc, *, weekday: int | None = None
+    ) -> None:
+        """Add (or replace) `func` to run daily at local time `at` in IANA `timezone` (DST-correct); with
+        `weekday` (Monday = 0), only on that local weekday."""
+        self._add(job_id, DailyTrigger(at, timezone, weekday=weekday), func)
 
     def add_once_job(self, job_id: str, at: dt.datetime, func: JobFunc) -> None:
         """Add (or replace) `func` to run once at `at` (e.g. a retry when another process's lease ends)."""
@@ -223,25 +226,30 @@ class DailyTrigger(BaseTrigger):  # type: ignore[misc]
     of the next valid minute (03:00), and a repeated 02:30 fires twice. This trigger asks `local_instant`.
     """
 
-    def __init__(self, at: dt.time, timezone: str) -> None:
+    def __init__(self, at: dt.time, timezone: str, *, weekday: int | None = None) -> None:
         self.at = at
         self.tz = zone(timezone)
+        self.weekday = weekday  # None: every day; else only on this local weekday (Monday = 0)
 
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
         """The first post instant after the previous firing, else the first at or after `now`."""
         after = previous_fire_time if previous_fire_time is not None else now
         today = after.astimezone(self.tz).date()
-        for offset in range(-1, 3):
-            instant = local_instant(today + dt.timedelta(days=offset), self.at, self.tz)
+        for offset in range(-1, 10):
+            local_date = today + dt.timedelta(days=offset)
+            if self.weekday is not None and local_date.weekday() != self.weekday:
+                continue
+            instant = local_instant(local_date, self.at, self.tz)
             if instant > after or (previous_fire_time is None and instant == after):
                 return instant
-        return None  # pragma: no cover - a daily time always recurs within three days
+        return None  # pragma: no cover - a weekly time always recurs within ten days
 
     def __str__(self) -> str:
-        return f"daily at {self.at:%H:%M} {self.tz.key}"
+        days = "daily" if self.weekday is None else f"weekly on day {self.weekday}"
+        return f"{days} at {self.at:%H:%M} {self.tz.key}"
 
     def __repr__(self) -> str:
-        return f"<DailyTrigger {self.at:%H:%M} {self.tz.key}>"
+        return f"<DailyTrigger {self}>"
 
 
 def _guarded(job_id: str, func: JobFunc) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -1,12 +1,13 @@
 """The daily digest use case: which channels are subscribed, when each posts, and posting exactly once.
 
 Who owns what:
-- `timing.py` says when a post is due and whether it is still owed (pure);
-- `compose.py`/`render.py` say what it contains (pure);
+- `timing.py` says when a post is due and whether it is still owed (pure), daily or weekly;
+- `compose.py` and `bot.render.digest` say what it contains (pure): a day's list or a week's recap, and which
+  topic roles it pings;
 - the catalogue's `DigestStore` keeps subscriptions and one record per (channel, local date);
 - a `DigestSink` delivers messages (Discord in production);
 - this module ties them together and owns the scheduler jobs: one per subscription at its local time, plus
-  a catch-up job every 10 minutes that finishes posts a transient error interrupted.
+  a catch-up job every 10 minutes that finishes posts a transient error interrupted and makes due edits.
 
 Exactly once, across every process on the catalogue: before the first message the post is claimed in the
 store — a 'posting' record with the rendered messages and each part's nonce, held by this process (`owner`)
@@ -20,6 +21,18 @@ with its nonce, so even a send that races a stale owner's is answered by Discord
 made. An owner that finds its lease taken (a slow renewal) stops at once. A channel that is gone or forbids
 the bot (404/403) closes that day's record as 'failed' and marks the channel failing — it is tried again at
 the next day's post time, never every minute.
+
+A source that is down when a post is due (its list could not be refreshed and none is stored) makes no
+misleading "no papers today" post: the channel is marked failing with the reason, and the catch-up tries again
+within the grace window.
+
+Beyond the post (with a `PostFeatures` sink): a subscription with `thread` gets a public thread started from
+its post's first message, under the same lease, before the post is closed — a process finishing another's post
+first asks whether that message has a thread already, so a post never gets two; a missing permission is recorded
+with the post (the post itself stands). With `update_after_hours`, closing the post writes its one edit, due
+that many hours later: the edit refreshes the list, rebuilds the same messages with the upvotes as they are
+then (`bot.render.digest.settled`: same papers, same order), is claimed under a lease with that content, and
+edits each part once — a process taking a dead one's edit over skips parts whose footer already shows it.
 """
 
 from __future__ import annotations
@@ -32,20 +45,43 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
 from functools import partial
-from typing import Protocol
 
 from bot import metrics
-from bot.catalogue import DigestStore, NewPost, PostClaim, PostRecord, PostState
+from bot.catalogue import EditState, NewPost, PostClaim, PostEditClaim, PostRecord, PostState
 from bot.config import Settings
-from bot.digest.compose import WEEK_DAYS, compose
+from bot.digest.compose import WEEK_DAYS, compose, compose_recap, matched_pings
 from bot.digest.schedule import Clock, Scheduler
-from bot.digest.sink import DeliveryError, DigestSink, OwnMessages, SentMessage, snowflake_at
-from bot.digest.timing import Slot, next_slot, owed_slot, slot, zone
+from bot.digest.sink import DeliveryError, DigestSink, OwnMessages, PostFeatures, SentMessage, snowflake_at
+from bot.digest.status import ChannelStatus, channel_statuses
+from bot.digest.subscriptions import DigestCatalogue, effective_subscriptions
+from bot.digest.timing import Slot, owed_slot, slot, zone
 from bot.models import Paper, Subscription
-from bot.render.digest import Rendered, parse_marker, render
+from bot.render.digest import (
+    Rendered,
+    is_settled,
+    marker_for,
+    paper_id_of,
+    parse_marker,
+    render,
+    render_recap,
+    settled,
+    thread_name,
+)
 from bot.render.specs import MessageSpec, messages_from_json, messages_to_json
+from bot.render.status import source_down_reason
+
+__all__ = [
+    "ChannelStatus",
+    "DigestCatalogue",
+    "DigestService",
+    "SubscriptionError",
+    "build_post",
+    "effective_subscriptions",
+    "process_owner",
+    "todays_slot",
+    "week_papers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +106,13 @@ LEASE = dt.timedelta(minutes=2)
 RETRY_AFTER_LEASE = dt.timedelta(seconds=5)
 # Searching a channel from a post's start allows for this much skew between the claimer's clock and Discord's.
 SCAN_MARGIN = dt.timedelta(minutes=5)
+# A settled edit: a handful of message edits, held this long; a dead holder's edit is taken over after it.
+EDIT_JOB_PREFIX = "digest-edit:"
+EDIT_LEASE = dt.timedelta(minutes=5)
+# An edit still failing (Discord down) this long after it was due is given up: upvotes that late are old news.
+EDIT_GIVE_UP = dt.timedelta(hours=24)
 
 Refresh = Callable[[dt.date], Awaitable[object]]
-
-
-class DigestCatalogue(Protocol):
-    """What the digest needs from the catalogue: the day lists, and its own store of subscriptions and posts."""
-
-    async def day_papers(self, day: dt.date) -> list[Paper]: ...
-
-    @property
-    def digests(self) -> DigestStore: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelStatus:
-    """One line of `/paper digest list`: the subscription, where its settings come from, and its history."""
-
-    subscription: Subscription
-    in_config: bool
-    overridden: bool
-    next_post: dt.datetime | None
-    last_post: PostRecord | None
-    #: why the subscription has no job now (e.g. its time zone is unknown); it is being retried
-    problem: str | None = None
 
 
 class SubscriptionError(Exception):
@@ -103,34 +122,8 @@ class SubscriptionError(Exception):
 # ---- building a post (shared by the service, preview and the dry run) ------------------------------------
 
 
-async def effective_subscriptions(catalogue: DigestCatalogue, settings: Settings) -> list[Subscription]:
-    """Config channels merged with slash-command subscriptions (the database wins for the same channel).
-
-    A config channel is owed posts from when a running bot first saw it (`created_at`; None until then).
-    """
-    config = {sub.channel_id: sub for sub in settings.digest.subscriptions()}
-    stored = {sub.channel_id: sub for sub in await catalogue.digests.subscriptions()}
-    states = await catalogue.digests.channel_states()
-    merged: dict[int, Subscription] = {}
-    for channel_id in sorted(config.keys() | stored.keys()):
-        state = states.get(channel_id)
-        if channel_id in config:
-            first_seen = state.first_seen if state else None
-            sub = stored.get(channel_id, config[channel_id])
-            created = [t for t in (first_seen, stored[channel_id].created_at if channel_id in stored else None) if t]
-            sub = replace(sub, source="config", created_at=min(created) if created else None)
-        else:
-            sub = stored[channel_id]
-        merged[channel_id] = replace(
-            sub,
-            failing_reason=state.failing_reason if state else None,
-            failing_since=state.failing_since if state else None,
-        )
-    return list(merged.values())
-
-
 async def week_papers(catalogue: DigestCatalogue, day: dt.date) -> list[Paper]:
-    """Papers of the 7 list days ending at `day` (for empty_days = "week")."""
+    """Papers of the 7 list days ending at `day` (weekly recaps, and empty_days = "week")."""
     papers: list[Paper] = []
     for offset in range(WEEK_DAYS):
         papers.extend(await catalogue.day_papers(day - dt.timedelta(days=offset)))
@@ -138,13 +131,20 @@ async def week_papers(catalogue: DigestCatalogue, day: dt.date) -> list[Paper]:
 
 
 async def build_post(catalogue: DigestCatalogue, sub: Subscription, list_day: dt.date, local_date: dt.date) -> Rendered:
-    """Compose and render the post of `sub` showing list `list_day` (the same builders everywhere)."""
+    """Compose and render the post of `sub` showing list `list_day` (the same builders everywhere): a day's list,
+    or for a weekly subscription the recap of the 7 list days ending at `list_day`; the first message pings the
+    roles whose keywords a paper of the post matches."""
+    if sub.cadence == "weekly":
+        recap = compose_recap(await week_papers(catalogue, list_day), sub, list_day)
+        if not recap.papers and sub.empty_days == "skip":
+            return Rendered(marker=marker_for(local_date))
+        return render_recap(recap, sub.channel_id, local_date, pings=matched_pings(recap.papers, sub.pings))
     papers = await catalogue.day_papers(list_day)
     week: list[Paper] = []
     if sub.empty_days == "week":
         week = await week_papers(catalogue, list_day)
     digest = compose(papers, sub, list_day, week_papers=week)
-    return render(digest, local_date)
+    return render(digest, local_date, pings=matched_pings(digest.papers, sub.pings))
 
 
 def todays_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot:
@@ -233,6 +233,7 @@ class DigestService:
         self._channel_locks: dict[int, asyncio.Lock] = {}
         self._refresh_locks: dict[dt.date, asyncio.Lock] = {}
         self._refreshed: dict[dt.date, dt.datetime] = {}
+        self._refresh_errors: dict[dt.date, str | None] = {}
         self._rebuild_lock = asyncio.Lock()
         self._started = False
         self._start_attempts = 0
@@ -312,7 +313,11 @@ class DigestService:
         try:
             zone(sub.timezone)  # a name the tz database does not know (any more) fails here, for this one only
             self.scheduler.add_daily_job(
-                f"{JOB_PREFIX}{channel_id}", sub.time, sub.timezone, partial(self.post_due, channel_id)
+                f"{JOB_PREFIX}{channel_id}",
+                sub.time,
+                sub.timezone,
+                partial(self.post_due, channel_id),
+                weekday=sub.weekday if sub.cadence == "weekly" else None,
             )
         except Exception as exc:
             self.unscheduled[channel_id] = f"cannot be scheduled: {_reason(exc)}"
@@ -380,30 +385,10 @@ class DigestService:
 
     async def statuses(self, guild_id: int | None = None) -> list[ChannelStatus]:
         """Every subscription (of one guild, when given) with next post time, last post and last error."""
-        config_ids = {sub.channel_id for sub in self.settings.digest.subscriptions()}
-        stored_ids = {sub.channel_id for sub in await self.catalogue.digests.subscriptions()}
-        last = await self.catalogue.digests.last_posts()
-        now = self.now()
-        out: list[ChannelStatus] = []
-        for sub in await self.subscriptions():
-            if guild_id is not None and sub.guild_id is not None and sub.guild_id != guild_id:
-                continue
-            problem = self.unscheduled.get(sub.channel_id)
-            try:
-                next_post: dt.datetime | None = next_slot(sub, now, self.grace_hours(sub.channel_id)).instant
-            except ValueError as exc:  # an unknown time zone: this line says so, the others are unaffected
-                next_post, problem = None, problem or _reason(exc)
-            out.append(
-                ChannelStatus(
-                    subscription=sub,
-                    in_config=sub.channel_id in config_ids,
-                    overridden=sub.channel_id in config_ids and sub.channel_id in stored_ids,
-                    next_post=next_post,
-                    last_post=last.get(sub.channel_id),
-                    problem=problem,
-                )
-            )
-        return out
+        out = await channel_statuses(self.catalogue, self.settings, self.now(), unscheduled=self.unscheduled)
+        return [
+            s for s in out if guild_id is None or s.subscription.guild_id is None or s.subscription.guild_id == guild_id
+        ]
 
     async def preview(self, sub: Subscription) -> Rendered:
         """Today's post for `sub` as it would look from the stored list (no refresh, nothing recorded)."""
@@ -434,10 +419,12 @@ class DigestService:
     # -- the jobs
 
     async def catch_up(self) -> None:
-        """Make every post that is owed now and not yet made (after downtime or a transient error)."""
+        """Make every post that is owed now and not yet made (after downtime or a transient error), then every
+        settled edit that is due (and schedule those still ahead)."""
         for sub in await self.subscriptions():
             if sub.channel_id not in self.unscheduled:  # those are retried by their own job
                 await self.post_due(sub.channel_id, sub)
+        await self.catch_up_edits()
 
     async def post_due(self, channel_id: int, sub: Subscription | None = None) -> PostState | None:
         """Make the post this channel owes now, if any; return the resulting record state.
@@ -470,7 +457,16 @@ class DigestService:
             if record.state != "posting":
                 return record.state
             return await self._resume(sub, due.local_date, owed=True)
-        await self.refresh(due.list_day)
+        refresh_error = await self.refresh(due.list_day)
+        if refresh_error is not None and not await self.catalogue.day_papers(due.list_day):
+            # The list is not there because the source is down: no "no papers today" post; retried in grace.
+            reason = source_down_reason(refresh_error)
+            await self.catalogue.digests.mark_failing(sub.channel_id, reason, now=self.now())
+            metrics.digest_post("retrying")
+            log.warning(
+                "Digest for %s on %s waits: %s; retrying at the next catch-up", sub.channel_id, due.local_date, reason
+            )
+            return None
         rendered = await build_post(self.catalogue, sub, due.list_day, due.local_date)
         now = self.now()
         if not rendered.messages:
@@ -484,7 +480,12 @@ class DigestService:
             owner=self.owner,
             lease_until=now + self.lease,
             now=now,
-            new=NewPost(due.list_day, messages_to_json(rendered.messages), part_nonces(rendered.messages)),
+            new=NewPost(
+                due.list_day,
+                messages_to_json(rendered.messages),
+                part_nonces(rendered.messages),
+                guild_id=sub.guild_id if sub.guild_id is not None else self._guild_of(sub.channel_id),
+            ),
         )
         if claim is None:  # another process began the same post a moment ago
             return await self._held_elsewhere(sub, due.local_date)
@@ -539,9 +540,7 @@ class DigestService:
                 missing = [m for m in messages if m.part not in sent]
                 if not missing:
                     log.info("Digest for %s on %s was already posted (reconciled)", sub.channel_id, local_date)
-                    await self._finish(sub, local_date, lease)
-                    metrics.digest_post("posted")
-                    return "posted"
+                    return await self._wrap_up(sub, record, sent, lease, owed=owed, takeover=not claim.created)
                 if not owed and not sent:
                     # Nothing reached the channel and the window has closed: the post is missed, not made late.
                     await self._close(sub, local_date, "failed", "not posted before the deadline", lease)
@@ -557,7 +556,12 @@ class DigestService:
                         len(missing),
                         len(messages),
                     )
-                return await self._deliver(sub, local_date, missing, lease)
+                delivered = await self._deliver(sub, local_date, missing, lease)
+                if delivered is None:
+                    return "posting"
+                return await self._wrap_up(
+                    sub, record, {**sent, **delivered}, lease, owed=owed, takeover=not claim.created
+                )
             except DeliveryError as exc:
                 return await self._failed(sub, local_date, exc, lease)
             except LeaseLost:
@@ -618,7 +622,10 @@ class DigestService:
 
     async def _deliver(
         self, sub: Subscription, local_date: dt.date, missing: Sequence[MessageSpec], lease: _Lease
-    ) -> PostState:
+    ) -> dict[int, int] | None:
+        """Send the missing parts in order, recording each; their ids, or None after a transient failure (the
+        post stays 'posting' and the next catch-up continues it)."""
+        delivered: dict[int, int] = {}
         for message in missing:
             lease.check()
             try:
@@ -634,12 +641,79 @@ class DigestService:
                     sub,
                 )
                 metrics.digest_post("retrying")
-                return "posting"
+                return None
             await self._record(sub.channel_id, local_date, message.part, message_id, lease)
-        await self._finish(sub, local_date, lease)
+            delivered[message.part] = message_id
+        return delivered
+
+    async def _wrap_up(
+        self,
+        sub: Subscription,
+        record: PostRecord,
+        sent: dict[int, int],
+        lease: _Lease,
+        *,
+        owed: bool,
+        takeover: bool,
+    ) -> PostState:
+        """Every part is in the channel: start the post's thread if it wants one, then close it as posted."""
+        wants_thread = sub.thread and record.thread_id is None and record.thread_error is None
+        if (
+            wants_thread
+            and isinstance(self.sink, PostFeatures)
+            and 1 in sent
+            and not await self._start_thread(sub, record, sent[1], lease, owed=owed, takeover=takeover)
+        ):
+            metrics.digest_post("retrying")
+            return "posting"
+        await self._finish(sub, record.local_date, lease)
         metrics.digest_post("posted")
-        log.info("Digest for %s on %s posted", sub.channel_id, local_date)
+        log.info("Digest for %s on %s posted", sub.channel_id, record.local_date)
         return "posted"
+
+    async def _start_thread(
+        self, sub: Subscription, record: PostRecord, first_message: int, lease: _Lease, *, owed: bool, takeover: bool
+    ) -> bool:
+        """Start the post's discussion thread from its first message, once; False to try again later.
+
+        A post taken over (from a dead process, or this one before a restart) may have its thread already:
+        that is asked first, never found out by trying twice. A permanent refusal (no Create Public Threads) is
+        recorded with the post, which stands; a transient one is retried while the post is owed.
+        """
+        assert isinstance(self.sink, PostFeatures)
+        lease.check()
+        name = thread_name(record.list_day, weekly=sub.cadence == "weekly")
+        try:
+            found = await self.sink.thread_of(sub.channel_id, first_message) if takeover else None
+            thread_id = (
+                found if found is not None else await self.sink.start_thread(sub.channel_id, first_message, name)
+            )
+        except DeliveryError as exc:
+            if not exc.permanent and owed:
+                log.warning(
+                    "Digest for %s on %s: starting its thread failed (%s); retrying at the next catch-up",
+                    sub.channel_id,
+                    record.local_date,
+                    exc.reason,
+                )
+                return False
+            log.warning("Digest for %s on %s: no thread: %s", sub.channel_id, record.local_date, exc.reason)
+            await self._record_thread(sub.channel_id, record.local_date, None, exc.reason, lease)
+            return True
+        await self._record_thread(sub.channel_id, record.local_date, thread_id, None, lease)
+        return True
+
+    async def _record_thread(
+        self, channel_id: int, local_date: dt.date, thread_id: int | None, error: str | None, lease: _Lease
+    ) -> None:
+        if not await self.catalogue.digests.record_thread(
+            channel_id, local_date, owner=self.owner, thread_id=thread_id, error=error
+        ):
+            lease.lost = True
+            lease.check()
+
+    def _guild_of(self, channel_id: int) -> int | None:
+        return self.sink.guild_of(channel_id) if isinstance(self.sink, PostFeatures) else None
 
     async def _record(self, channel_id: int, local_date: dt.date, part: int, message_id: int, lease: _Lease) -> None:
         if not await self.catalogue.digests.record_part(
@@ -649,16 +723,28 @@ class DigestService:
             lease.check()
 
     async def _close(
-        self, sub: Subscription, local_date: dt.date, state: PostState, error: str | None, lease: _Lease
+        self,
+        sub: Subscription,
+        local_date: dt.date,
+        state: PostState,
+        error: str | None,
+        lease: _Lease,
+        *,
+        edit_at: dt.datetime | None = None,
     ) -> None:
         if not await self.catalogue.digests.finish_post(
-            sub.channel_id, local_date, state, owner=self.owner, error=error, now=self.now()
+            sub.channel_id, local_date, state, owner=self.owner, error=error, now=self.now(), edit_at=edit_at
         ):
             lease.lost = True
             lease.check()
 
     async def _finish(self, sub: Subscription, local_date: dt.date, lease: _Lease) -> None:
-        await self._close(sub, local_date, "posted", None, lease)
+        edit_at = None
+        if sub.update_after_hours > 0 and isinstance(self.sink, PostFeatures):
+            edit_at = self.now() + dt.timedelta(hours=sub.update_after_hours)
+        await self._close(sub, local_date, "posted", None, lease, edit_at=edit_at)
+        if edit_at is not None:
+            self._schedule_edit(sub.channel_id, local_date, edit_at)
         if sub.failing_reason is not None:
             await self.catalogue.digests.clear_failing(sub.channel_id)
 
@@ -708,22 +794,139 @@ class DigestService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def refresh(self, day: dt.date) -> None:
-        """Re-fetch list `day` just before posting, so upvotes are current; best effort, once per 10 min."""
+    async def refresh(self, day: dt.date) -> str | None:
+        """Re-fetch list `day` just before posting (or editing), so upvotes are current; best effort, once per
+        10 min. Return why the last refresh failed (None: it worked, or there is no source to ask)."""
         if self._refresh is None:
-            return
+            return None
         lock = self._refresh_locks.setdefault(day, asyncio.Lock())
         async with lock:
             last = self._refreshed.get(day)
             now = self.now()
             if last is not None and now - last < REFRESH_FRESH:
-                return
+                return self._refresh_errors.get(day)
+            error: str | None = None
             try:
                 async with asyncio.timeout(REFRESH_TIMEOUT_S):
                     await self._refresh(day)
             except Exception as exc:  # best effort: post the stored list rather than nothing
-                log.warning("Refreshing list %s before the digest failed: %s", day, exc)
+                error = _reason(exc) if not isinstance(exc, TimeoutError) else "no answer within 2 minutes"
+                log.warning("Refreshing list %s before the digest failed: %s", day, error)
             self._refreshed[day] = now
+            self._refresh_errors[day] = error
+            return error
+
+    # -- settled-upvotes edits
+
+    def _schedule_edit(self, channel_id: int, local_date: dt.date, at: dt.datetime) -> None:
+        self.scheduler.add_once_job(
+            f"{EDIT_JOB_PREFIX}{channel_id}:{local_date.isoformat()}",
+            max(at, self.now()),
+            partial(self.edit_due, channel_id, local_date),
+        )
+
+    async def catch_up_edits(self) -> None:
+        """Make every settled edit that is due (a restart, a transient failure); schedule those still ahead."""
+        try:
+            edits = await self.catalogue.digests.edits_open()
+        except Exception:
+            log.exception("Digest edits: reading the open edits failed; the next catch-up tries again")
+            return
+        now = self.now()
+        for edit in edits:
+            if edit.due_at <= now:
+                await self.edit_due(edit.channel_id, edit.local_date)
+            else:
+                self._schedule_edit(edit.channel_id, edit.local_date, edit.due_at)
+
+    async def edit_due(self, channel_id: int, local_date: dt.date) -> EditState | None:
+        """Make the post's settled edit if it is due and free; return the edit's state. Never raises."""
+        try:
+            async with self._lock(channel_id):
+                return await self._edit_due(channel_id, local_date)
+        except Exception:
+            log.exception("Settled edit of the digest for %s on %s failed", channel_id, local_date)
+            return None
+
+    async def _edit_due(self, channel_id: int, local_date: dt.date) -> EditState | None:
+        store = self.catalogue.digests
+        edit = await store.edit(channel_id, local_date)
+        record = await store.post(channel_id, local_date)
+        if edit is None or record is None or edit.state not in ("due", "editing"):
+            return edit.state if edit is not None else None
+        if not isinstance(self.sink, PostFeatures):
+            return edit.state
+        now = self.now()
+        if edit.due_at > now:
+            self._schedule_edit(channel_id, local_date, edit.due_at)
+            return edit.state
+        payload = None
+        if edit.state == "due":
+            await self.refresh(record.list_day)
+            messages = messages_from_json(record.payload)
+            ids = [paper_id for m in messages for e in m.embeds if (paper_id := paper_id_of(e)) is not None]
+            papers = {paper.id: paper for paper in await self.catalogue.get_many(ids)}
+            payload = messages_to_json(settled(messages, papers, self.now()))
+            now = self.now()
+        claim = await store.claim_edit(
+            channel_id, local_date, owner=self.owner, lease_until=now + EDIT_LEASE, now=now, payload=payload
+        )
+        if claim is None:
+            current = await store.edit(channel_id, local_date)
+            if current is not None and current.state == "editing" and current.lease_until is not None:
+                self._schedule_edit(channel_id, local_date, current.lease_until + RETRY_AFTER_LEASE)
+            return current.state if current is not None else None
+        return await self._make_edit(record, claim)
+
+    async def _make_edit(self, record: PostRecord, claim: PostEditClaim) -> EditState:
+        """Edit every part not edited yet with the claimed content; close the edit."""
+        assert isinstance(self.sink, PostFeatures)
+        edit, channel_id, local_date = claim.edit, record.channel_id, record.local_date
+        store = self.catalogue.digests
+        gone: list[int] = []
+        for message in messages_from_json(edit.payload or "[]"):
+            if message.part in edit.edited_parts:
+                continue
+            message_id = record.message_ids.get(message.part)
+            try:
+                if message_id is None:
+                    gone.append(message.part)
+                elif not claim.created and await self._already_settled(channel_id, message_id):
+                    log.info("Digest for %s on %s: part %d was edited already", channel_id, local_date, message.part)
+                elif not await self.sink.edit(channel_id, message_id, message):
+                    gone.append(message.part)
+            except DeliveryError as exc:
+                if exc.permanent or self.now() - edit.due_at > EDIT_GIVE_UP:
+                    await store.finish_edit(
+                        channel_id, local_date, "failed", owner=self.owner, now=self.now(), error=exc.reason
+                    )
+                    metrics.digest_post("edit_failed")
+                    log.error("Settled edit of the digest for %s on %s failed: %s", channel_id, local_date, exc.reason)
+                    return "failed"
+                log.warning(
+                    "Settled edit of the digest for %s on %s: %s; retrying at the next catch-up",
+                    channel_id,
+                    local_date,
+                    exc.reason,
+                )
+                return "editing"
+            if not await store.record_edit(channel_id, local_date, message.part, owner=self.owner, now=self.now()):
+                log.warning(
+                    "Settled edit of the digest for %s on %s: taken over by another process", channel_id, local_date
+                )
+                return "editing"
+        error = f"part(s) {', '.join(map(str, gone))} no longer in the channel" if gone else None
+        if await store.finish_edit(channel_id, local_date, "edited", owner=self.owner, now=self.now(), error=error):
+            metrics.digest_post("edited")
+            log.info("Digest for %s on %s edited with settled upvotes", channel_id, local_date)
+        return "edited"
+
+    async def _already_settled(self, channel_id: int, message_id: int) -> bool:
+        """Whether the part is in the channel edited already (a process died between editing and recording)."""
+        if not isinstance(self.sink, OwnMessages):
+            return False
+        found = await self.sink.own_message(channel_id, message_id)
+        return found is not None and any(is_settled(footer) for footer in found.footers)
 
     def _lock(self, channel_id: int) -> asyncio.Lock:
         return self._channel_locks.setdefault(channel_id, asyncio.Lock())

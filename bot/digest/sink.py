@@ -7,6 +7,10 @@ Finding a half-made post again after a crash is the sink's other job (`OwnMessag
 parts a post record names by message id, and searches the channel from the post's start for a part that was
 sent but not recorded — by position in the channel (a snowflake), never "the last N messages", which a busy
 channel pushes a part out of.
+
+The features beyond the post itself need a sink that can do more (`PostFeatures`): start a post's discussion
+thread (and tell whether one exists, so a process finishing another's post never starts a second), edit a
+posted part with settled upvotes, and name the server of a channel (for a link to the post).
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from typing import Protocol, runtime_checkable
 from bot.errors import PaperbotError
 from bot.render.specs import MessageSpec
 
-__all__ = ["DISCORD_EPOCH", "DeliveryError", "DigestSink", "OwnMessages", "SentMessage", "snowflake_at"]
+__all__ = [
+    "DISCORD_EPOCH",
+    "DeliveryError",
+    "DigestSink",
+    "OwnMessages",
+    "PostFeatures",
+    "SentMessage",
+    "snowflake_at",
+]
 
 # Discord's snowflakes count milliseconds from 2015-01-01T00:00:00Z in their top 42 bits.
 DISCORD_EPOCH = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
@@ -96,4 +108,36 @@ class OwnMessages(Protocol):
         message of the last (Discord returns a page newest first: sort it). The caller may stop early. Raise
         DeliveryError like `own_message`.
         """
+        ...
+
+
+@runtime_checkable
+class PostFeatures(Protocol):
+    """Threads, edits and guilds: what a subscription's `thread`, `update_after_hours` and the status link need.
+
+    A sink without these posts plain digests; with them, the service starts threads and makes settled edits.
+    """
+
+    def guild_of(self, channel_id: int) -> int | None:
+        """The server the channel belongs to, if the sink knows it (no request is made)."""
+        ...
+
+    async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """Start a public thread from message `message_id` named `name`; return the thread's id.
+
+        Raise DeliveryError like `send` (a missing Create Public Threads permission is permanent, 403); a message
+        that already has a thread (Discord 400 code 160004) returns that thread's id instead of failing.
+        """
+        ...
+
+    async def thread_of(self, channel_id: int, message_id: int) -> int | None:
+        """The id of the thread started from message `message_id`, or None when it has none.
+
+        Asked before starting a thread for a post another process (or this one, before a restart) may already
+        have started one for. Raise DeliveryError when it cannot be told (5xx, 429, network)."""
+        ...
+
+    async def edit(self, channel_id: int, message_id: int, message: MessageSpec) -> bool:
+        """Replace the bot's message `message_id` with `message` (content, embeds, mentions); False when the
+        message is no longer there (Discord 404 code 10008). Raise DeliveryError like `send` otherwise."""
         ...

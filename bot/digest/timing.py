@@ -11,6 +11,10 @@ and `/paper digest list` can never disagree:
   time itself: `grace_hours = 0` means "post on time or skip the day", and a scheduler always wakes a few
   milliseconds after the instant, so an empty window would mean "never post". A bot that was down through
   that minute makes no late post (the start-up and 10-minute catch-up runs come too late).
+
+A weekly subscription (`cadence = "weekly"`) has a post only on the local dates that fall on its `weekday`
+(Monday = 0); every rule above holds for those dates unchanged — when it posts, whether it is owed, the grace
+— and its list day D is the last of the 7 list days its recap shows (`week_of`).
 """
 
 from __future__ import annotations
@@ -64,6 +68,16 @@ def list_day_for(instant: dt.datetime) -> dt.date:
     return instant.astimezone(UTC).date() - dt.timedelta(days=1)
 
 
+def posts_on(sub: Subscription, local_date: dt.date) -> bool:
+    """Whether `sub` has a post on `local_date`: every day, or only on its weekday when weekly."""
+    return sub.cadence != "weekly" or local_date.weekday() == sub.weekday
+
+
+def week_of(list_day: dt.date) -> tuple[dt.date, dt.date]:
+    """The 7 list days a weekly recap showing `list_day` covers: (first, last = list_day)."""
+    return list_day - dt.timedelta(days=6), list_day
+
+
 @dataclass(frozen=True, slots=True)
 class Slot:
     """One day's post of one subscription: local date, when (UTC), until when it is owed, and which list."""
@@ -89,6 +103,8 @@ def owed_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot |
         return None
     today = now.astimezone(zone(sub.timezone)).date()
     for local_date in (today, today - dt.timedelta(days=1)):
+        if not posts_on(sub, local_date):
+            continue
         candidate = slot(sub, local_date, grace_hours)
         if candidate.instant <= now < candidate.deadline and sub.created_at <= candidate.instant:
             return candidate
@@ -98,11 +114,14 @@ def owed_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot |
 def next_instant(sub: Subscription, after: dt.datetime, *, inclusive: bool = False) -> dt.datetime:
     """The first post instant of `sub` after `after` (or at it, when `inclusive`)."""
     today = after.astimezone(zone(sub.timezone)).date()
-    for offset in range(-1, 3):
-        instant = local_instant(today + dt.timedelta(days=offset), sub.time, zone(sub.timezone))
+    for offset in range(-1, 10):
+        local_date = today + dt.timedelta(days=offset)
+        if not posts_on(sub, local_date):
+            continue
+        instant = local_instant(local_date, sub.time, zone(sub.timezone))
         if instant > after or (inclusive and instant == after):
             return instant
-    raise AssertionError("a daily time always recurs within three days")  # pragma: no cover
+    raise AssertionError("a weekly time always recurs within ten days")  # pragma: no cover
 
 
 def next_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot:
@@ -111,6 +130,8 @@ def next_slot(sub: Subscription, now: dt.datetime, grace_hours: float) -> Slot:
     local_date = instant.astimezone(zone(sub.timezone)).date()
     # The gap rule can move an instant past local midnight only in theory; take the local date it was for.
     for candidate_date in (local_date, local_date - dt.timedelta(days=1)):
+        if not posts_on(sub, candidate_date):
+            continue
         candidate = slot(sub, candidate_date, grace_hours)
         if candidate.instant == instant:
             return candidate

@@ -26,7 +26,9 @@ from bot.digest.service import DigestService
 from bot.discord_ui.adapter import NO_MENTIONS
 from bot.discord_ui.cogs import EXTENSIONS
 from bot.discord_ui.digest_sink import DiscordDigestSink
+from bot.discord_ui.follow_sink import DiscordFollowSink
 from bot.discord_ui.tree import PaperTree
+from bot.follows import FollowService
 
 if TYPE_CHECKING:
     from bot.catalogue import Catalogue
@@ -46,8 +48,8 @@ class PaperBot(commands.Bot):
 
     `digest_refresh` re-fetches a day's list just before a digest posts it (the runtime passes the ingest of
     that day; None posts the stored list as it is). `digest_owner` names this process in the digest's post
-    claims (default: host and pid; the runtime passes the SQLite sole-bot owner so a restart resumes its own
-    half-made posts at once).
+    claims and the follows' DM claims (default: host and pid; the runtime passes the SQLite sole-bot owner so a
+    restart resumes its own half-made posts and DMs at once).
     """
 
     tree: PaperTree  # narrowed from CommandTree: tree_cls=PaperTree below
@@ -85,6 +87,12 @@ class PaperBot(commands.Bot):
             DigestService(
                 catalogue, DiscordDigestSink(self), scheduler, settings, refresh=digest_refresh, owner=digest_owner
             )
+            if scheduler is not None
+            else None
+        )
+        #: Members' follows and their daily DMs (None without a scheduler), started with the digest.
+        self.follows: FollowService | None = (
+            FollowService(catalogue, DiscordFollowSink(self), scheduler, settings, owner=digest_owner)
             if scheduler is not None
             else None
         )
@@ -134,3 +142,5 @@ class PaperBot(commands.Bot):
         log.info("Connected as %s (id %s) in %d guild(s)", user, user.id if user else "?", len(self.guilds))
         if self.digest is not None and self.scheduler is not None:
             self.scheduler.spawn("digest-start", self.digest.start)
+        if self.follows is not None:
+            await self.follows.start()  # schedules its jobs; its start-up run is scheduler-owned work too

@@ -14,6 +14,10 @@ Three rules a digest part needs beyond a plain `send`:
 * **Own messages by id and by position** (`OwnMessages`): reconciling a half-made post looks up the parts the
   record names by message id, and pages the channel from the post's start for a part sent but not recorded —
   never "the latest 100 messages", which a busy channel pushes a part out of.
+* **Threads, edits, guilds** (`PostFeatures`): a thread started from a post's first message has that message's
+  id on Discord, so "has this post a thread?" is `GET /channels/{message id}`, and a second start (Discord 400
+  code 160004) is answered with that id rather than an error; a settled edit replaces a part's content and
+  embeds with the same mentions rule as the post; a channel's server comes from the gateway cache.
 
 Channels are addressed by id (`get_partial_messageable`): no gateway cache is needed to post.
 """
@@ -21,7 +25,7 @@ Channels are addressed by id (`get_partial_messageable`): no gateway cache is ne
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import discord
@@ -29,12 +33,22 @@ import discord
 from bot.digest.sink import DeliveryError, SentMessage
 from bot.discord_ui.adapter import send_kwargs, send_spec
 from bot.render.specs import MessageSpec
-from bot.render.status import channel_gone_reason, missing_access_reason, missing_permissions_reason
+from bot.render.status import (
+    channel_gone_reason,
+    missing_access_reason,
+    missing_permissions_reason,
+    thread_failed_reason,
+    thread_permission_reason,
+)
 
 __all__ = ["DiscordDigestSink"]
 
 T = TypeVar("T")
 UNKNOWN_MESSAGE = 10008  # a 404 for the message, not the channel (which is 10003)
+UNKNOWN_CHANNEL = 10003
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+MISSING_PERMISSIONS = 50013
+THREAD_ARCHIVE_MINUTES: Final = 1440  # a day: the discussion of one day's post
 
 
 def _sent(message: discord.Message) -> SentMessage:
@@ -127,3 +141,72 @@ class DiscordDigestSink:
                 return
             if message.author.id == me:
                 yield _sent(message)
+
+    # ---- threads, edits, guilds (PostFeatures) --------------------------------------------------------------
+
+    def guild_of(self, channel_id: int) -> int | None:
+        """The channel's server from the gateway cache (None before it is cached, or for an unknown channel)."""
+        channel = self._client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        return guild.id if guild is not None else None
+
+    async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """Start a public thread from the message; a message that has one already answers with its id."""
+        try:
+            data = await self._client.http.start_thread_with_message(
+                channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            )
+        except discord.Forbidden as exc:
+            reason = thread_permission_reason() if exc.code == MISSING_PERMISSIONS else _forbidden_reason(exc)
+            raise DeliveryError(reason, permanent=True, status=403) from exc
+        except discord.NotFound as exc:
+            reason = (
+                thread_failed_reason("the post's first message is gone")
+                if exc.code == UNKNOWN_MESSAGE
+                else channel_gone_reason(exc.code)
+            )
+            raise DeliveryError(reason, permanent=True, status=404) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 400 and exc.code == THREAD_EXISTS:
+                return message_id  # Discord gives a thread started from a message that message's id
+            detail = f"Discord answered {exc.status} (code {exc.code}): {exc.text}"
+            permanent = 400 <= exc.status < 500 and exc.status != 429  # 5xx and 429 may pass later
+            raise DeliveryError(thread_failed_reason(detail), permanent=permanent, status=exc.status) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(f"could not reach Discord: {exc!r}", permanent=False) from exc
+        return int(data["id"])
+
+    async def thread_of(self, channel_id: int, message_id: int) -> int | None:
+        """The thread started from the message (`GET /channels/{message id}`), or None when there is none."""
+
+        async def look() -> int | None:
+            try:
+                data = await self._client.http.get_channel(message_id)
+            except discord.NotFound as exc:
+                if exc.code == UNKNOWN_CHANNEL:
+                    return None
+                raise
+            parent: Any = data.get("parent_id")
+            return message_id if parent is not None and int(parent) == channel_id else None
+
+        return await self._call(look)
+
+    async def edit(self, channel_id: int, message_id: int, message: MessageSpec) -> bool:
+        """Replace the bot's message with `message`; False when the message is gone (10008)."""
+        partial = self._client.get_partial_messageable(channel_id).get_partial_message(message_id)
+
+        async def change(spec: MessageSpec) -> None:
+            kwargs = send_kwargs(spec)
+            kwargs.setdefault("content", None)  # a part without content keeps none (never stale text)
+            await partial.edit(**kwargs)
+
+        async def attempt() -> bool:
+            try:
+                await send_spec(change, message)
+            except discord.NotFound as exc:
+                if exc.code == UNKNOWN_MESSAGE:
+                    return False
+                raise
+            return True
+
+        return await self._call(attempt)

@@ -29,6 +29,7 @@ import socket
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot import metrics
 from bot.catalogue import FOLLOW_LIMIT, DmState, FollowAdded, FollowDMClaim, Follower, FollowStore, NewFollowDM
 from bot.config import Settings
 from bot.digest.schedule import Clock, Scheduler
@@ -290,6 +291,7 @@ class FollowService:
             await self._failed(dm, record.attempts, DmError(f"unexpected error: {exc!r}"))
             return 0
         await self._finish(dm, "sent")
+        metrics.follow_dm("sent")
         return 1
 
     async def _finish(self, dm: FollowDM, state: DmState, *, error: str | None = None, pause: bool = False) -> None:
@@ -305,12 +307,14 @@ class FollowService:
         if exc.dms_closed:
             log.info("Follow DMs for %s paused: %s", dm.user_id, exc.reason)
             await self._finish(dm, "failed", error=exc.reason, pause=True)
+            metrics.follow_dm("paused")
             return
         if exc.permanent:
             log.error(
                 "Follow DM for %s on %s failed: %s; its papers come in the next DM", dm.user_id, dm.dm_date, exc.reason
             )
             await self._finish(dm, "failed", error=exc.reason)
+            metrics.follow_dm("failed")
             return
         attempts += 1
         if attempts >= MAX_ATTEMPTS:
@@ -322,9 +326,11 @@ class FollowService:
                 exc.reason,
             )
             await self._finish(dm, "failed", error=exc.reason)
+            metrics.follow_dm("failed")
             return
         retry_at = self.now() + RETRY_BASE * 2 ** (attempts - 1)
         log.warning("Follow DM for %s on %s: %s; retrying at %s", dm.user_id, dm.dm_date, exc.reason, retry_at)
+        metrics.follow_dm("retrying")
         await self.store.release_dm(dm.user_id, dm.dm_date, owner=self.owner, retry_at=retry_at, error=exc.reason)
 
     async def _close_earlier_days(self, today: dt.date) -> set[int]:

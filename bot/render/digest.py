@@ -7,20 +7,23 @@ retry of a 5xx, or another process finishing the post) with the message it alrea
 posting it twice.
 
 Also here, for the features built on the daily post: the weekly recap (`render_recap`), the name of a post's
-discussion thread (`thread_name`) and the topic role pings (`role_ping_line`, `with_role_pings`).
+discussion thread (`thread_name`), the topic role pings (`role_ping_line`, `with_role_pings`) and the one edit
+of a post with settled upvotes (`settled`): the same messages, the same papers in the same order, each paper's
+embed rebuilt from the paper as it is now, and the footer saying when the upvotes were read (`is_settled`
+recognises an edited part, so a process finishing another's edit never edits a part twice).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.models import HF_DAY_URL, Digest, Paper, RolePing
+from bot.models import HF_DAY_URL, HF_PAPER_URL, Digest, Paper, RolePing
 from bot.render import limits
 from bot.render.papers import summary
-from bot.render.specs import EmbedSpec, MessageSpec, pack, stable_nonce
+from bot.render.specs import EmbedSpec, MessageSpec, limit_problems, pack, stable_nonce
 from bot.render.text import escape, is_http_url, one_line, shorten_authors, stars_label, truncate, upvotes_label
 
 __all__ = [
@@ -29,14 +32,17 @@ __all__ = [
     "WeeklyRecap",
     "digest_nonce",
     "header_embed",
+    "is_settled",
     "long_date",
     "marker_for",
     "paper_embed",
+    "paper_id_of",
     "parse_marker",
     "recap_header",
     "render",
     "render_recap",
     "role_ping_line",
+    "settled",
     "thread_name",
     "with_role_pings",
 ]
@@ -44,8 +50,11 @@ __all__ = [
 MARKER = "paperbot digest"
 SUMMARY_MAX = 320  # one or two sentences: enough to decide whether to click
 _MARKER_RE = re.compile(r"paperbot digest (\d{4}-\d{2}-\d{2}) · (\d+)/(\d+)")
-# Room kept free in each message for the footer marker added after packing.
+# Room kept free in each message for the footer marker added after packing (and the settled note of an edit).
 _FOOTER_RESERVE = 120
+SETTLED = "upvotes as of"
+_RANKED_TITLE = re.compile(r"^(\d+)\. ")
+_PAPER_URL = re.compile("^" + re.escape(HF_PAPER_URL.split("{id}")[0]) + r"(\S+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +167,16 @@ def recap_header(recap: WeeklyRecap) -> EmbedSpec:
 
 
 def _parts(
-    header: EmbedSpec, papers: Sequence[Paper], label: str, channel_id: int, local_date: dt.date, kind: str
+    header: EmbedSpec,
+    papers: Sequence[Paper],
+    label: str,
+    channel_id: int,
+    local_date: dt.date,
+    kind: str,
+    pings: Sequence[RolePing] = (),
 ) -> Rendered:
-    """Pack header + paper embeds into numbered messages, each ending in the marker, each with its nonce."""
+    """Pack header + paper embeds into numbered messages, each ending in the marker, each with its nonce; the
+    first message names the matched roles (`pings`), allowed to ping exactly those."""
     marker = marker_for(local_date)
     embeds = [header] + [paper_embed(p, i) for i, p in enumerate(papers, start=1)]
     packed = pack(embeds, reserve=_FOOTER_RESERVE)
@@ -177,21 +193,80 @@ def _parts(
                 nonce=digest_nonce(channel_id, local_date, index, kind=kind),
             )
         )
+    if messages and pings:
+        messages[0] = with_role_pings(messages[0], pings)
     return Rendered(marker=marker, messages=tuple(messages))
 
 
-def render(digest: Digest, local_date: dt.date) -> Rendered:
-    """The messages of a subscription's post for `local_date`; a "skip" digest renders to no messages."""
+def render(digest: Digest, local_date: dt.date, *, pings: Sequence[RolePing] = ()) -> Rendered:
+    """The messages of a subscription's post for `local_date`; a "skip" digest renders to no messages.
+
+    `pings` are the subscription's role pings that a paper of the post matched (see `role_ping_line`).
+    """
     if digest.kind == "skip":
         return Rendered(marker=marker_for(local_date))
     label = f"Daily Papers {digest.day.isoformat()}"
-    return _parts(header_embed(digest), digest.papers, label, digest.subscription.channel_id, local_date, "daily")
+    channel_id = digest.subscription.channel_id
+    return _parts(header_embed(digest), digest.papers, label, channel_id, local_date, "daily", pings)
 
 
-def render_recap(recap: WeeklyRecap, channel_id: int, local_date: dt.date) -> Rendered:
+def render_recap(
+    recap: WeeklyRecap, channel_id: int, local_date: dt.date, *, pings: Sequence[RolePing] = ()
+) -> Rendered:
     """The messages of a weekly recap posted in `channel_id` on `local_date` (same marker and nonces)."""
     label = f"Weekly recap {recap.first_day.isoformat()} – {recap.last_day.isoformat()}"
-    return _parts(recap_header(recap), recap.papers, label, channel_id, local_date, "weekly")
+    return _parts(recap_header(recap), recap.papers, label, channel_id, local_date, "weekly", pings)
+
+
+# ---- settled upvotes ------------------------------------------------------------------------------------
+
+
+def paper_id_of(embed: EmbedSpec) -> str | None:
+    """The id of the paper a post's paper embed shows (from its link), or None for any other embed."""
+    if embed.url is None or embed.title is None or not _RANKED_TITLE.match(embed.title):
+        return None
+    found = _PAPER_URL.match(embed.url)
+    return found.group(1) if found else None
+
+
+def _settled_note(at: dt.datetime) -> str:
+    return f" · {SETTLED} {at.astimezone(dt.UTC):%d %b %H:%M} UTC"
+
+
+def is_settled(footer: str) -> bool:
+    """Whether a part's footer shows it was already edited with settled upvotes."""
+    return parse_marker(footer) is not None and SETTLED in footer
+
+
+def _settled_message(message: MessageSpec, papers: Mapping[str, Paper], note: str) -> MessageSpec:
+    embeds: list[EmbedSpec] = []
+    for embed in message.embeds:
+        paper_id = paper_id_of(embed)
+        ranked = _RANKED_TITLE.match(embed.title or "")
+        if paper_id is not None and paper_id in papers and ranked is not None:
+            embed = replace(paper_embed(papers[paper_id], int(ranked.group(1))), footer=embed.footer)
+        embeds.append(embed)
+    if embeds and embeds[-1].footer is not None:
+        embeds[-1] = replace(embeds[-1], footer=truncate(embeds[-1].footer + note, limits.FOOTER_MAX))
+    return replace(message, embeds=tuple(embeds))
+
+
+def settled(messages: Sequence[MessageSpec], papers: Mapping[str, Paper], at: dt.datetime) -> tuple[MessageSpec, ...]:
+    """The post's messages as its one edit shows them: every part, same papers in the same order and the same
+    header, mentions and nonce, with each paper's embed rebuilt from `papers` (by id: the papers as they are
+    now, with their settled upvotes) and the footer noting the time `at` the upvotes were read.
+
+    A paper missing from `papers` keeps its embed. Should a part's new embeds outgrow a message (an upvote label
+    a few characters longer, an abstract edited meanwhile), that part keeps its embeds and only gains the note.
+    """
+    note = _settled_note(at)
+    out: list[MessageSpec] = []
+    for message in messages:
+        edited = _settled_message(message, papers, note)
+        if limit_problems(edited):
+            edited = _settled_message(message, {}, note)
+        out.append(edited)
+    return tuple(out)
 
 
 # ---- threads and pings ----------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ follows. A DM pings nobody (no allowed mentions) whatever the papers contain.
 Like a digest post, a DM of several messages must be safe to send again after a failure part-way: every
 message carries a nonce derived from (member, DM date, part), and its last embed's footer ends in a marker
 `paperbot follows <date> · i/n` that `parse_follow_marker` reads back from the DM channel.
+
+`following_view` is `/paper following`: a member's follows, whether their DMs are paused (why, and that
+following again resumes them) and when the next DM goes out.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ from bot.models import Paper
 from bot.render import limits
 from bot.render.papers import paper_line
 from bot.render.specs import EmbedSpec, MessageSpec, pack, stable_nonce
-from bot.render.text import escape, one_line, truncate
+from bot.render.text import discord_time, escape, one_line, truncate
 
-__all__ = ["DM_PAPERS_MAX", "FOLLOW_MARKER", "FollowMatch", "follow_dm", "follow_nonce", "parse_follow_marker"]
+__all__ = [
+    "DM_PAPERS_MAX",
+    "FOLLOW_MARKER",
+    "FollowMatch",
+    "follow_dm",
+    "follow_nonce",
+    "following_view",
+    "parse_follow_marker",
+]
 
 DM_PAPERS_MAX = 50  # more than this in one DM is noise: the follows are too broad, and the DM says so
 FOLLOW_MARKER = "paperbot follows"
@@ -107,3 +118,44 @@ def follow_dm(
             )
         )
     return tuple(messages)
+
+
+def following_view(
+    follows: Sequence[str],
+    *,
+    limit: int,
+    next_dm: dt.datetime,
+    paused_reason: str | None = None,
+    paused_at: dt.datetime | None = None,
+    last_dm_at: dt.datetime | None = None,
+) -> MessageSpec:
+    """`/paper following`: the member's follows (each described in plain words), numbered, with the DM state.
+
+    A paused member reads why, since when, and what resumes the DMs; everyone reads when the next DM is due (it
+    comes only if a new paper matches).
+    """
+    if not follows:
+        return MessageSpec(
+            content="You follow nothing yet. Try `/paper follow keywords: diffusion, agents` or `/paper follow author: "
+            "Jane Smith`: once a day I send you a DM with the new papers that match."
+        )
+    lines = [f"{number}. {truncate(escape(one_line(text)), 300)}" for number, text in enumerate(follows, start=1)]
+    state: list[str] = []
+    if paused_reason is not None:
+        reason = truncate(escape(one_line(paused_reason)), 300)
+        state.append(f"⏸ **Your DMs are paused** since {discord_time(paused_at)}: {reason}")
+        state.append(
+            "Allow direct messages from this server's members (Privacy Settings), then follow again — any "
+            "`/paper follow`, even one you have — to resume."
+        )
+    else:
+        state.append(f"Next DM: {discord_time(next_dm)}, if new papers match.")
+    if last_dm_at is not None:
+        state.append(f"Last DM: {discord_time(last_dm_at)}.")
+    description = truncate("\n".join(lines) + "\n\n" + "\n".join(state), limits.DESCRIPTION_MAX)
+    embed = EmbedSpec(
+        title=f"Your follows ({len(follows)} of {limit})",
+        description=description,
+        footer="/paper unfollow removes one; /paper follow adds one.",
+    )
+    return MessageSpec(embeds=(embed,))

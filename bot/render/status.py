@@ -3,8 +3,10 @@
 An admin who sees no digest must learn why and what to do from one view, without reading logs. Each
 subscription's entry says when it last posted (and links to that message), when it posts next, and, when it is
 failing, the reason and the one action that fixes it — which differs for a missing permission, a deleted
-channel and a source that is down. The reasons the Discord sink records are built here too
-(`missing_access_reason`, …), so `classify_failure` reads back exactly the texts this module wrote.
+channel, a source that is down and a discussion thread that could not be started. The reasons the Discord
+sink records are built here too (`missing_access_reason`, …), so `classify_failure` reads back exactly the
+texts this module wrote. `status_json` is the same view as data, for `paperbot digest status --json`, and
+`status_text` as lines for a terminal.
 
 Inputs are small dataclasses of their own (the digest service's records are converted by the UI), so this
 module depends on nothing but the models.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from bot.models import Subscription
 from bot.render import limits
@@ -39,9 +41,15 @@ __all__ = [
     "missing_permissions_reason",
     "source_down_reason",
     "status_entry",
+    "status_json",
+    "status_text",
+    "thread_failed_reason",
+    "thread_permission_reason",
 ]
 
-FailureKind = Literal["missing_access", "missing_permission", "channel_deleted", "source_down", "other"]
+FailureKind = Literal[
+    "missing_access", "missing_permission", "channel_deleted", "source_down", "thread", "unscheduled", "other"
+]
 PostState = Literal["posted", "posting", "skipped", "failed"]
 Origin = Literal["config", "command", "config+command"]
 
@@ -106,6 +114,16 @@ def source_down_reason(detail: str) -> str:
     return f"the paper source did not answer ({detail})"
 
 
+def thread_permission_reason() -> str:
+    """Discord 50013 on starting a thread: the bot may post but not start threads in the channel."""
+    return "the bot may not start threads in the channel (Discord 50013): it needs Create Public Threads"
+
+
+def thread_failed_reason(detail: str) -> str:
+    """Any other reason a post's thread could not be started."""
+    return f"the post's discussion thread could not be started ({detail})"
+
+
 def classify_failure(reason: str) -> FailureKind:
     """The kind of a recorded failure reason (the texts above; anything else is "other")."""
     if "50001" in reason:
@@ -133,6 +151,13 @@ def failure_advice(failure: Failure, sub: Subscription, origin: Origin) -> str:
         return f"Remove its [[digest.channels]] entry (channel_id = {sub.channel_id}) from the config file."
     if failure.kind == "source_down":
         return "Nothing to do yet: the post is retried every 10 minutes within its grace window."
+    if failure.kind == "thread":
+        return (
+            "Give my role Create Public Threads and Send Messages in Threads in that channel (the post itself was "
+            "made); the next post gets its thread."
+        )
+    if failure.kind == "unscheduled":
+        return "Set a valid time zone with `/paper digest subscribe` (or in the config file); it is retried meanwhile."
     return f"The bot's log has the details (search for channel {sub.channel_id})."
 
 
@@ -149,7 +174,18 @@ def describe_subscription(sub: Subscription) -> str:
     parts.append(
         {"skip": "empty days: nothing", "note": "empty days: a note", "week": "empty days: week's best"}[sub.empty_days]
     )
+    if sub.cadence == "weekly":
+        parts.insert(0, f"weekly on {_WEEKDAYS[sub.weekday % 7]}s")
+    if sub.thread:
+        parts.append("a thread per post")
+    if sub.pings:
+        parts.append("pings " + ", ".join(f"<@&{p.role_id}>" for p in sub.pings))
+    if sub.update_after_hours:
+        parts.append(f"upvotes settled after {sub.update_after_hours:g} h")
     return " · ".join(parts)
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 _ORIGINS: dict[Origin, str] = {
@@ -208,3 +244,72 @@ def digest_status(statuses: Sequence[SubscriptionStatus], *, title: str = "Daily
         footer="Times are shown in your own time zone.",
     )
     return MessageSpec(embeds=(embed,))
+
+
+# ---- as data and as terminal text (`paperbot digest status`) -------------------------------------------------
+
+
+def _iso(instant: dt.datetime | None) -> str | None:
+    return instant.astimezone(dt.UTC).isoformat() if instant is not None else None
+
+
+def _message_url(status: SubscriptionStatus) -> str | None:
+    last = status.last_post
+    if last is None or last.message_id is None or status.guild_id is None:
+        return None
+    return jump_url(status.guild_id, status.subscription.channel_id, last.message_id)
+
+
+def status_json(statuses: Sequence[SubscriptionStatus]) -> list[dict[str, Any]]:
+    """One object per subscription: `channel_id`, `guild_id`, `next_post`, `last_post` {`state`, `at`,
+    `message_url`} (or null), `failure` {`kind`, `reason`, `since`, `advice`} (or null); times ISO-8601 UTC."""
+    out: list[dict[str, Any]] = []
+    for status in statuses:
+        sub, last, failure = status.subscription, status.last_post, status.failure
+        out.append(
+            {
+                "channel_id": sub.channel_id,
+                "guild_id": status.guild_id,
+                "next_post": _iso(status.next_post),
+                "last_post": None
+                if last is None
+                else {"state": last.state, "at": _iso(last.at), "message_url": _message_url(status)},
+                "failure": None
+                if failure is None
+                else {
+                    "kind": failure.kind,
+                    "reason": failure.reason,
+                    "since": _iso(failure.since),
+                    "advice": failure_advice(failure, sub, status.origin),
+                },
+            }
+        )
+    return out
+
+
+def _utc(instant: dt.datetime | None) -> str:
+    return f"{instant.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC" if instant is not None else "unknown"
+
+
+def status_text(statuses: Sequence[SubscriptionStatus]) -> str:
+    """The status view as plain lines for a terminal (times in UTC, links written out)."""
+    if not statuses:
+        return "No channel gets the digest yet (add [[digest.channels]] to the config, or /paper digest subscribe).\n"
+    blocks: list[str] = []
+    for status in statuses:
+        sub, last, failure = status.subscription, status.last_post, status.failure
+        lines = [f"channel {sub.channel_id} ({_ORIGINS[status.origin]}): {describe_subscription(sub)}"]
+        lines.append(f"  next post: {_utc(status.next_post)}")
+        if last is None:
+            lines.append("  last post: none yet")
+        else:
+            url = _message_url(status)
+            lines.append(
+                f"  last post: {_STATES[last.state]} {_utc(last.at)}, list of {last.list_day.isoformat()}"
+                + (f" — {url}" if url else "")
+            )
+        if failure is not None:
+            lines.append(f"  failing since {_utc(failure.since)}: {failure.reason}")
+            lines.append(f"  what to do: {failure_advice(failure, sub, status.origin)}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"

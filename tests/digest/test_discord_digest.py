@@ -329,6 +329,9 @@ async def test_non_admins_are_refused_even_if_the_client_lets_them_invoke(
             ("paper digest unsubscribe", {"channel": ids.GENERAL_CHANNEL_ID}),
             ("paper digest list", {}),
             ("paper digest preview", {}),
+            ("paper digest status", {}),
+            ("paper digest ping", {"role": ids.ADMIN_ROLE_ID, "keywords": "x", "channel": ids.GENERAL_CHANNEL_ID}),
+            ("paper digest unping", {"role": ids.ADMIN_ROLE_ID, "channel": ids.GENERAL_CHANNEL_ID}),
         ]:
             text = await command(fake, name, user_id=user_id, **options)
             assert "Manage Server" in text, name
@@ -456,9 +459,32 @@ async def test_the_synced_digest_group_has_the_contract_options(
     paper = next(c for c in synced if c["name"] == "paper")
     digest = next(o for o in paper["options"] if o["name"] == "digest")
     subs = {o["name"]: o for o in digest["options"]}
-    assert sorted(subs) == ["list", "preview", "subscribe", "unsubscribe"]
+    assert sorted(subs) == ["list", "ping", "preview", "status", "subscribe", "unping", "unsubscribe"]
     options = {o["name"]: o for o in subs["subscribe"]["options"]}
-    assert list(options) == ["channel", "time", "timezone", "top_n", "min_upvotes", "keywords", "empty_days"]
+    assert list(options) == [
+        "channel",
+        "time",
+        "timezone",
+        "top_n",
+        "min_upvotes",
+        "keywords",
+        "empty_days",
+        "thread",
+        "update_after_hours",
+        "cadence",
+        "weekday",
+    ]
+    assert options["thread"]["type"] == 5 and options["update_after_hours"]["type"] == 10
+    assert (options["update_after_hours"]["min_value"], options["update_after_hours"]["max_value"]) == (0, 168)
+    assert [c["value"] for c in options["cadence"]["choices"]] == ["daily", "weekly"]
+    assert len(options["weekday"]["choices"]) == 7
+    assert [(o["name"], o.get("required")) for o in subs["ping"]["options"]] == [
+        ("role", True),
+        ("keywords", True),
+        ("channel", True),
+    ]
+    assert [o["name"] for o in subs["unping"]["options"]] == ["role", "channel"]
+    assert [(o["name"], o.get("required", False)) for o in subs["status"]["options"]] == [("channel", False)]
     assert options["channel"]["required"] and not any(options[n].get("required") for n in list(options)[1:])
     assert options["timezone"]["autocomplete"] is True
     assert (options["top_n"]["min_value"], options["top_n"]["max_value"]) == (1, 25)

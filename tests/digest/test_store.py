@@ -76,3 +76,75 @@ async def test_a_cancelled_write_never_leaves_the_connection_inside_a_transactio
     assert write.cancelled()
     assert await catalogue.digests.see_channels([3], now=NOW) == {3: NOW}
     assert not writer.in_transaction
+
+
+async def test_every_subscription_setting_a_command_can_give_round_trips(catalogue: Any) -> None:
+    from bot.models import RolePing
+
+    sub = Subscription(
+        6,
+        guild_id=9,
+        thread=True,
+        pings=(RolePing(11, ("robot", "Diffusion models")), RolePing(12, ("rl",))),
+        update_after_hours=12.5,
+        cadence="weekly",
+        weekday=4,
+    )
+    saved = await catalogue.digests.subscribe(sub, now=NOW)
+    assert (saved.thread, saved.pings, saved.update_after_hours, saved.cadence, saved.weekday) == (
+        True,
+        (RolePing(11, ("robot", "Diffusion models")), RolePing(12, ("rl",))),
+        12.5,
+        "weekly",
+        4,
+    )
+    changed = await catalogue.digests.subscribe(Subscription(6, pings=()), now=NOW)
+    assert (changed.thread, changed.pings, changed.cadence) == (False, (), "daily")
+
+
+async def test_a_post_keeps_its_guild_and_thread_and_its_edit_is_made_once(catalogue: Any) -> None:
+    day, list_day = dt.date(2026, 11, 26), dt.date(2026, 11, 25)
+    lease = NOW + dt.timedelta(minutes=2)
+    new = NewPost(list_day, payload="[1]", nonces={1: "n1", 2: "n2"}, guild_id=77)
+    assert await catalogue.digests.claim_post(5, day, owner="a", lease_until=lease, now=NOW, new=new)
+    assert not await catalogue.digests.record_thread(5, day, owner="b", thread_id=111)  # not the holder
+    assert await catalogue.digests.record_thread(5, day, owner="a", thread_id=None, error="no permission")
+    assert await catalogue.digests.record_part(5, day, 1, 111, owner="a", now=NOW)
+    assert await catalogue.digests.record_part(5, day, 2, 222, owner="a", now=NOW)
+    due = NOW + dt.timedelta(hours=6)
+    assert await catalogue.digests.finish_post(5, day, "posted", owner="a", now=NOW, edit_at=due)
+    record = await catalogue.digests.post(5, day)
+    assert (record.guild_id, record.thread_id, record.thread_error) == (77, None, "no permission")
+
+    [edit] = await catalogue.digests.edits_open()
+    assert (edit.state, edit.due_at, edit.payload, edit.edited_parts) == ("due", due, None, frozenset())
+    claim = catalogue.digests.claim_edit
+    assert await claim(5, day, owner="a", lease_until=due, now=due - dt.timedelta(minutes=1), payload="[2]") is None
+    assert await claim(5, day, owner="a", lease_until=due, now=due) is None  # a first claim brings the payload
+    first = await claim(5, day, owner="a", lease_until=due + dt.timedelta(minutes=5), now=due, payload="[2]")
+    assert first is not None and first.created and first.edit.state == "editing" and first.edit.payload == "[2]"
+    assert await claim(5, day, owner="b", lease_until=due, now=due, payload="[3]") is None  # held, lease live
+    assert await catalogue.digests.record_edit(5, day, 1, owner="a", now=due)
+    assert not await catalogue.digests.record_edit(5, day, 2, owner="b", now=due)
+    later = due + dt.timedelta(minutes=6)  # a's lease ran out: b takes over, same payload, part 1 stays edited
+    taken = await claim(5, day, owner="b", lease_until=later + dt.timedelta(minutes=5), now=later, payload="[3]")
+    assert taken is not None and not taken.created and taken.edit.payload == "[2]"
+    assert taken.edit.edited_parts == frozenset({1})
+    assert not await catalogue.digests.finish_edit(5, day, "edited", owner="a", now=later)
+    assert await catalogue.digests.record_edit(5, day, 2, owner="b", now=later)
+    assert await catalogue.digests.finish_edit(5, day, "edited", owner="b", now=later)
+    done = await catalogue.digests.edit(5, day)
+    assert done is not None and done.state == "edited" and done.edited_parts == frozenset({1, 2})
+    assert await catalogue.digests.edits_open() == []
+    assert await claim(5, day, owner="b", lease_until=later, now=later, payload="[4]") is None
+
+
+async def test_a_post_closed_without_edit_at_or_not_posted_has_no_edit(catalogue: Any) -> None:
+    day, list_day = dt.date(2026, 11, 26), dt.date(2026, 11, 25)
+    lease = NOW + dt.timedelta(minutes=2)
+    for channel, state in ((7, "posted"), (8, "failed")):
+        new = NewPost(list_day, payload="[1]", nonces={1: "n"})
+        assert await catalogue.digests.claim_post(channel, day, owner="a", lease_until=lease, now=NOW, new=new)
+        edit_at = None if state == "posted" else NOW
+        assert await catalogue.digests.finish_post(channel, day, state, owner="a", now=NOW, edit_at=edit_at)
+    assert await catalogue.digests.edits_open() == []

@@ -27,6 +27,7 @@ from bot.sources import open_sources
 from fake_discord.server import FakeDiscord
 from fake_discord.world import GUILD_ID, MEMBER_USER_ID
 from tests.e2e.conftest import StartBot, _settings
+from tests.discord_ui.test_command_tree import ELSEWHERE
 from tests.e2e.test_search import assert_no_mentions, search
 from tests.fixture_server import FixtureServer
 
@@ -40,7 +41,7 @@ def _shape(command: dict) -> dict:  # type: ignore[type-arg]
     keep: tuple[str, ...] = ("name", "description", "type", "required", "choices", "autocomplete")
     keep += ("min_length", "max_length", "min_value", "max_value")
     shaped = {k: command[k] for k in keep if k in command and command[k] not in (None, False)}
-    options = [_shape(o) for o in command.get("options") or [] if o["name"] != "digest"]
+    options = [_shape(o) for o in command.get("options") or [] if o["name"] not in ELSEWHERE]
     if options:
         shaped["options"] = options
     return shaped

@@ -30,6 +30,9 @@ ADMIN_COMMANDS: list[tuple[str, dict[str, Any]]] = [
     ("paper digest unsubscribe", {"channel": ids.GENERAL_CHANNEL_ID}),
     ("paper digest list", {}),
     ("paper digest preview", {}),
+    ("paper digest status", {}),
+    ("paper digest ping", {"role": ids.MODERATOR_ROLE_ID, "keywords": "robot", "channel": ids.GENERAL_CHANNEL_ID}),
+    ("paper digest unping", {"role": ids.MODERATOR_ROLE_ID, "channel": ids.GENERAL_CHANNEL_ID}),
 ]
 REFUSED_USERS = {"staff-without-manage-server": STAFF_USER_ID, "member": ids.MEMBER_USER_ID}
 ALLOWED_USERS = {"manage-server": ids.MODERATOR_USER_ID, "administrator": ids.ADMIN_USER_ID, "owner": ids.OWNER_USER_ID}

@@ -1,5 +1,5 @@
-"""Digest persistence in SQLite: slash-command subscriptions, per-channel state, the post records and the
-scheduler's slot claims.
+"""Digest persistence in SQLite: slash-command subscriptions, per-channel state, the post records (with their
+threads and settled-upvotes edits) and the scheduler's slot claims.
 
 A collaborator of the catalogue (`SqliteCatalogue.digests`), sharing its `Database`. Writes are transactions
 under the catalogue's writer; SQLite has one writer at a time across processes, so a claim that reads a record
@@ -19,8 +19,17 @@ from typing import cast
 
 from bot.catalogue.sqlite._connections import Database, fetch_all
 from bot.catalogue.sqlite._rows import iso, when
-from bot.catalogue.types import ChannelState, NewPost, PostClaim, PostRecord, PostState
-from bot.models import EmptyDays, Subscription
+from bot.catalogue.types import (
+    ChannelState,
+    EditState,
+    NewPost,
+    PostClaim,
+    PostEdit,
+    PostEditClaim,
+    PostRecord,
+    PostState,
+)
+from bot.models import Cadence, EmptyDays, RolePing, Subscription
 
 
 def _sub_from_row(row: sqlite3.Row) -> Subscription:
@@ -36,7 +45,16 @@ def _sub_from_row(row: sqlite3.Row) -> Subscription:
         empty_days=cast(EmptyDays, row["empty_days"]),
         source="db",
         created_at=when(row["created_at"]),
+        thread=bool(row["thread"]),
+        pings=tuple(RolePing(int(p["role_id"]), tuple(p["keywords"])) for p in json.loads(row["pings"])),
+        update_after_hours=float(row["update_after_hours"]),
+        cadence=cast(Cadence, row["cadence"]),
+        weekday=int(row["weekday"]),
     )
+
+
+def _pings_json(pings: Iterable[RolePing]) -> str:
+    return json.dumps([{"role_id": p.role_id, "keywords": list(p.keywords)} for p in pings], ensure_ascii=False)
 
 
 # A post record with its parts folded in: which parts were sent as which message, and every part's nonce.
@@ -68,6 +86,35 @@ def _post_from_row(row: sqlite3.Row) -> PostRecord:
         owner=row["owner"],
         lease_until=when(row["lease_until"]),
         nonces={int(k): str(v) for k, v in json.loads(row["nonces"] or "{}").items()},
+        guild_id=None if row["guild_id"] is None else int(row["guild_id"]),
+        thread_id=None if row["thread_id"] is None else int(row["thread_id"]),
+        thread_error=row["thread_error"],
+    )
+
+
+# An edit with the parts already edited folded in.
+_EDIT_SELECT = (
+    "SELECT e.*,\n"
+    "    (SELECT json_group_array(x.part) FROM digest_post_parts x\n"
+    "     WHERE x.channel_id = e.channel_id AND x.local_date = e.local_date AND x.edited_at IS NOT NULL)\n"
+    "        AS edited_parts\n"
+    "FROM digest_post_edits e"
+)
+_EDIT_KEY = "e.channel_id = ? AND e.local_date = ?"
+
+
+def _edit_from_row(row: sqlite3.Row) -> PostEdit:
+    return PostEdit(
+        channel_id=int(row["channel_id"]),
+        local_date=dt.date.fromisoformat(row["local_date"]),
+        due_at=dt.datetime.fromisoformat(row["due_at"]),
+        state=cast(EditState, row["state"]),
+        payload=row["payload"],
+        owner=row["owner"],
+        lease_until=when(row["lease_until"]),
+        edited_parts=frozenset(int(p) for p in json.loads(row["edited_parts"] or "[]")),
+        error=row["error"],
+        finished_at=when(row["finished_at"]),
     )
 
 
@@ -112,12 +159,15 @@ class SqliteDigestStore:
         async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_subscriptions\n"
-                "    (channel_id, guild_id, time, timezone, top_n, min_upvotes, keywords, empty_days, created_at)\n"
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
+                "    (channel_id, guild_id, time, timezone, top_n, min_upvotes, keywords, empty_days, created_at,\n"
+                "     thread, pings, update_after_hours, cadence, weekday)\n"
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
                 "ON CONFLICT (channel_id) DO UPDATE SET guild_id = coalesce(excluded.guild_id, guild_id),\n"
                 "    time = excluded.time, timezone = excluded.timezone, top_n = excluded.top_n,\n"
                 "    min_upvotes = excluded.min_upvotes, keywords = excluded.keywords,\n"
-                "    empty_days = excluded.empty_days",
+                "    empty_days = excluded.empty_days, thread = excluded.thread, pings = excluded.pings,\n"
+                "    update_after_hours = excluded.update_after_hours, cadence = excluded.cadence,\n"
+                "    weekday = excluded.weekday",
                 (
                     sub.channel_id,
                     sub.guild_id,
@@ -128,6 +178,11 @@ class SqliteDigestStore:
                     json.dumps(list(sub.keywords), ensure_ascii=False),
                     sub.empty_days,
                     iso(now),
+                    int(sub.thread),
+                    _pings_json(sub.pings),
+                    float(sub.update_after_hours),
+                    sub.cadence,
+                    sub.weekday,
                 ),
             )
             await db.execute(
@@ -235,11 +290,13 @@ class SqliteDigestStore:
         async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, error, started_at,\n"
-                "    finished_at, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
+                "    finished_at, owner, lease_until, guild_id, thread_id, thread_error)\n"
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
                 "ON CONFLICT (channel_id, local_date) DO UPDATE SET list_day = excluded.list_day,\n"
                 "    state = excluded.state, payload = excluded.payload, error = excluded.error,\n"
                 "    started_at = excluded.started_at, finished_at = excluded.finished_at, owner = excluded.owner,\n"
-                "    lease_until = excluded.lease_until",
+                "    lease_until = excluded.lease_until, guild_id = excluded.guild_id,\n"
+                "    thread_id = excluded.thread_id, thread_error = excluded.thread_error",
                 (
                     *key,
                     record.list_day.isoformat(),
@@ -250,6 +307,9 @@ class SqliteDigestStore:
                     iso(record.finished_at) if record.finished_at else None,
                     record.owner,
                     iso(record.lease_until) if record.lease_until else None,
+                    record.guild_id,
+                    record.thread_id,
+                    record.thread_error,
                 ),
             )
             await db.execute("DELETE FROM digest_post_parts WHERE channel_id = ? AND local_date = ?", key)
@@ -312,8 +372,8 @@ class SqliteDigestStore:
             else:
                 await db.execute(
                     "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, started_at, owner,\n"
-                    "    lease_until) VALUES (?, ?, ?, 'posting', ?, ?, ?, ?)",
-                    (*key, new.list_day.isoformat(), new.payload, iso(now), owner, iso(lease_until)),
+                    "    lease_until, guild_id) VALUES (?, ?, ?, 'posting', ?, ?, ?, ?, ?)",
+                    (*key, new.list_day.isoformat(), new.payload, iso(now), owner, iso(lease_until), new.guild_id),
                 )
                 await db.executemany(
                     "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce) VALUES (?, ?, ?, ?)",
@@ -362,14 +422,129 @@ class SqliteDigestStore:
         owner: str,
         error: str | None = None,
         now: dt.datetime,
+        edit_at: dt.datetime | None = None,
     ) -> bool:
-        """Close `owner`'s 'posting' record: 'posted', or 'failed'/'skipped' with the reason."""
+        """Close `owner`'s 'posting' record: 'posted', or 'failed'/'skipped' with the reason; a posted post with
+        `edit_at` gets its settled-upvotes edit, due then, in the same transaction."""
         if state == "posting":
             raise ValueError("finish_post closes a post: the state must be 'posted', 'failed' or 'skipped'")
         async with self._db.transaction() as db:
             cursor = await db.execute(
                 "UPDATE digest_posts SET state = ?, error = ?, finished_at = ?, lease_until = NULL\n"
                 "WHERE channel_id = ? AND local_date = ? AND state = 'posting' AND owner = ?",
+                (state, error, iso(now), channel_id, local_date.isoformat(), owner),
+            )
+            if cursor.rowcount == 0:
+                return False
+            if edit_at is not None and state == "posted":
+                await db.execute(
+                    "INSERT INTO digest_post_edits (channel_id, local_date, due_at, state) VALUES (?, ?, ?, 'due')\n"
+                    "ON CONFLICT (channel_id, local_date) DO NOTHING",
+                    (channel_id, local_date.isoformat(), iso(edit_at)),
+                )
+            return True
+
+    async def record_thread(
+        self, channel_id: int, local_date: dt.date, *, owner: str, thread_id: int | None, error: str | None = None
+    ) -> bool:
+        """Remember the post's thread (or why there is none), if `owner` still holds the 'posting' record."""
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE digest_posts SET thread_id = ?, thread_error = ?\n"
+                "WHERE channel_id = ? AND local_date = ? AND state = 'posting' AND owner = ?",
+                (thread_id, error, channel_id, local_date.isoformat(), owner),
+            )
+            return cursor.rowcount > 0
+
+    # ---- settled-upvotes edits ------------------------------------------------------------------------------
+
+    async def edits_open(self) -> list[PostEdit]:
+        """Every edit 'due' or 'editing', by due time."""
+        rows = await self._db.read(
+            f"{_EDIT_SELECT} WHERE e.state IN ('due', 'editing') ORDER BY e.due_at, e.channel_id, e.local_date"
+        )
+        return [_edit_from_row(row) for row in rows]
+
+    async def edit(self, channel_id: int, local_date: dt.date) -> PostEdit | None:
+        """The edit of one post, if it has one."""
+        rows = await self._db.read(f"{_EDIT_SELECT} WHERE {_EDIT_KEY}", (channel_id, local_date.isoformat()))
+        return _edit_from_row(rows[0]) if rows else None
+
+    async def claim_edit(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        *,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        payload: str | None = None,
+    ) -> PostEditClaim | None:
+        """Claim the edit for `owner` (see `DigestStore.claim_edit`), in one write transaction."""
+        key = (channel_id, local_date.isoformat())
+        async with self._db.transaction() as db:
+            rows = await fetch_all(db, "SELECT * FROM digest_post_edits WHERE channel_id = ? AND local_date = ?", key)
+            if not rows:
+                return None
+            row = rows[0]
+            if row["state"] == "due":
+                if payload is None or dt.datetime.fromisoformat(row["due_at"]) > now:
+                    return None
+                await db.execute(
+                    "UPDATE digest_post_edits SET state = 'editing', payload = ?, owner = ?, lease_until = ?\n"
+                    "WHERE channel_id = ? AND local_date = ?",
+                    (payload, owner, iso(lease_until), *key),
+                )
+                created = True
+            elif row["state"] == "editing":
+                expiry = when(row["lease_until"])
+                if row["owner"] != owner and expiry is not None and expiry > now:
+                    return None
+                await db.execute(
+                    "UPDATE digest_post_edits SET owner = ?, lease_until = ? WHERE channel_id = ? AND local_date = ?",
+                    (owner, iso(lease_until), *key),
+                )
+                created = False
+            else:
+                return None
+            claimed = await fetch_all(db, f"{_EDIT_SELECT} WHERE {_EDIT_KEY}", key)
+        return PostEditClaim(_edit_from_row(claimed[0]), created=created)
+
+    async def record_edit(
+        self, channel_id: int, local_date: dt.date, part: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that `part` was edited, if `owner` still holds the edit."""
+        key = (channel_id, local_date.isoformat())
+        async with self._db.transaction() as db:
+            rows = await fetch_all(
+                db, "SELECT state, owner FROM digest_post_edits WHERE channel_id = ? AND local_date = ?", key
+            )
+            if not rows or rows[0]["state"] != "editing" or rows[0]["owner"] != owner:
+                return False
+            await db.execute(
+                "UPDATE digest_post_parts SET edited_at = coalesce(edited_at, ?)\n"
+                "WHERE channel_id = ? AND local_date = ? AND part = ?",
+                (iso(now), *key, part),
+            )
+            return True
+
+    async def finish_edit(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        state: EditState,
+        *,
+        owner: str,
+        now: dt.datetime,
+        error: str | None = None,
+    ) -> bool:
+        """Close `owner`'s 'editing' edit as 'edited' or 'failed'."""
+        if state not in ("edited", "failed"):
+            raise ValueError("finish_edit closes an edit: the state must be 'edited' or 'failed'")
+        async with self._db.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE digest_post_edits SET state = ?, error = ?, finished_at = ?, lease_until = NULL\n"
+                "WHERE channel_id = ? AND local_date = ? AND state = 'editing' AND owner = ?",
                 (state, error, iso(now), channel_id, local_date.isoformat(), owner),
             )
             return cursor.rowcount > 0

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-EXTENSIONS: tuple[str, ...] = ("bot.discord_ui.cogs.paper",)
+EXTENSIONS: tuple[str, ...] = ("bot.discord_ui.cogs.paper", "bot.discord_ui.cogs.follows")
 
 __all__ = ["EXTENSIONS"]

@@ -1,4 +1,6 @@
-"""`/paper digest subscribe|unsubscribe|list|preview`: admins choose which channels get the daily digest.
+"""`/paper digest subscribe|unsubscribe|list|preview|status|ping|unping`: admins choose which channels get the
+digest and how — posting time, filters, a discussion thread per post, settled upvotes, weekly recaps, the roles
+to mention for topics — and see why a channel got nothing.
 
 Handlers translate only: validate the options (by the config file's rules, `digest_options`), call the bot's
 `DigestService` (`PaperBot.digest`), build the reply with `bot.render`, send it through the adapter.
@@ -18,54 +20,32 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord import app_commands
 
+from bot.config import RolePingSettings
 from bot.digest.service import ChannelStatus, DigestService, SubscriptionError
+from bot.digest.status import subscription_status
 from bot.discord_ui._replies import send_followups
 from bot.discord_ui.adapter import NO_MENTIONS, send_kwargs
 from bot.discord_ui.digest_options import missing_permissions, split_keywords, timezone_choices, validated_settings
 from bot.errors import UserInputError
+from bot.models import RolePing, Subscription
 from bot.render import limits
-from bot.render.status import (
-    Failure,
-    LastPost,
-    Origin,
-    SubscriptionStatus,
-    classify_failure,
-    describe_subscription,
-    digest_status,
-)
-from bot.render.text import discord_time, truncate
+from bot.render.status import describe_subscription, digest_status
+from bot.render.text import discord_time, escape, truncate
 
 if TYPE_CHECKING:
     from bot.discord_ui.client import PaperBot
 
-__all__ = ["DigestGroup", "subscription_status"]
+__all__ = ["MAX_PINGS", "DigestGroup"]
+
+# Roles one subscription may mention: the ping line names each, and it must stay readable in one message.
+MAX_PINGS = 20
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def subscription_status(status: ChannelStatus, guild_id: int | None) -> SubscriptionStatus:
-    """The status view's input for one of the service's channel statuses."""
-    sub = status.subscription
-    origin: Origin = "config+command" if status.overridden else "config" if status.in_config else "command"
-    last = status.last_post
-    last_post = None
-    if last is not None:
-        last_post = LastPost(
-            state=last.state,
-            at=last.finished_at or last.started_at,
-            list_day=last.list_day,
-            message_id=last.message_ids.get(1) if last.message_ids else None,
-            error=last.error,
-        )
-    failure = None
-    if sub.failing_reason:
-        failure = Failure(classify_failure(sub.failing_reason), sub.failing_reason, sub.failing_since)
-    return SubscriptionStatus(
-        subscription=sub,
-        origin=origin,
-        next_post=status.next_post,
-        last_post=last_post,
-        failure=failure,
-        guild_id=sub.guild_id if sub.guild_id is not None else guild_id,
-    )
+def _stored(sub: Subscription, **changes: Any) -> Subscription:
+    """`sub` with `changes`, as a slash command stores it (its own row; creation and failing state the store's)."""
+    return replace(sub, **changes, source="db", created_at=None, failing_reason=None, failing_since=None)
 
 
 class DigestGroup(app_commands.Group):
@@ -112,6 +92,10 @@ class DigestGroup(app_commands.Group):
         min_upvotes="Only papers with at least this many upvotes",
         keywords="Comma-separated; post only papers mentioning any of them (empty: all papers)",
         empty_days="What a day without papers gets",
+        thread="Start a discussion thread on each post",
+        update_after_hours="Edit each post once, this many hours later, with settled upvotes (0: never)",
+        cadence="Daily posts, or one weekly recap of the week's most upvoted papers",
+        weekday="The day of a weekly recap",
     )
     async def subscribe(
         self,
@@ -123,6 +107,10 @@ class DigestGroup(app_commands.Group):
         min_upvotes: app_commands.Range[int, 0, 1_000_000] | None = None,
         keywords: str | None = None,
         empty_days: Literal["skip", "note", "week"] | None = None,
+        thread: bool | None = None,
+        update_after_hours: app_commands.Range[float, 0, 168] | None = None,
+        cadence: Literal["daily", "weekly"] | None = None,
+        weekday: Weekday | None = None,
     ) -> None:
         """Validate every option, check the bot's permissions in the channel, then save and reschedule."""
         service = self._service()
@@ -134,8 +122,13 @@ class DigestGroup(app_commands.Group):
             min_upvotes=min_upvotes,
             keywords=split_keywords(keywords) if keywords is not None else None,
             empty_days=empty_days,
+            thread=thread,
+            update_after_hours=update_after_hours,
+            cadence=cadence,
+            weekday=weekday,
         )
-        missing = missing_permissions(await self._bot_permissions(interaction, channel))
+        permissions = await self._bot_permissions(interaction, channel)
+        missing = missing_permissions(permissions)
         if missing:
             raise UserInputError(
                 f"I can't post the digest in {channel.mention}: I'm missing {', '.join(missing)} there. "
@@ -143,8 +136,8 @@ class DigestGroup(app_commands.Group):
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         base = await service.subscription(channel.id) or service.settings.digest.default_subscription(channel.id)
-        # Settings the command has no option for (thread, pings, cadence, …) keep the channel's current values.
-        sub = replace(
+        # Options left out (and settings the command has no option for, like pings) keep the channel's values.
+        sub = _stored(
             base,
             channel_id=channel.id,
             guild_id=channel.guild.id,
@@ -154,19 +147,26 @@ class DigestGroup(app_commands.Group):
             min_upvotes=given.min_upvotes if given.min_upvotes is not None else base.min_upvotes,
             keywords=tuple(given.keywords) if given.keywords is not None else base.keywords,
             empty_days=given.empty_days or base.empty_days,
-            source="db",
-            created_at=None,
-            failing_reason=None,
-            failing_since=None,
+            thread=given.thread if given.thread is not None else base.thread,
+            update_after_hours=(
+                given.update_after_hours if given.update_after_hours is not None else base.update_after_hours
+            ),
+            cadence=given.cadence or base.cadence,
+            weekday=WEEKDAYS.index(given.weekday) if given.weekday is not None else base.weekday,
         )
         saved = await service.subscribe(sub)
         status = next(s for s in await service.statuses() if s.subscription.channel_id == channel.id)
-        await interaction.followup.send(
-            f"{channel.mention} gets the daily digest: {describe_subscription(saved)}.\n"
+        every = "weekly recap" if saved.cadence == "weekly" else "daily digest"
+        lines = [
+            f"{channel.mention} gets the {every}: {describe_subscription(saved)}.",
             f"Next post: {discord_time(status.next_post)}. Use `/paper digest preview` to see it now.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        ]
+        if saved.thread and not (permissions.create_public_threads and permissions.send_messages_in_threads):
+            lines.append(
+                "⚠ I can't start threads there yet: give my role Create Public Threads and Send Messages in "
+                "Threads in that channel. Until then the posts land without a thread, and the digest status says so."
+            )
+        await interaction.followup.send("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @subscribe.autocomplete("timezone")
     async def _timezone_autocomplete(
@@ -252,13 +252,94 @@ class DigestGroup(app_commands.Group):
         guild = interaction.guild
         assert guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
+        statuses = [subscription_status(s, guild.id) for s in await service.statuses() if _in_guild(s, guild)]
+        await interaction.followup.send(**send_kwargs(digest_status(statuses)), ephemeral=True)
+
+    @app_commands.command(name="status", description="Why a channel got its digest or not: last post, next, failures")
+    @app_commands.describe(channel="One subscribed channel (default: every digest channel of this server)")
+    async def status(self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None = None) -> None:
+        """Per subscription: the last post (time and a link to it), the next post, and any failure — a missing
+        permission, a deleted channel, the source down, a thread that could not be started — with what to do."""
+        service = self._service()
+        guild = interaction.guild
+        assert guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         statuses = [
             subscription_status(s, guild.id)
             for s in await service.statuses()
-            if s.subscription.guild_id == guild.id
-            or (s.subscription.guild_id is None and guild.get_channel(s.subscription.channel_id) is not None)
+            if _in_guild(s, guild) and (channel is None or s.subscription.channel_id == channel.id)
         ]
-        await interaction.followup.send(**send_kwargs(digest_status(statuses)), ephemeral=True)
+        if channel is not None and not statuses:
+            await interaction.followup.send(
+                f"{channel.mention} gets no digest. Subscribe it with `/paper digest subscribe`.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        message = digest_status(statuses, title="Digest status")
+        await interaction.followup.send(**send_kwargs(message), ephemeral=True)
+
+    @app_commands.command(name="ping", description="Mention a role in a channel's digest when a paper is on its topic")
+    @app_commands.describe(
+        role="The role to mention",
+        keywords="Comma-separated; the role is mentioned when a paper in the post matches any of them",
+        channel="The digest channel",
+    )
+    async def ping(
+        self,
+        interaction: discord.Interaction[Any],
+        role: discord.Role,
+        keywords: str,
+        channel: discord.TextChannel,
+    ) -> None:
+        """Add or replace the role's topic ping on the channel's subscription (by the config file's rules)."""
+        service = self._service()
+        if role.is_default():
+            raise UserInputError("@everyone can't be a topic role: pick a role members can join for the topic.")
+        try:
+            words = tuple(RolePingSettings(role_id=role.id, keywords=split_keywords(keywords)).keywords)
+        except ValueError as exc:
+            raise UserInputError("Give at least one keyword, e.g. `keywords: robot, manipulation`.") from exc
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await service.subscription(channel.id)
+        if sub is None:
+            raise UserInputError(
+                f"{channel.mention} gets no digest yet: subscribe it first with `/paper digest subscribe`."
+            )
+        others = tuple(p for p in sub.pings if p.role_id != role.id)
+        if len(others) >= MAX_PINGS:
+            raise UserInputError(
+                f"{channel.mention} already mentions {MAX_PINGS} roles; remove one with `/paper digest unping`."
+            )
+        await service.subscribe(_stored(sub, pings=(*others, RolePing(role.id, words))))
+        lines = [
+            f"{channel.mention}'s digest will mention {role.mention} when a paper in it matches "
+            + ", ".join(f"“{escape(word)}”" for word in words)
+            + "."
+        ]
+        me_permissions = await self._bot_permissions(interaction, channel)
+        if not role.mentionable and not me_permissions.mention_everyone:
+            lines.append(
+                f"⚠ {role.mention} is not mentionable and I lack Mention @everyone there, so the mention would not "
+                "notify anyone: make the role mentionable in Server Settings → Roles."
+            )
+        await interaction.followup.send("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="unping", description="Stop mentioning a role in a channel's digest")
+    @app_commands.describe(role="The role to stop mentioning", channel="The digest channel")
+    async def unping(
+        self, interaction: discord.Interaction[Any], role: discord.Role, channel: discord.TextChannel
+    ) -> None:
+        """Remove the role's topic ping from the channel's subscription."""
+        service = self._service()
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await service.subscription(channel.id)
+        if sub is None or all(p.role_id != role.id for p in sub.pings):
+            text = f"{channel.mention}'s digest does not mention {role.mention}."
+        else:
+            await service.subscribe(_stored(sub, pings=tuple(p for p in sub.pings if p.role_id != role.id)))
+            text = f"{channel.mention}'s digest will no longer mention {role.mention}."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="preview", description="See today's digest for a channel (only you can see it)")
     @app_commands.describe(channel="The channel whose post to preview (default: this one)")
@@ -284,3 +365,9 @@ class DigestGroup(app_commands.Group):
         first, *rest = rendered.messages
         intro_line = truncate(f"{intro} — {describe_subscription(sub)}", limits.CONTENT_MAX)
         await send_followups(interaction, [replace(first, content=intro_line), *rest], ephemeral=True)
+
+
+def _in_guild(status: ChannelStatus, guild: discord.Guild) -> bool:
+    """Whether a subscription belongs to this server (its stored guild, else a channel the server has)."""
+    sub = status.subscription
+    return sub.guild_id == guild.id or (sub.guild_id is None and guild.get_channel(sub.channel_id) is not None)
