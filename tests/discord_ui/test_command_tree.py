@@ -26,11 +26,11 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "command_tree.json"
 @pytest.fixture
 async def bot() -> AsyncIterator[PaperBot]:
     # The catalogue is never touched: nothing is invoked, the tree is only built.
-    client = PaperBot(Settings(), catalogue=None, search=None, sources=None)  # type: ignore[arg-type]
-    for extension in EXTENSIONS:
-        await client.load_extension(extension)
-    yield client
-    await client.close()
+    # `async with` sets the client up on this loop (an AutoShardedBot can only be closed once set up).
+    async with PaperBot(Settings(), catalogue=None, search=None, sources=None) as client:  # type: ignore[arg-type]
+        for extension in EXTENSIONS:
+            await client.load_extension(extension)
+        yield client
 
 
 def _without_digest(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
