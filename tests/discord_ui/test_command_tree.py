@@ -50,4 +50,4 @@ async def test_digest_subgroup_is_attached(bot: PaperBot) -> None:
     paper = bot.tree.get_command("paper")
     assert paper is not None
     names = {c.name for c in paper.commands}  # type: ignore[union-attr]
-    assert {"search", "abstract", "trending", "digest"} <= names
+    assert {"search", "similar", "abstract", "trending", "digest"} <= names
