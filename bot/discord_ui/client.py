@@ -157,6 +157,10 @@ class PaperBot(commands.AutoShardedBot):
         if self.digest is not None and self.scheduler is not None:
             self.scheduler.spawn("digest-start", self.digest.start)
 
+    async def on_app_command_completion(self, interaction: discord.Interaction[Any], command: object) -> None:
+        """A slash command succeeded: the tree counts it (its failures are counted in `PaperTree.on_error`)."""
+        self.tree.command_completed(interaction)
+
     # ---- shards
 
     def running_shards(self) -> list[int]:
