@@ -58,7 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"paperbot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("run", parents=[common], help="run the Discord bot until SIGINT/SIGTERM")
+    run = commands.add_parser("run", parents=[common], help="run the Discord bot until SIGINT/SIGTERM")
+    # Kept as text: the config validates them like [discord] shard_ids/shard_count, with the same messages.
+    run.add_argument(
+        "--shard-ids", metavar="IDS", help="comma-separated shards this process runs (overrides [discord] shard_ids)"
+    )
+    run.add_argument(
+        "--shard-count", metavar="N", help="total shards over all processes (overrides [discord] shard_count)"
+    )
 
     health = commands.add_parser(
         "health", parents=[common], help="exit 0 if the bot running with this config is alive and connected, else 1"
@@ -127,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
-        settings = load_settings(getattr(args, "config", None))
+        settings = load_settings(getattr(args, "config", None), overrides=_overrides(args))
     except ConfigError as exc:
         for problem in exc.problems:
             print(redact(f"paperbot: config: {problem}"), file=sys.stderr)
@@ -157,6 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given as command-line flags (they beat the file and the environment), TOML-shaped."""
+    discord: dict[str, str] = {}
+    if getattr(args, "shard_ids", None) is not None:
+        discord["shard_ids"] = args.shard_ids
+    if getattr(args, "shard_count", None) is not None:
+        discord["shard_count"] = args.shard_count
+    return {"discord": discord} if discord else {}
 
 
 def _run_async(work: Callable[[], Awaitable[int]]) -> int:

@@ -40,6 +40,7 @@ from bot.digest.schedule import Scheduler
 from bot.digest.service import process_owner
 from bot.digest.sole_bot import SoleBotLock, sole_owner
 from bot.discord_ui.client import PaperBot
+from bot.discord_ui.sharding import ShardsOutOfRange
 from bot.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SourceError
 from bot.health import GatewayState, Heartbeat, heartbeat_path
 from bot.ingest import default_days, ingest_day, ingest_range
@@ -104,6 +105,20 @@ async def _use_advertised_gateway(bot: PaperBot) -> None:
     _shards, url, _limits = await bot.http.get_bot_gateway()
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
     log.info("Using the gateway advertised by %s: %s", discord.http.Route.BASE, url)
+
+
+def _shard_problem(exc: BaseException) -> str | None:
+    """The line for a gateway end that the shard settings caused (fixed in the config, not by retrying).
+
+    An invalid shard (4010) cannot happen: the config refuses ids at or past shard_count."""
+    if isinstance(exc, ShardsOutOfRange):
+        return f"paperbot: {exc}"
+    if isinstance(exc, discord.ConnectionClosed) and exc.code == 4011:
+        return (
+            f"paperbot: Discord requires more shards: shard {exc.shard_id} would hold too many guilds; raise "
+            "[discord] shard_count (or --shard-count), or set it to 0 for Discord's recommended count"
+        )
+    return None
 
 
 @contextlib.contextmanager
@@ -208,12 +223,15 @@ async def _serve(
     try:
         await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if gateway.done() and not gateway.cancelled() and (exc := gateway.exception()) is not None:
+            status = EXIT_FAILURE
             if isinstance(exc, discord.ConnectionClosed) and exc.code == 4004:
                 _fail(REJECTED_TOKEN_MESSAGE)
+            elif (shard_problem := _shard_problem(exc)) is not None:
+                _fail(shard_problem)
+                status = EXIT_USAGE
             else:
                 peer = _host_of(str(DiscordWebSocket.DEFAULT_GATEWAY))
                 _fail(f"paperbot: lost the connection to Discord: {describe_network_error(exc, peer)}")
-            status = EXIT_FAILURE
     finally:
         stopping.cancel()
         for task in background:

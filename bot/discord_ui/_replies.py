@@ -8,7 +8,7 @@ instead of losing the reply.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import discord
@@ -22,12 +22,19 @@ async def send_followups(
     messages: Sequence[MessageSpec],
     *,
     ephemeral: bool = False,
+    view: Callable[[MessageSpec], discord.ui.View | None] | None = None,
 ) -> None:
-    """Send each message spec as one followup, in order."""
+    """Send each message spec as one followup, in order; `view` builds a message's components (default: its
+    link buttons only)."""
     for message in messages:
 
         async def send(spec: MessageSpec) -> None:
-            await interaction.followup.send(**send_kwargs(spec), ephemeral=ephemeral)
+            kwargs = send_kwargs(spec)
+            if view is not None:
+                kwargs.pop("view", None)
+                if (components := view(spec)) is not None:
+                    kwargs["view"] = components
+            await interaction.followup.send(**kwargs, ephemeral=ephemeral)
 
         await send_spec(send, message)
 

@@ -1,4 +1,5 @@
-"""The command tree with paperbot's one error path for slash commands and component callbacks.
+"""The command tree with paperbot's one error path for slash commands and component callbacks, and the one place
+where every slash command is counted.
 
 Every failure inside an interaction ends here (`PaperTree.on_error` for commands, `report_interaction_error`
 for views, which discord.py would otherwise route to `View.on_error` and only log). The user gets one short
@@ -6,26 +7,45 @@ ephemeral line — never a traceback, never silence — and the log gets the ful
 command and its options, so a report like "abstract failed" can be reproduced. Expected failures
 (`UserInputError`, `PaperNotFound`, permission checks, an upstream outage) are translated to friendly text
 and logged without a traceback; anything else is a bug and is logged with one.
+
+**Command metrics.** Each slash command is counted by name and outcome with its latency
+(`paperbot_commands_total`, `paperbot_command_seconds`), here and nowhere else: `interaction_check` notes when
+the tree received it, a success is recorded on discord.py's `app_command_completion` (dispatched once the
+callback returned, i.e. after the final answer was sent), a failure in `on_error`. Outcomes: `ok`,
+`user_error` (bad input, unknown paper, missing permission), `rate_limited` (the member's budget),
+`upstream_error` (Hugging Face or arXiv failed), `error` (a bug). Autocomplete and component presses are not
+slash commands and are not counted.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import discord
 from discord import app_commands
 
+from bot import metrics
 from bot.discord_ui._replies import send_text
 from bot.errors import PaperNotFound, SourceError, UserInputError
 from bot.render.limits import CONTENT_MAX
 from bot.render.text import escape, one_line, truncate
 
-__all__ = ["GENERIC_ERROR", "PaperTree", "error_message", "report_interaction_error", "required_permissions"]
+__all__ = [
+    "GENERIC_ERROR",
+    "PaperTree",
+    "command_outcome",
+    "error_message",
+    "record_command",
+    "report_interaction_error",
+    "required_permissions",
+]
 
 log = logging.getLogger(__name__)
 
 GENERIC_ERROR = "Something went wrong on my side while handling that. It has been logged; please try again later."
+_RECEIVED = "paperbot_received"  # key in Interaction.extras: time.monotonic() when the tree got the interaction
 
 
 def _unwrap(error: BaseException) -> BaseException:
@@ -76,6 +96,31 @@ def error_message(error: BaseException) -> tuple[str, bool]:
     if isinstance(error, app_commands.TransformerError):
         return f"I couldn't understand the value “{truncate(escape(str(error.value)), 100)}”.", False
     return GENERIC_ERROR, True
+
+
+def command_outcome(error: BaseException) -> str:
+    """The `outcome` label of a slash command that failed with `error` (see the module docstring)."""
+    error = _unwrap(error)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return "rate_limited"
+    if isinstance(error, SourceError):
+        return "upstream_error"
+    _text, unexpected = error_message(error)
+    return "error" if unexpected else "user_error"
+
+
+def record_command(interaction: discord.Interaction[Any], outcome: str) -> None:
+    """Count a slash command's outcome with the seconds since the tree received it (else since Discord made it)."""
+    if interaction.type is not discord.InteractionType.application_command:
+        return
+    command = interaction.command
+    name = command.qualified_name if command is not None else "unknown"
+    received = interaction.extras.get(_RECEIVED)
+    if isinstance(received, float):
+        seconds = time.monotonic() - received
+    else:
+        seconds = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    metrics.command_finished(name, outcome, seconds)
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
@@ -132,8 +177,10 @@ class PaperTree(app_commands.CommandTree[Any]):
     """
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer an admin command's autocomplete with nothing unless the member has its permissions."""
+        """Note when a command arrived (its latency starts here); answer an admin command's autocomplete with
+        nothing unless the member has its permissions."""
         if interaction.type is not discord.InteractionType.autocomplete:
+            interaction.extras[_RECEIVED] = time.monotonic()
             return True
         command = interaction.command
         if command is None:
@@ -152,4 +199,12 @@ class PaperTree(app_commands.CommandTree[Any]):
 
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         """Answer the user with a short ephemeral message and log the failure (traceback if unexpected)."""
-        await report_interaction_error(interaction, error)
+        try:
+            await report_interaction_error(interaction, error)
+        finally:
+            record_command(interaction, command_outcome(error))
+
+    def command_completed(self, interaction: discord.Interaction[Any]) -> None:
+        """A slash command's callback returned: count it as `ok` (the client calls this on
+        `app_command_completion`, which discord.py dispatches only for successful commands)."""
+        record_command(interaction, "ok")

@@ -1,4 +1,4 @@
-"""Papers as Discord specs: search pages, the abstract view, trending, autocomplete names, linked lines.
+"""Papers as Discord specs: search and similar-papers pages, the abstract view, trending, autocomplete names.
 
 Every function is a function of its arguments (no I/O, no clock). Paper text is escaped and then cut to its
 slot (see `text`); whatever the paper contains, the result is within Discord's limits — the property tests in
@@ -7,12 +7,13 @@ slot (see `text`); whatever the paper contains, the result is within Discord's l
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
-from bot.models import Paper, SearchResults, Trending, TrendingPeriod
+from bot.models import Paper, SearchMode, SearchResults, Trending, TrendingPeriod
 from bot.render import limits
-from bot.render.specs import EmbedSpec, FieldSpec, MessageSpec, SelectOptionSpec, pack
+from bot.render.specs import ButtonSpec, EmbedSpec, FieldSpec, MessageSpec, SelectOptionSpec, pack
 from bot.render.text import (
     UNKNOWN_AUTHORS,
     authors_within,
@@ -30,13 +31,21 @@ from bot.render.text import (
 
 __all__ = [
     "ABSTRACT_AUTHORS",
+    "SEARCH_COMMAND_DESCRIPTION",
     "SEARCH_PAGE_SIZE",
+    "SEARCH_QUERY_DESCRIPTION",
+    "SEARCH_SYNTAX_HELP",
+    "SIMILAR_BUTTON_LABEL",
+    "SIMILAR_CUSTOM_ID_PREFIX",
     "abstract_messages",
     "choice_name",
     "no_results_text",
+    "no_similar_text",
     "paper_line",
     "search_options",
     "search_page",
+    "similar_custom_id",
+    "similar_page",
     "summary",
     "trending_embed",
 ]
@@ -44,6 +53,28 @@ __all__ = [
 SEARCH_PAGE_SIZE = 5
 ABSTRACT_AUTHORS = 15  # beyond this a list (some papers have hundreds) buries the abstract
 _SEARCH_SUMMARY = 200  # one line in a search result: enough to judge relevance, short enough for 5 per page
+_NOTE_MAX = 200  # a "did you mean" or notice line above the results
+# The search syntax, told where people look: the command's and its option's descriptions (Discord shows at most
+# 100 characters of each) and the reply to a search that found nothing.
+SEARCH_COMMAND_DESCRIPTION = (
+    "Search papers by their words or what they are about; ti: au: cat: -word since: until: filter"
+)
+SEARCH_QUERY_DESCRIPTION = (
+    "Words or a description, plus filters: ti:word au:name cat:cs.LG -word since:2024 until:2024-06"
+)
+SEARCH_SYNTAX_HELP = (
+    "Narrow a search with `ti:word` (title), `au:name` (author), `cat:cs.LG` (arXiv category), `-word` "
+    '(leave out), `since:2024-03` / `until:2024-06-30` (first version date); `"quoted phrases"` work too.'
+)
+SIMILAR_BUTTON_LABEL = "Similar papers"
+# The "Similar papers" button's custom_id is this prefix and the paper id: it carries all it needs, so a press
+# is answered by whichever process serves the guild, even after a restart.
+SIMILAR_CUSTOM_ID_PREFIX = "paperbot:similar:"
+_RANKINGS: dict[SearchMode, str] = {
+    "hybrid": "ranked by words and meaning",
+    "keyword": "ranked by words",
+    "semantic": "ranked by meaning",
+}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _PERIOD_TITLES: dict[TrendingPeriod, str] = {"day": "today", "week": "this week", "month": "this month"}
 
@@ -86,12 +117,20 @@ def paper_line(paper: Paper, limit: int, *, number: int | None = None) -> str:
 # ---- search -------------------------------------------------------------------------------------------------
 
 
-def search_page(results: SearchResults, *, page_size: int = SEARCH_PAGE_SIZE) -> EmbedSpec:
-    """One page of results: linked title, short authors, date, upvotes and a one-line summary each."""
-    query = truncate(escape(one_line(results.query)), 200)
+def _notes(results: SearchResults) -> list[str]:
+    """The lines a reader should see above the results: a corrected typo, then why results are degraded."""
+    notes: list[str] = []
+    if results.corrected_query:
+        corrected = truncate(escape(one_line(results.corrected_query)), _NOTE_MAX)
+        notes.append(f"Did you mean “{corrected}”? Showing results for it.")
+    if results.notice:
+        notes.append(f"*{truncate(escape(one_line(results.notice)), _NOTE_MAX)}*")
+    return notes
+
+
+def _entries(results: SearchResults, page_size: int, summary_max: int) -> list[str]:
+    """One entry per paper on the page: linked title, authors · date · upvotes, and a one-line summary."""
     entries: list[str] = []
-    # Per-entry budgets (link 330 + authors 170 + date/upvotes + summary 250 + markup) keep 5 entries under
-    # 4096 characters, so the final truncate below never has to cut through a link.
     for number, paper in enumerate(results.papers[:page_size], start=results.offset + 1):
         authors = truncate(escape(_authors(paper)), 170)
         lines = [
@@ -100,20 +139,48 @@ def search_page(results: SearchResults, *, page_size: int = SEARCH_PAGE_SIZE) ->
         ]
         line = summary(paper, _SEARCH_SUMMARY)
         if line:
-            lines.append(f"> {truncate(escape(line), 250)}")
+            lines.append(f"> {truncate(escape(line), summary_max)}")
         entries.append("\n".join(lines))
+    return entries
+
+
+def _results_page(results: SearchResults, title: str, order: str, page_size: int, extra: list[str]) -> EmbedSpec:
+    """A page of results under `title`: notes first, then the entries; the footer says which and how ordered.
+
+    Per-entry budgets (link 330 + authors 170 + date/upvotes + summary + markup) keep 5 entries and two notes
+    under 4096 characters, so the final truncate never has to cut through a link: the summaries give up what
+    the notes take.
+    """
+    notes = _notes(results)
+    head = "\n".join(notes)
+    summary_max = 250 - math.ceil((len(head) + 2) / max(page_size, 1)) if notes else 250
+    entries = _entries(results, page_size, summary_max)
     first = results.offset + 1
     last = results.offset + min(len(results.papers), page_size)
-    footer = [f"Results {first}–{last}", f"sorted by {results.sort}"]
+    footer = [f"Results {first}–{last}", order]
     if results.has_more:
         footer.append("more with Next ▶")
-    if results.matched == "any":
-        footer.append("no paper has every word, so these match some of them")
+    footer.extend(extra)
     return EmbedSpec(
-        title=truncate(f"Papers matching “{query}”", limits.TITLE_MAX),
-        description=truncate("\n\n".join(entries), limits.DESCRIPTION_MAX),
+        title=truncate(title, limits.TITLE_MAX),
+        description=truncate("\n\n".join([head, *entries] if notes else entries), limits.DESCRIPTION_MAX),
         footer=truncate(" · ".join(footer), limits.FOOTER_MAX),
     )
+
+
+def search_page(results: SearchResults, *, page_size: int = SEARCH_PAGE_SIZE) -> EmbedSpec:
+    """One page of results: a corrected typo and any notice first, then each paper's linked title, short
+    authors, date, upvotes and one-line summary; the footer says how the results are ordered."""
+    query = truncate(escape(one_line(results.query)), 200)
+    order = _RANKINGS[results.ranked_by] if results.sort == "relevance" else f"sorted by {results.sort}"
+    extra = ["no paper has every word, so these match some of them"] if results.matched == "any" else []
+    return _results_page(results, f"Papers matching “{query}”", order, page_size, extra)
+
+
+def similar_page(paper: Paper, results: SearchResults, *, page_size: int = SEARCH_PAGE_SIZE) -> EmbedSpec:
+    """One page of the papers most like `paper` (nearest by meaning, the paper itself left out)."""
+    title = truncate(escape(one_line(paper.title) or paper.id), 200)
+    return _results_page(results, f"Papers like “{title}”", _RANKINGS["semantic"], page_size, [])
 
 
 def search_options(results: SearchResults, *, page_size: int = SEARCH_PAGE_SIZE) -> tuple[SelectOptionSpec, ...]:
@@ -128,13 +195,28 @@ def search_options(results: SearchResults, *, page_size: int = SEARCH_PAGE_SIZE)
     )
 
 
-def no_results_text(query: str) -> str:
-    """The reply to a search nothing matches, with what to try instead."""
+def no_results_text(query: str, results: SearchResults | None = None) -> str:
+    """The reply to a search nothing matches: why results may be missing, what to try instead, the syntax."""
     shown = truncate(escape(one_line(query)), 200)
-    return (
-        f"No papers match “{shown}”. Try fewer or broader words, check the spelling, or use "
-        "`/paper abstract` with an arXiv id or URL to fetch a paper that isn't stored yet."
+    lines = [*(_notes(results) if results is not None else []), f"No papers match “{shown}”."]
+    lines.append(
+        "Try fewer or broader words, or describe what the paper does; `/paper abstract` with an arXiv id or URL "
+        "fetches a paper that isn't stored yet."
     )
+    lines.append(SEARCH_SYNTAX_HELP)
+    return truncate("\n".join(lines), limits.CONTENT_MAX)
+
+
+def no_similar_text(paper: Paper, results: SearchResults) -> str:
+    """The reply when no paper comes out as similar: usually the vectors or the model are not there yet."""
+    title = truncate(escape(one_line(paper.title) or paper.id), 200)
+    why = escape(one_line(results.notice)) if results.notice else "No other stored paper is close to it yet."
+    return truncate(f"I found no papers like “{title}”. {why}", limits.CONTENT_MAX)
+
+
+def similar_custom_id(paper_id: str) -> str:
+    """The "Similar papers" button's custom_id for `paper_id` (≤ 100 characters, as Discord requires)."""
+    return (SIMILAR_CUSTOM_ID_PREFIX + paper_id)[: limits.CUSTOM_ID_MAX]
 
 
 def choice_name(title: str, fallback: str) -> str:
@@ -166,12 +248,14 @@ def _abstract_fields(paper: Paper) -> list[FieldSpec]:
     return fields
 
 
-def abstract_messages(paper: Paper) -> tuple[MessageSpec, ...]:
+def abstract_messages(paper: Paper, *, similar_button: bool = False) -> tuple[MessageSpec, ...]:
     """A paper's abstract view, in as many messages as Discord's limits need (usually one).
 
     The first embed carries the linked title, the metadata fields and the thumbnail; the abstract fills its
     description and continues in further embeds when it is longer than 4096 characters (or than what the
     6000-character message total leaves). A reply of several messages is sent as a reply plus followups.
+    `similar_button` puts a "Similar papers" button under the last message (ids too long for a custom_id get
+    none: a cut id would name another paper).
     """
     head = EmbedSpec(
         title=truncate(escape(one_line(paper.title) or paper.id), limits.TITLE_MAX),
@@ -190,9 +274,11 @@ def abstract_messages(paper: Paper) -> tuple[MessageSpec, ...]:
         if len(embeds) > 1:
             embeds[-1] = replace(embeds[-1], footer=f"Abstract continued over {len(embeds)} embeds.")
     groups = pack(embeds)
-    return tuple(
-        MessageSpec(embeds=group, part=index, parts=len(groups)) for index, group in enumerate(groups, start=1)
-    )
+    messages = [MessageSpec(embeds=group, part=index, parts=len(groups)) for index, group in enumerate(groups, start=1)]
+    if similar_button and len(SIMILAR_CUSTOM_ID_PREFIX + paper.id) <= limits.CUSTOM_ID_MAX:
+        button = ButtonSpec(label=SIMILAR_BUTTON_LABEL, custom_id=similar_custom_id(paper.id), emoji="🧭")
+        messages[-1] = replace(messages[-1], buttons=(button,))
+    return tuple(messages)
 
 
 # ---- trending -----------------------------------------------------------------------------------------------

@@ -93,9 +93,13 @@ class VectorView:
 
         Raises ModelUnavailable when the embedding model cannot be loaded: the caller ranks by keywords.
         """
-        if self._writing or time.monotonic() - self._checked < RELOAD_EVERY_S:
+        if self._writing and not self._refresh_lock.locked():
+            return self._store  # this process writes the vectors: it reads its own store
+        if not self._writing and time.monotonic() - self._checked < RELOAD_EVERY_S:
             return self._store
         async with self._refresh_lock:
+            if self._writing:  # prepare() opened the store meanwhile (a bot just started): read that
+                return self._store
             if time.monotonic() - self._checked >= RELOAD_EVERY_S:
                 await asyncio.to_thread(self._refresh)
                 self._checked = time.monotonic()
@@ -142,12 +146,15 @@ class VectorView:
 
     async def prepare(self, position: LogPosition) -> bool:
         """Take the writer role; True when the current generation can simply be followed."""
-        self._writing = True
-        try:
-            return await asyncio.to_thread(self._prepare, position)
-        except (ModelUnavailable, StoreBusy) as exc:
-            self._writing = False
-            raise ViewUnavailable(str(exc)) from exc
+        # Under the readers' lock: a search or similar-papers request while the store (and the model) loads
+        # waits for it, rather than finding no vectors in a catalogue that has them all.
+        async with self._refresh_lock:
+            self._writing = True
+            try:
+                return await asyncio.to_thread(self._prepare, position)
+            except (ModelUnavailable, StoreBusy) as exc:
+                self._writing = False
+                raise ViewUnavailable(str(exc)) from exc
 
     def _prepare(self, position: LogPosition) -> bool:
         state = self.folder.state()

@@ -27,11 +27,11 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "command_tree.json"
 @pytest.fixture
 async def bot() -> AsyncIterator[PaperBot]:
     # The catalogue is never touched: nothing is invoked, the tree is only built.
-    client = PaperBot(Settings(), catalogue=None, search=None, sources=None)  # type: ignore[arg-type]
-    for extension in EXTENSIONS:
-        await client.load_extension(extension)
-    yield client
-    await client.close()
+    # `async with` sets the client up on this loop (an AutoShardedBot can only be closed once set up).
+    async with PaperBot(Settings(), catalogue=None, search=None, sources=None) as client:  # type: ignore[arg-type]
+        for extension in EXTENSIONS:
+            await client.load_extension(extension)
+        yield client
 
 
 # Checked by their own features' tests (tests/digest, tests/follows).
@@ -55,4 +55,4 @@ async def test_digest_subgroup_is_attached(bot: PaperBot) -> None:
     paper = bot.tree.get_command("paper")
     assert paper is not None
     names = {c.name for c in paper.commands}  # type: ignore[union-attr]
-    assert {"search", "abstract", "trending", "digest", "follow", "following", "unfollow"} <= names
+    assert {"search", "similar", "abstract", "trending", "digest", "follow", "following", "unfollow"} <= names

@@ -10,7 +10,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.discord_ui.tree import GENERIC_ERROR, PaperTree, error_message, report_interaction_error
+from bot.discord_ui.tree import GENERIC_ERROR, PaperTree, command_outcome, error_message, report_interaction_error
 from bot.errors import PaperNotFound, SourceError, UserInputError
 
 
@@ -27,6 +27,8 @@ def make_interaction(*, done: bool, command_name: str = "paper search") -> Any:
     interaction.namespace = app_commands.Namespace.__new__(app_commands.Namespace)
     interaction.namespace.__dict__.update({"query": "attention", "sort": "upvotes"})
     interaction.type = discord.InteractionType.application_command
+    interaction.extras = {}
+    interaction.created_at = discord.utils.utcnow()
     interaction.user = MagicMock(spec=discord.User)
     interaction.user.id = 42
     return interaction
@@ -48,6 +50,25 @@ def test_error_message_maps_each_failure(error: Exception, expected: str, unexpe
     text, is_bug = error_message(error)
     assert expected in text
     assert is_bug is unexpected
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (UserInputError("Please type a search query."), "user_error"),
+        (PaperNotFound("nope"), "user_error"),
+        (app_commands.MissingPermissions(["manage_guild"]), "user_error"),
+        (app_commands.TransformerError("x", discord.AppCommandOptionType.string, MagicMock()), "user_error"),
+        (app_commands.CommandOnCooldown(app_commands.Cooldown(5, 20), 12.0), "rate_limited"),
+        (SourceError("arxiv", "timeout"), "upstream_error"),
+        (RuntimeError("boom"), "error"),
+    ],
+)
+def test_each_failure_has_a_metrics_outcome(error: Exception, outcome: str) -> None:
+    assert command_outcome(error) == outcome
+    command = MagicMock(spec=app_commands.Command)
+    command.name = "search"
+    assert command_outcome(app_commands.CommandInvokeError(command, error)) == outcome
 
 
 def test_command_invoke_error_is_unwrapped() -> None:

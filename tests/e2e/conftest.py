@@ -27,6 +27,7 @@ from bot.config import Settings, load_settings
 from bot.ingest import ingest_day
 from bot.models import Paper
 from bot.runtime import run_bot
+from bot.search import open_search
 from bot.sources import open_sources
 from fake_discord.server import FakeDiscord
 from fake_discord.world import GUILD_ID
@@ -111,6 +112,35 @@ def full_catalogue_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+async def _embed_catalogue(path: Path) -> None:
+    folder = path.with_name(path.name + ".index")
+    async with await open_catalogue(path) as catalogue, open_search(catalogue, folder, role="embed") as search:
+        assert search.vectors is not None
+        await search.follower.complete(search.vectors)
+
+
+@pytest.fixture(scope="session")
+def embedded_catalogue_template(full_catalogue_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full catalogue with its search folder ("papers.db.index": keyword index and every paper's vector),
+    built once (~10 s): a bot started on a copy ranks by meaning and finds similar papers at once."""
+    path = tmp_path_factory.mktemp("embedded") / "papers.db"
+    shutil.copyfile(full_catalogue_template, path)
+    errors: list[BaseException] = []
+
+    def build() -> None:  # own thread, as for the full catalogue
+        try:
+            asyncio.run(_embed_catalogue(path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return path
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "discord_rejects: the test provokes REST errors from the fake on purpose (e.g. a bad token)"
@@ -158,9 +188,15 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 
 @pytest.fixture
 async def start_bot(
-    fake: FakeDiscord, fixture_server: FixtureServer, full_catalogue_template: Path, tmp_path: Path
+    fake: FakeDiscord,
+    fixture_server: FixtureServer,
+    full_catalogue_template: Path,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> AsyncIterator[StartBot]:
-    """Factory: `await start_bot(catalogue="full"|"empty")` → a bot logged in, synced and on the gateway."""
+    """Factory: `await start_bot(catalogue="full"|"embedded"|"empty"|"keep")` → a bot logged in, synced and on
+    the gateway ("embedded": the full catalogue with its vectors already built; "keep": the catalogue the
+    test's previous bot left, as a restart finds it)."""
     running: list[RunningBot] = []
 
     async def start(
@@ -173,6 +209,10 @@ async def start_bot(
         db = tmp_path / "papers.db"
         if catalogue == "full":
             shutil.copyfile(full_catalogue_template, db)
+        elif catalogue == "embedded":
+            template: Path = request.getfixturevalue("embedded_catalogue_template")
+            shutil.copyfile(template, db)
+            shutil.copytree(template.with_name(template.name + ".index"), db.with_name(db.name + ".index"))
         settings = _settings(
             fake,
             fixture_server,

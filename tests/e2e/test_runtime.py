@@ -26,8 +26,8 @@ from bot.search import SearchService
 from bot.sources import open_sources
 from fake_discord.server import FakeDiscord
 from fake_discord.world import GUILD_ID, MEMBER_USER_ID
-from tests.e2e.conftest import StartBot, _settings
 from tests.discord_ui.test_command_tree import ELSEWHERE
+from tests.e2e.conftest import StartBot, _settings
 from tests.e2e.test_search import assert_no_mentions, search
 from tests.fixture_server import FixtureServer
 

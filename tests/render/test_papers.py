@@ -103,22 +103,90 @@ def test_abstract_messages_respect_every_limit_and_keep_the_whole_abstract(paper
 
 @settings(max_examples=50)
 @given(
-    st.lists(papers(light=True), min_size=1, max_size=5), _text, st.sampled_from(["all", "any"]), st.integers(0, 10**4)
+    st.lists(papers(light=True), min_size=1, max_size=5),
+    _text,
+    st.sampled_from(["all", "any"]),
+    st.integers(0, 10**4),
+    st.one_of(st.none(), _long_text),
+    st.one_of(st.none(), _long_text),
 )
-def test_search_page_is_within_limits(found: list[Paper], query: str, matched: str, offset: int) -> None:
-    results = SearchResults(query=query, papers=tuple(found), matched=matched, offset=offset, has_more=True)  # type: ignore[arg-type]
-    embed = P.search_page(results)
-    assert_within_limits(one(embed))
-    assert _no_live_mentions(embed.title or "") and _no_live_mentions(embed.description or "")
-    # Budgets fit: the description was not cut, so every entry keeps its date and upvotes line.
-    assert (embed.description or "").count(" · ▲ ") == len(found)
-    for paper in found:
-        assert f"]({paper.url})" in (embed.description or "")  # every link is whole
+def test_search_page_is_within_limits(
+    found: list[Paper], query: str, matched: str, offset: int, notice: str | None, corrected: str | None
+) -> None:
+    results = SearchResults(
+        query=query,
+        papers=tuple(found),
+        matched=matched,  # type: ignore[arg-type]
+        offset=offset,
+        has_more=True,
+        notice=notice,
+        corrected_query=corrected,
+    )
+    for paper, embed in ((None, P.search_page(results)), (found[0], P.similar_page(found[0], results))):
+        assert_within_limits(one(embed))
+        assert _no_live_mentions(embed.title or "") and _no_live_mentions(embed.description or "")
+        # Budgets fit: the description was not cut, so every entry keeps its date and upvotes line.
+        assert (embed.description or "").count(" · ▲ ") == len(found), paper
+        for shown in found:
+            assert f"]({shown.url})" in (embed.description or "")  # every link is whole
     options = P.search_options(results)
     assert [o.value for o in options] == [p.id for p in found]
     for option in options:
         assert 1 <= len(option.label) <= limits.SELECT_TEXT_MAX
         assert len(option.description or "") <= limits.SELECT_TEXT_MAX
+
+
+def test_search_page_says_did_you_mean_and_the_notice_first_and_how_it_ranked() -> None:
+    paper = Paper(id="2403.07815", title="Chronos", abstract="Forecasting.")
+    results = SearchResults(
+        query="chronoss",
+        papers=(paper,),
+        matched="all",
+        notice="Semantic ranking is unavailable right now, so these are keyword matches.",
+        corrected_query="chronos",
+        ranked_by="keyword",
+    )
+    embed = P.search_page(results)
+    lines = (embed.description or "").splitlines()
+    assert lines[0] == "Did you mean “chronos”? Showing results for it."
+    assert lines[1] == "*Semantic ranking is unavailable right now, so these are keyword matches.*"
+    assert embed.footer == "Results 1–1 · ranked by words"
+    hybrid = P.search_page(SearchResults(query="x", papers=(paper,), matched="all", ranked_by="hybrid", has_more=True))
+    assert hybrid.footer == "Results 1–1 · ranked by words and meaning · more with Next ▶"
+    assert (hybrid.description or "").startswith("**1.** [Chronos]")
+    by_upvotes = P.search_page(SearchResults(query="x", papers=(paper,), matched="all", sort="upvotes"))
+    assert by_upvotes.footer == "Results 1–1 · sorted by upvotes"
+    like = P.similar_page(paper, SearchResults(query="Chronos", papers=(paper,), matched="any", offset=5))
+    assert like.title == "Papers like “Chronos”" and like.footer == "Results 6–6 · ranked by meaning"
+
+
+def test_no_results_explains_the_search_syntax_within_the_content_limit() -> None:
+    results = SearchResults(query="q", papers=(), matched="none", notice="The search index is not ready yet.")
+    text = P.no_results_text("@everyone " * 100, results)
+    assert len(text) <= limits.CONTENT_MAX and _no_live_mentions(text)
+    assert text.startswith("*The search index is not ready yet.*\nNo papers match")
+    for syntax in ("`ti:word`", "`au:name`", "`cat:cs.LG`", "`-word`", "`since:2024-03`", "`until:2024-06-30`"):
+        assert syntax in text
+    for description in (P.SEARCH_COMMAND_DESCRIPTION, P.SEARCH_QUERY_DESCRIPTION):
+        assert len(description) <= 100  # Discord's limit for command and option descriptions
+        assert all(field in description for field in ("ti:", "au:", "cat:", "-word", "since:", "until:"))
+
+
+def test_the_abstract_can_carry_a_similar_papers_button_on_its_last_message() -> None:
+    long = Paper(id="2403.07815", title="T", abstract=" ".join(f"word{i}" for i in range(3000)))
+    messages = P.abstract_messages(long, similar_button=True)
+    assert [m.buttons for m in messages[:-1]] == [()] * (len(messages) - 1)
+    (button,) = messages[-1].buttons
+    assert (button.label, button.custom_id) == ("Similar papers", "paperbot:similar:2403.07815")
+    assert P.abstract_messages(long)[-1].buttons == ()
+    # An id too long for a custom_id gets no button rather than one naming a cut (other) paper.
+    assert P.abstract_messages(Paper(id="x" * 90, title="T"), similar_button=True)[-1].buttons == ()
+
+
+def test_no_similar_papers_says_why() -> None:
+    paper = Paper(id="2403.07815", title="Chronos")
+    empty = SearchResults(query="Chronos", papers=(), matched="none", notice="Similar papers need the paper vectors.")
+    assert P.no_similar_text(paper, empty) == "I found no papers like “Chronos”. Similar papers need the paper vectors."
 
 
 @settings(max_examples=40)

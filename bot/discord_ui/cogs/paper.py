@@ -1,4 +1,4 @@
-"""The `/paper` slash command group: search, abstract (with title autocomplete) and trending.
+"""The `/paper` slash command group: search, similar, abstract (with title autocomplete) and trending.
 
 Handlers only translate, in the same four steps: acknowledge the interaction (defer — Discord allows 3 s
 and the catalogue or an upstream fetch may take longer), call the use case (`Catalogue`, `lookup_paper`),
@@ -22,11 +22,20 @@ from discord.ext import commands
 from bot.discord_ui._replies import send_followups
 from bot.discord_ui.adapter import NO_MENTIONS
 from bot.discord_ui.cogs.digest import DigestGroup
-from bot.discord_ui.views import ResultsPaginator
-from bot.errors import UserInputError
+from bot.discord_ui.views import ResultsPaginator, SimilarPages, SimilarPapersButton, send_abstract
+from bot.errors import PaperNotFound, UserInputError
 from bot.lookup import MAX_QUERY_CHARS, lookup_paper
+from bot.models import Paper
 from bot.render.limits import AUTOCOMPLETE_CHOICES_MAX, CHOICE_TEXT_MAX
-from bot.render.papers import SEARCH_PAGE_SIZE, abstract_messages, choice_name, no_results_text, trending_embed
+from bot.render.papers import (
+    SEARCH_COMMAND_DESCRIPTION,
+    SEARCH_PAGE_SIZE,
+    SEARCH_QUERY_DESCRIPTION,
+    choice_name,
+    no_results_text,
+    no_similar_text,
+    trending_embed,
+)
 from bot.render.specs import MessageSpec
 from bot.render.text import one_line
 
@@ -67,7 +76,7 @@ def _clean_query(text: str, what: str) -> str:
 
 
 class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging Face Daily Papers"):
-    """`/paper search|abstract|trending` and the `/paper digest` subgroup."""
+    """`/paper search|similar|abstract|trending`, the "Similar papers" button, and the `/paper digest` subgroup."""
 
     def __init__(self, bot: PaperBot) -> None:
         super().__init__()
@@ -78,8 +87,13 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         assert group is not None  # a GroupCog always has its group
         group.add_command(DigestGroup(bot))
 
+    async def cog_load(self) -> None:
+        """Answer "Similar papers" presses on any abstract, also one sent before this process started."""
+        self.bot.add_dynamic_items(SimilarPapersButton)
+
     async def cog_unload(self) -> None:
         """Disable the buttons of live search results before the bot goes away (bounded, best effort)."""
+        self.bot.remove_dynamic_items(SimilarPapersButton)
         live = [view for view in self._paginators if not view.is_finished()]
         if not live:
             return
@@ -89,28 +103,67 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
             task.cancel()
         log.info("Disabled %d open search result view(s) on shutdown", len(live) - len(pending))
 
-    @app_commands.command(name="search", description="Search the paper catalogue")
+    @app_commands.command(name="search", description=SEARCH_COMMAND_DESCRIPTION)
     @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
-    @app_commands.describe(
-        query='Words that must all appear; "quoted phrases" work too',
-        sort="How to order the results (default: relevance)",
-    )
+    @app_commands.describe(query=SEARCH_QUERY_DESCRIPTION, sort="How to order the results (default: relevance)")
     async def search(
         self,
         interaction: discord.Interaction[Any],
         query: app_commands.Range[str, 1, MAX_QUERY_CHARS],
         sort: Literal["relevance", "upvotes", "newest"] = "relevance",
     ) -> None:
-        """Show the first page of results with Previous/Next buttons and an abstract picker."""
+        """Show the first page of results with Previous/Next buttons and an abstract picker.
+
+        A corrected typo ("did you mean") and anything degrading the results (no semantic model, an index being
+        rebuilt) are said above them; no results get the search syntax as a hint.
+        """
         text = _clean_query(query, "search query")
         await interaction.response.defer(thinking=True)
         results = await self.bot.search.search(text, limit=SEARCH_PAGE_SIZE, offset=0, sort=sort)
         if not results.papers:
-            await interaction.followup.send(no_results_text(text), allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(no_results_text(text, results), allowed_mentions=NO_MENTIONS)
             return
-        view = ResultsPaginator(self.bot.search, results, owner_id=interaction.user.id)
+        await self._send_results(interaction, ResultsPaginator(self.bot.search, results, owner_id=interaction.user.id))
+
+    @app_commands.command(name="similar", description="Papers most like one paper, by what they are about")
+    @app_commands.checks.dynamic_cooldown(_member_budget, key=_member_key)
+    @app_commands.describe(paper="A title (pick from the suggestions), an arXiv id, or an arXiv / Hugging Face URL")
+    async def similar(
+        self, interaction: discord.Interaction[Any], paper: app_commands.Range[str, 1, MAX_QUERY_CHARS]
+    ) -> None:
+        """Look the paper up (fetching it when the catalogue lacks it) and page through its nearest papers."""
+        text = _clean_query(paper, "title or id")
+        await interaction.response.defer(thinking=True)
+        found = await lookup_paper(text, self.bot.search, self.bot.sources)
+        await self.show_similar(interaction, found)
+
+    async def show_similar_of(self, interaction: discord.Interaction[Any], paper_id: str) -> None:
+        """A "Similar papers" press: the papers most like that stored paper, to the presser only."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        paper = await self.bot.catalogue.get(paper_id)
+        if paper is None:
+            raise PaperNotFound(paper_id)
+        await self.show_similar(interaction, paper, ephemeral=True)
+
+    async def show_similar(
+        self, interaction: discord.Interaction[Any], paper: Paper, *, ephemeral: bool = False
+    ) -> None:
+        """The first page of papers like `paper`, paged like search (the interaction is already deferred)."""
+        results = await self.bot.search.similar(paper, limit=SEARCH_PAGE_SIZE, offset=0)
+        if not results.papers:
+            await interaction.followup.send(
+                no_similar_text(paper, results), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+            )
+            return
+        pages = SimilarPages(self.bot.search, paper)
+        view = ResultsPaginator(self.bot.search, results, owner_id=interaction.user.id, pages=pages)
+        await self._send_results(interaction, view, ephemeral=ephemeral)
+
+    async def _send_results(
+        self, interaction: discord.Interaction[Any], view: ResultsPaginator, *, ephemeral: bool = False
+    ) -> None:
         view.message = await interaction.followup.send(
-            embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS, wait=True
+            embed=view.embed(), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, wait=True
         )
         self._paginators.add(view)
 
@@ -124,13 +177,24 @@ class PaperCog(commands.GroupCog, group_name="paper", group_description="Hugging
         text = _clean_query(title, "title or id")
         await interaction.response.defer(thinking=True)
         paper = await lookup_paper(text, self.bot.search, self.bot.sources)
-        await send_followups(interaction, abstract_messages(paper))
+        await send_abstract(interaction, paper)
 
     @abstract.autocomplete("title")
     async def abstract_title_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """Suggest up to 25 stored titles for what has been typed; local DB only, never raises."""
+        return await self._title_choices(current)
+
+    @similar.autocomplete("paper")
+    async def similar_paper_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The same title suggestions as `/paper abstract`."""
+        return await self._title_choices(current)
+
+    async def _title_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """Up to 25 stored titles (value: the paper id) for what has been typed, within 2 s; never raises."""
         lookup = asyncio.ensure_future(self.bot.search.autocomplete(current[:MAX_QUERY_CHARS], limit=25))
         # asyncio.wait, not wait_for: wait_for would wait for the cancelled read to unwind (its cursor close
         # queues behind the connection's other work), which is exactly the delay the timeout must cap.
