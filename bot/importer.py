@@ -146,7 +146,7 @@ async def _import(
     read = imported = changed = 0
     bad_examples: list[BadLine] = []
     bad = 0
-    with SnapshotReader(path) as reader:
+    with SnapshotReader(path, seen_at=seen_at) as reader:
         batches = _BatchReader(reader, batch_size)
         report_progress, finish = _progress_sink(progress, reader.total_bytes, _short(Path(path).name))
         try:

@@ -205,8 +205,12 @@ def _published(record: dict[str, Any]) -> dt.date | None:
     return None
 
 
-def parse_record(record: object) -> Paper:
-    """Turn one decoded snapshot record into a `Paper`; raise ValueError when it has no usable id or title."""
+def parse_record(record: object, seen_at: dt.datetime | None = None) -> Paper:
+    """Turn one decoded snapshot record into a `Paper`; raise ValueError when it has no usable id or title.
+
+    `seen_at` (an import's start time) becomes the paper's first and last sighting, so the paper is already
+    in the form the catalogue stores a new row in, and the catalogue need not build a second copy of it.
+    """
     if not isinstance(record, dict):
         raise ValueError("record is not a JSON object")
     raw_id = record.get("id")
@@ -231,6 +235,8 @@ def parse_record(record: object) -> Paper:
         authors=authors,
         published=_published(record),
         categories=categories or None,
+        first_seen=seen_at,
+        last_seen=seen_at,
     )
 
 
@@ -238,11 +244,12 @@ class SnapshotReader:
     """Iterate a snapshot file (plain or gzip, detected by magic bytes) as `Paper | BadLine`.
 
     `bytes_read` / `total_bytes` are positions in the file *on disk* (compressed bytes for .gz), so a progress
-    bar's ETA stays honest for both forms.
+    bar's ETA stays honest for both forms. `seen_at`: see `parse_record`.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, seen_at: dt.datetime | None = None) -> None:
         self.path = Path(path)
+        self.seen_at = seen_at
         self._raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()/__exit__
         self.total_bytes = self.path.stat().st_size
         self._stream: IO[bytes]
@@ -268,7 +275,7 @@ class SnapshotReader:
             if not line.strip():
                 continue
             try:
-                yield parse_record(orjson.loads(line))
+                yield parse_record(orjson.loads(line), self.seen_at)
             except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
                 yield BadLine(self.lines, str(exc)[:200] or type(exc).__name__)
 

@@ -95,3 +95,26 @@ def test_a_transaction_that_did_not_commit_is_forgotten() -> None:
     recent.remember([(2, _paper(2)), (3, _paper(3))], "t2")
     recent.forget([2, 3])
     assert len(recent) == 1 and recent.newest == 1 and recent.get(2, "2401.00002", "t2") is None
+
+
+async def test_papers_not_in_the_stored_form_are_remembered_as_stored(tmp_path: Path) -> None:
+    """`import_papers` takes any Paper: the ones the snapshot reader did not shape (a wrapped title, lists,
+    Hugging Face fields the import does not write, another time zone, no sightings) are remembered as their
+    rows read back, not as handed over."""
+    path = tmp_path / "papers.db"
+    elsewhere = SEEN.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    papers = [
+        Paper(id="2401.00011", title="  Wrapped\n title ", first_seen=SEEN, last_seen=SEEN),
+        Paper(id="2401.00012", title="Upvoted", upvotes=4, first_seen=SEEN, last_seen=SEEN),
+        Paper(id="2401.00013", title="Listed", authors=["A. Lee"], categories=[], first_seen=SEEN),  # type: ignore[arg-type]
+        Paper(id="2401.00014", title="Zoned", first_seen=elsewhere, last_seen=elsewhere),
+        Paper(id="2401.00015", title="Plain", first_seen=SEEN, last_seen=SEEN),
+    ]
+    async with await open_catalogue(path) as catalogue:
+        await catalogue.import_papers(papers, seen_at=SEEN)
+        here = await catalogue.changes_after(0, limit=10_000)
+    assert [p.title for p in here.papers] == ["Wrapped title", "Upvoted", "Listed", "Zoned", "Plain"]
+    assert here.papers[1].upvotes is None and here.papers[2].authors == ("A. Lee",)
+    assert here.papers[2].categories is None and here.papers[3].first_seen.tzinfo is dt.UTC  # type: ignore[union-attr]
+    assert (here.papers, here.gone) == await _read_back(path)
+    assert here.papers[4] is papers[4]  # already in the stored form: handed on as it is

@@ -48,8 +48,8 @@ _IDS_PER_QUERY = 500
 _WRITER_CACHE_KIB = 64 * 1024
 
 
-def _row(paper: Paper, seen: str) -> tuple[str | None, ...]:
-    title = clean_title(paper.title)
+def _row(paper: Paper, title: str, seen: str) -> tuple[str | None, ...]:
+    """The new row's values (`title`: the paper's title as stored, `clean_title`)."""
     return (
         paper.id,
         title,
@@ -63,17 +63,48 @@ def _row(paper: Paper, seen: str) -> tuple[str | None, ...]:
     )
 
 
-def _as_stored(paper: Paper, seen_at: dt.datetime) -> Paper:
-    """The paper exactly as reading back the new row `_row` made of it gives (`paper_from_row`)."""
+def _as_stored(paper: Paper, title: str, seen_at: dt.datetime) -> Paper:
+    """The paper exactly as reading back the new row `_row` made of it gives (`paper_from_row`).
+
+    The snapshot reader already hands over papers in that form (clean title, tuples, seen at the import's
+    time, no Hugging Face fields): those are returned as they are, because building a second frozen Paper
+    per imported paper cost ~0.4 CPU-s per 100k papers under the import's GIL (bench/README.md, issue 9).
+    """
+    if _stored_form(paper, title, seen_at):
+        return paper
     return Paper(
         id=paper.id,
-        title=clean_title(paper.title),
+        title=title,
         abstract=paper.abstract,
         authors=tuple(paper.authors),
         published=paper.published,
         categories=tuple(paper.categories) if paper.categories else None,
         first_seen=seen_at,
         last_seen=seen_at,
+    )
+
+
+def _stored_form(paper: Paper, title: str, seen_at: dt.datetime) -> bool:
+    """Whether `paper` already is what reading its new row back gives: only arXiv's columns, stored forms."""
+    categories = paper.categories
+    return (
+        paper.title == title
+        and paper.first_seen == seen_at
+        and paper.last_seen == seen_at
+        and paper.first_seen.tzinfo is dt.UTC
+        and paper.last_seen.tzinfo is dt.UTC
+        and type(paper.authors) is tuple
+        and (categories is None or (type(categories) is tuple and len(categories) > 0))
+        and paper.upvotes is None
+        and paper.num_comments is None
+        and paper.github_repo is None
+        and paper.github_stars is None
+        and paper.project_page is None
+        and paper.organization is None
+        and paper.thumbnail is None
+        and paper.ai_summary is None
+        and paper.ai_keywords is None
+        and paper.withdrawn is None
     )
 
 
@@ -88,13 +119,14 @@ async def import_batch(
     if not papers:
         return 0
     seen = iso(seen_at)
-    rows = [_row(paper, seen) for paper in papers]
+    titles = [clean_title(paper.title) for paper in papers]
+    rows = [_row(paper, title, seen) for paper, title in zip(papers, titles, strict=True)]
     remembered: list[int] = []
     try:
         async with database.transaction() as db:
             merged = await _merge(db, papers, rows, seen)
             if recent is not None and merged.logged:
-                entries = _new_rows(papers, merged.logged, seen_at.astimezone(dt.UTC))
+                entries = _new_rows(papers, titles, merged.logged, seen_at.astimezone(dt.UTC))
                 recent.remember(entries, seen)
                 remembered = [seq for seq, _paper in entries]
     except BaseException:
@@ -146,16 +178,16 @@ async def _merge(
 
 
 def _new_rows(
-    papers: Sequence[Paper], logged: Sequence[tuple[int, str]], seen_at: dt.datetime
+    papers: Sequence[Paper], titles: Sequence[str], logged: Sequence[tuple[int, str]], seen_at: dt.datetime
 ) -> list[tuple[int, Paper]]:
     """(sequence number, paper as stored) for the logged new rows; a paper named twice in the batch is left
-    out (its row merges both, which neither in-hand paper shows)."""
-    by_id: dict[str, Paper | None] = {}
-    for paper in papers:
-        by_id[paper.id] = None if paper.id in by_id else paper
+    out (its row merges both, which neither in-hand paper shows). `titles`: the papers' stored titles."""
+    by_id: dict[str, tuple[Paper, str] | None] = {}
+    for paper, title in zip(papers, titles, strict=True):
+        by_id[paper.id] = None if paper.id in by_id else (paper, title)
     out: list[tuple[int, Paper]] = []
     for seq, paper_id in logged:
         in_hand = by_id.get(paper_id)
         if in_hand is not None:
-            out.append((seq, _as_stored(in_hand, seen_at)))
+            out.append((seq, _as_stored(in_hand[0], in_hand[1], seen_at)))
     return out
