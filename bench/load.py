@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._load_world import DEADLINE_S, build_catalogue, run_load
-from bench.load_modes import build_keyword_index, compare_embedding, round_trip
+from bench.load_modes import SETTLE_S, build_keyword_index, compare_embedding, round_trip
 from bench.phases import index_directory
 
 HERE = Path(__file__).resolve().parent
@@ -78,6 +78,7 @@ def _issue_11(args: argparse.Namespace, template: Path) -> int:
                 rounds=args.rounds,
                 seed=args.seed,
                 answer_timeout=args.answer_timeout,
+                settle_seconds=args.settle,
             )
         )
         report["embedding"] = result
@@ -88,16 +89,17 @@ def _issue_11(args: argparse.Namespace, template: Path) -> int:
         )
         print(
             f"  {'run':<11}{'answer p50':>11}{'p95':>9}{'p99':>9}{'first p95':>10}{'lost':>6}{'late':>6}"
-            f"{'bot CPU s':>10}{'embedded':>9}{'load':>11}"
+            f"{'bot CPU s':>10}{'settle CPU':>11}{'embedded':>9}{'load':>11}"
         )
         for run in result["runs"]:
             answered, first = run["answered_s"], run["first_response_s"]
             lost += run["lost"]
             load = "–".join(f"{x:.1f}" for x in run["loadavg_1m"])
             cpu = f"{run['bot_cpu_s']:10.1f}" if run["bot_cpu_s"] is not None else f"{'-':>10}"
+            settle = f"{run['settle_cpu_s']:11.1f}" if run["settle_cpu_s"] is not None else f"{'-':>11}"
             print(
                 f"  {run['mode']:<11}{_ms(answered['p50']):>11}{_ms(answered['p95']):>9}{_ms(answered['p99']):>9}"
-                f"{_ms(first['p95']):>10}{run['lost']:>6}{run['late']:>6}{cpu}{run['embedded']:>9}{load:>11}"
+                f"{_ms(first['p95']):>10}{run['lost']:>6}{run['late']:>6}{cpu}{settle}{run['embedded']:>9}{load:>11}"
             )
         pooled = result["pooled"]
         ratio = result["p95_ratio"]
@@ -163,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--backlog", type=int, default=3000, help="papers left to embed in the embedding runs")
     parser.add_argument("--rounds", type=int, default=2, help="idle+embedding pairs (ABBA order)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        help="seconds between the bot being ready and each burst, so the background embedding is running",
+    )
     parser.add_argument("--round-trip", action="store_true", help="bare reply vs hybrid search, one at a time")
     parser.add_argument("--round-trips", type=int, default=100, help="interactions of each kind for --round-trip")
     args = parser.parse_args(argv)

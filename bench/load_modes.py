@@ -41,6 +41,7 @@ from bot.semantic import OnnxEmbedder, document_text
 
 MODES = ("idle", "embedding")
 RATE_DOCS = 240
+SETTLE_S = 8.0  # seconds between the bot being ready and the burst, in both modes
 
 
 async def build_keyword_index(db: Path) -> None:
@@ -89,8 +90,14 @@ async def embedding_burst(
     backlog: int,
     seed: int,
     answer_timeout: float,
+    settle_seconds: float = SETTLE_S,
 ) -> dict[str, Any]:
-    """One burst with the bot idle (every paper has a vector) or embedding `backlog` papers meanwhile."""
+    """One burst with the bot idle (every paper has a vector) or embedding `backlog` papers meanwhile.
+
+    The burst starts `settle_seconds` after the bot is ready, in both modes: the background job needs that long
+    to load the model and get going (without it a 2.5 s burst on a busy machine can end before the first
+    document is embedded, and the comparison measures nothing). The bot's CPU seconds over the settle period
+    are reported, so a run shows whether the job was running when the burst began."""
     with tempfile.TemporaryDirectory(prefix="paperbot-load-") as tmp:
         db = copy_world(template, Path(tmp))
         await asyncio.to_thread(fill_vectors, db, missing_first=backlog if mode == "embedding" else 0)
@@ -100,6 +107,9 @@ async def embedding_burst(
         load = [os.getloadavg()[0]]
         started = time.perf_counter()
         async with serving(db, members=interactions // 2) as session:
+            settle_cpu_before = session.bot.cpu_seconds()
+            await asyncio.sleep(settle_seconds)  # pacing: let the background job start (see the docstring)
+            settle_cpu_after = session.bot.cpu_seconds()
             cpu_before, burst_started = session.bot.cpu_seconds(), time.perf_counter()
             outcomes = await burst(session, plan, burst_seconds, answer_timeout)
             burst_wall = time.perf_counter() - burst_started
@@ -109,10 +119,15 @@ async def embedding_burst(
         load.append(os.getloadavg()[0])
         after = await asyncio.to_thread(vector_count, db)  # the bot commits what it embedded when it stops
     cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
+    settle_cpu = (
+        settle_cpu_after - settle_cpu_before if settle_cpu_after is not None and settle_cpu_before is not None else None
+    )
     return {
         "mode": mode,
         **_summary(outcomes),
         "burst_wall_s": burst_wall,
+        "settle_s": settle_seconds,
+        "settle_cpu_s": settle_cpu,
         "bot_cpu_s": cpu,
         "bot_peak_rss_mb": peak_rss,
         "embedded": after - before,
@@ -157,6 +172,7 @@ async def compare_embedding(
     rounds: int,
     seed: int,
     answer_timeout: float,
+    settle_seconds: float = SETTLE_S,
 ) -> dict[str, Any]:
     """`rounds` × (idle, embedding) in ABBA order; the pooled distributions, the p95 ratio, the embedding rate."""
     runs: list[dict[str, Any]] = []
@@ -172,6 +188,7 @@ async def compare_embedding(
                     backlog=backlog,
                     seed=seed + round_no,
                     answer_timeout=answer_timeout,
+                    settle_seconds=settle_seconds,
                 )
             )
     pooled: dict[str, Any] = {}

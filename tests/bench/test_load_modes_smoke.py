@@ -15,7 +15,15 @@ async def test_embedding_comparison_and_round_trip_run(tmp_path: Path) -> None:
     await build_keyword_index(template)
 
     compared = await compare_embedding(
-        template, papers=400, interactions=20, burst_seconds=0.2, backlog=100, rounds=1, seed=5, answer_timeout=30
+        template,
+        papers=400,
+        interactions=20,
+        burst_seconds=0.2,
+        backlog=100,
+        rounds=1,
+        seed=5,
+        answer_timeout=30,
+        settle_seconds=0.5,
     )
     assert [run["mode"] for run in compared["runs"]] == ["idle", "embedding"]
     for run in compared["runs"]:
