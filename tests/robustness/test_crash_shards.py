@@ -54,7 +54,6 @@ from tests.robustness._proc import wait_for
 from tests.robustness._shards import (
     LEASE_S,
     PostRow,
-    ShardProcess,
     Shards,
     follow_dm_rows,
     job_slots,
@@ -77,6 +76,9 @@ TOP_N = 14
 FOLLOWERS = {ids.MEMBER_USER_ID: "diffusion", ids.OTHER_USER_ID: "video"}
 INGEST_CRON = "* * * * *"
 HOLD_S = 10.0  # the 429's retry_after: the held part waits this long (the kill comes well before)
+# One member's follow DM is held this long (its first send answered 429), so the other process's start-up run
+# finds that DM claimed and not yet in the channel: only the claim keeps it from being sent a second time.
+HOLD_DM_S = 8.0
 POSTS = "POST /channels/*/messages"
 
 
@@ -177,6 +179,10 @@ async def test_two_shard_processes_act_as_one_bot(
     owed = await _prepare(postgres_url, fixture_server, guilds, follows=True)
     async with FakeDiscord(guilds=guilds, shard_count=SHARD_COUNT) as fake:
         env = _env(fake, fixture_server, postgres_url, ingest=INGEST_CRON)
+        member = fake.dms.find_user(ids.MEMBER_USER_ID)
+        assert member is not None
+        dm_channel = fake.dms.open_channel(member)  # the member has talked to the bot before: the channel exists
+        fake.rate_limit_next(f"POST /channels/{dm_channel.id}/messages", retry_after=HOLD_DM_S)
         async with _two_shards(fake, env, tmp_path) as shards:
             try:
                 for shard in shards.running:
@@ -187,7 +193,7 @@ async def test_two_shard_processes_act_as_one_bot(
                 await _wait_all_posted(postgres_url, owed, deadline_s=60)
                 await _wait_dms_closed(postgres_url)
                 # The ingest cron fires every minute in both processes; one runs each firing.
-                slot, ran = await _wait_ingest_slot(postgres_url, fixture_server, shards, owed)
+                ingest = await _wait_ingest_slots(postgres_url, fixture_server, shards, owed)
             except BaseException:
                 print(shards.tails())
                 raise
@@ -199,8 +205,8 @@ async def test_two_shard_processes_act_as_one_bot(
         fake.assert_clean()
     print(
         f"two shards: posts {parts} (channel → parts; shard-2 guild's channel {guilds[-1].channels[0].id}), "
-        f"posts made per process {made}; follow DMs (member → parts) {dms}; ingest slot {slot} run by "
-        f"{ran}"
+        f"posts made per process {made}; follow DMs (member → parts) {dms}; ingest firings (UTC) run by "
+        f"{ingest}"
     )
 
 
@@ -245,33 +251,52 @@ def _first_pages(fixtures: FixtureServer, day: dt.date) -> int:
     )
 
 
-async def _wait_ingest_slot(url: str, fixtures: FixtureServer, shards: Shards, owed: Owed) -> tuple[dt.datetime, str]:
-    """Wait for an `[ingest] cron` firing to be claimed and decided by both processes; check it ran once.
+@dataclass(frozen=True)
+class IngestSeen:
+    """The ingest firings as the catalogue, the processes' logs and the Hugging Face server saw them."""
+
+    slots: dict[dt.datetime, str]  # claimed firing → the pid-bearing owner that claimed it
+    left: dict[dt.datetime, list[str]]  # firing → the processes that logged leaving it to another
+    fetched: dict[dt.date, int]  # ingest day → how many times its list was fetched
+
+    def settled(self) -> bool:
+        """Every claimed firing is decided by both processes (or a list was fetched more often than claimed)."""
+        runs = len(self.slots)
+        return bool(self.slots) and (
+            any(n > runs for n in self.fetched.values())
+            or (all(self.left.get(t) for t in self.slots) and all(n >= runs for n in self.fetched.values()))
+        )
+
+
+async def _wait_ingest_slots(url: str, fixtures: FixtureServer, shards: Shards, owed: Owed) -> dict[str, str]:
+    """Wait for an `[ingest] cron` firing (every minute here) to be claimed and decided by both processes; check
+    that each claimed firing ran in exactly one process.
 
     The days the ingest refreshes (yesterday and today, UTC) other than the list the posts show are fetched by
-    nothing else, so their request count is the number of ingest runs. One process runs the firing, the other
-    logs that another process did; a broken claim would show as two fetches and no such line.
+    nothing else, so their request counts are the number of ingest runs. The process that claimed a firing runs
+    it; the other logs that another process did. A broken claim shows as two fetches and no such line.
+    Returns each firing's time → the process that ran it.
     """
-    left = "Scheduled job ingest at "
     ingest_days = [day for day in default_days() if day != owed.list_day]
 
-    async def read() -> tuple[list[tuple[dt.datetime, str]], list[ShardProcess], dict[dt.date, int]]:
-        decided = [shard for shard in shards.running if shard.has_line(left)]
-        return await job_slots(url, "ingest"), decided, {day: _first_pages(fixtures, day) for day in ingest_days}
-
-    def done(seen: tuple[list[tuple[dt.datetime, str]], list[ShardProcess], dict[dt.date, int]]) -> bool:
-        slots, decided, fetched = seen
-        return bool(slots) and all(fetched.values()) and (bool(decided) or any(n > 1 for n in fetched.values()))
+    async def read() -> IngestSeen:
+        slots = {t.astimezone(dt.UTC): owner for t, owner in await job_slots(url, "ingest")}
+        left = {
+            t: [s.name for s in shards.running if s.has_line(f"Scheduled job ingest at {t}: run by another process")]
+            for t in slots
+        }
+        return IngestSeen(slots, left, {day: _first_pages(fixtures, day) for day in ingest_days})
 
     # The next whole minute, plus start-up on a loaded machine.
-    slots, decided, fetched = await poll(read, done, deadline_s=75, what="an ingest firing run and left")
-    assert len(slots) == len({t for t, _ in slots}) == 1, f"ingest slots claimed: {slots}"
-    assert fetched == dict.fromkeys(ingest_days, 1), f"ingest runs per day (from the HF request log): {fetched}"
-    assert len(decided) == 1, "exactly one process should have left the ingest firing to the other"
-    ((slot, owner),) = slots
-    runner = next(s for s in shards.running if s.pid == owner_pid(owner))
-    assert runner is not decided[0], "the process that claimed the firing must run it, the other must leave it"
-    return slot, runner.name
+    seen = await poll(read, IngestSeen.settled, deadline_s=75, what="an ingest firing run by one process")
+    runs = len(seen.slots)
+    assert seen.fetched == dict.fromkeys(ingest_days, runs), f"{runs} firing(s) claimed, lists fetched: {seen}"
+    ran_by = {}
+    for slot, owner in seen.slots.items():
+        runner = [s.name for s in shards.running if s.pid == owner_pid(owner)]
+        assert runner and seen.left[slot] and seen.left[slot] != runner, f"firing {slot}: {runner} ran it, {seen}"
+        ran_by[f"{slot:%H:%M}"] = runner[0]
+    return ran_by
 
 
 # ---- b: kill -9 one process mid-post ----------------------------------------------------------------------
