@@ -11,7 +11,8 @@ make every post the moment they are ready.
   sent twice (nonce replays included) — the guild on shard 2 too, through REST; one `[ingest] cron` firing
   (every minute here) runs in one process only (the loopback Hugging Face server sees the ingest's requests
   once, the catalogue holds one claim, the other process logs that it left the slot); each follower gets
-  exactly one follow DM for the day.
+  exactly one follow DM for the day — one member's DM is held with a 429 so that the other process meets it
+  claimed and not yet sent.
 * ``test_sigkill_of_a_shard_process_mid_post_*``: the fake Discord holds one channel's part with a 429
   (discord.py waits it out) and the process making that post is killed there, at a point picked by
   ``random.Random(seed)`` among those of the SQLite crash test (`test_crash_digest.py`):
@@ -79,7 +80,6 @@ HOLD_S = 10.0  # the 429's retry_after: the held part waits this long (the kill 
 # One member's follow DM is held this long (its first send answered 429), so the other process's start-up run
 # finds that DM claimed and not yet in the channel: only the claim keeps it from being sent a second time.
 HOLD_DM_S = 8.0
-POSTS = "POST /channels/*/messages"
 
 
 def _world() -> list[Guild]:
@@ -191,6 +191,7 @@ async def test_two_shard_processes_act_as_one_bot(
                     lambda: fake.gateway.live_shards() == {(s, SHARD_COUNT) for s in RUN}, timeout=30, what="shards"
                 )
                 await _wait_all_posted(postgres_url, owed, deadline_s=60)
+                assert [2, SHARD_COUNT] not in [i.get("shard") for i in fake.gateway.identifies]  # shard 2: nobody
                 await _wait_dms_closed(postgres_url)
                 # The ingest cron fires every minute in both processes; one runs each firing.
                 ingest = await _wait_ingest_slots(postgres_url, fixture_server, shards, owed)
