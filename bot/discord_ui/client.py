@@ -34,6 +34,7 @@ from bot.discord_ui.adapter import NO_MENTIONS
 from bot.discord_ui.cogs import EXTENSIONS
 from bot.discord_ui.digest_sink import DiscordDigestSink
 from bot.discord_ui.follow_sink import DiscordFollowSink
+from bot.discord_ui.pacing import MESSAGES_PER_SECOND, MessagePacer
 from bot.discord_ui.sharding import IdentifyPacer, ShardReport, check_shard_ids, describe_shards
 from bot.discord_ui.tree import PaperTree
 from bot.follows import FollowService
@@ -95,17 +96,27 @@ class PaperBot(commands.AutoShardedBot):
         self.search = search
         self.sources = sources
         self.scheduler = scheduler
+        #: Paces the bot's own messages — digest parts, threads, edits, follow DMs — at its share of the token's
+        #: 40 messages/s (its share of the shards; see `message_rate`).
+        self.message_pacer = MessagePacer(self.message_rate)
         #: The daily digest (None without a scheduler, e.g. a bot built only to inspect its command tree).
         self.digest: DigestService | None = (
             DigestService(
-                catalogue, DiscordDigestSink(self), scheduler, settings, refresh=digest_refresh, owner=digest_owner
+                catalogue,
+                DiscordDigestSink(self, self.message_pacer),
+                scheduler,
+                settings,
+                refresh=digest_refresh,
+                owner=digest_owner,
             )
             if scheduler is not None
             else None
         )
         #: Members' follows and their daily DMs (None without a scheduler), started with the digest.
         self.follows: FollowService | None = (
-            FollowService(catalogue, DiscordFollowSink(self), scheduler, settings, owner=digest_owner)
+            FollowService(
+                catalogue, DiscordFollowSink(self, self.message_pacer), scheduler, settings, owner=digest_owner
+            )
             if scheduler is not None
             else None
         )
@@ -172,6 +183,18 @@ class PaperBot(commands.AutoShardedBot):
         self.tree.command_completed(interaction)
 
     # ---- shards
+
+    def message_rate(self) -> float:
+        """This process's share of the token's message budget: 40/s times the share of the shards it runs.
+
+        Processes that split the shards split the budget too, so together they stay at 40/s. Before the shard
+        count is known (a single process, or Discord's count not asked yet) the whole budget.
+        """
+        total = self.shard_count or 0
+        running = len(self.running_shards())
+        if total <= 0 or running <= 0:
+            return MESSAGES_PER_SECOND
+        return MESSAGES_PER_SECOND * min(running, total) / total
 
     def running_shards(self) -> list[int]:
         """The shard ids this process runs (all of `shard_count` when none were given); empty before launch."""

@@ -14,6 +14,9 @@ Three rules a digest part needs beyond a plain `send`:
 * **Own messages by id and by position** (`OwnMessages`): reconciling a half-made post looks up the parts the
   record names by message id, and pages the channel from the post's start for a part sent but not recorded —
   never "the latest 100 messages", which a busy channel pushes a part out of.
+* **Paced.** Every write (a part, a thread, an edit) waits for its turn on the bot's `MessagePacer` (40 messages
+  per second per token, at most 50 in flight: `bot/discord_ui/pacing.py`), so 09:00's fan-out never bursts into
+  Discord's global limit and slash-command answers keep their share of it.
 * **Threads, edits, guilds** (`PostFeatures`): a thread started from a post's first message has that message's
   id on Discord, so "has this post a thread?" is `GET /channels/{message id}`, and a second start (Discord 400
   code 160004) is answered with that id rather than an error; a settled edit replaces a part's content and
@@ -32,6 +35,8 @@ import discord
 
 from bot.digest.sink import DeliveryError, SentMessage
 from bot.discord_ui.adapter import send_kwargs, send_spec
+from bot.discord_ui.pacing import MessagePacer
+from bot.log import describe_network_error
 from bot.render.specs import MessageSpec
 from bot.render.status import (
     channel_gone_reason,
@@ -66,8 +71,16 @@ def _forbidden_reason(exc: discord.Forbidden) -> str:
 class DiscordDigestSink:
     """Delivers digest messages through Discord REST, addressing channels by id (no cache needed)."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, pacer: MessagePacer | None = None) -> None:
+        """`pacer`: the bot's one pacer for its own messages (None: unpaced, for measuring the alternatives)."""
         self._client = client
+        self._pacer = pacer
+
+    async def _paced(self, action: Callable[[], Awaitable[T]]) -> T:
+        if self._pacer is None:
+            return await action()
+        async with self._pacer.turn():
+            return await action()
 
     async def _call(self, action: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -83,7 +96,9 @@ class DiscordDigestSink:
                 f"Discord answered {exc.status} (code {exc.code}): {exc.text}", permanent=permanent, status=exc.status
             ) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"could not reach Discord: {exc!r}", permanent=False) from exc
+            raise DeliveryError(
+                f"could not reach Discord: {describe_network_error(exc, 'Discord')}", permanent=False
+            ) from exc
 
     async def send(self, channel_id: int, message: MessageSpec) -> int:
         """Post one digest part with its nonce; return its id. Raise DeliveryError on failure."""
@@ -94,7 +109,7 @@ class DiscordDigestSink:
                 return await channel.send(**send_kwargs(spec))
             return await channel.send(**send_kwargs(spec), nonce=spec.nonce)
 
-        sent = await self._call(lambda: send_spec(post, message))
+        sent = await self._call(lambda: self._paced(lambda: send_spec(post, message)))
         return sent.id
 
     def _me(self) -> int:
@@ -153,8 +168,10 @@ class DiscordDigestSink:
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
         """Start a public thread from the message; a message that has one already answers with its id."""
         try:
-            data = await self._client.http.start_thread_with_message(
-                channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            data = await self._paced(
+                lambda: self._client.http.start_thread_with_message(
+                    channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+                )
             )
         except discord.Forbidden as exc:
             reason = thread_permission_reason() if exc.code == MISSING_PERMISSIONS else _forbidden_reason(exc)
@@ -173,7 +190,9 @@ class DiscordDigestSink:
             permanent = 400 <= exc.status < 500 and exc.status != 429  # 5xx and 429 may pass later
             raise DeliveryError(thread_failed_reason(detail), permanent=permanent, status=exc.status) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"could not reach Discord: {exc!r}", permanent=False) from exc
+            raise DeliveryError(
+                f"could not reach Discord: {describe_network_error(exc, 'Discord')}", permanent=False
+            ) from exc
         return int(data["id"])
 
     async def thread_of(self, channel_id: int, message_id: int) -> int | None:
@@ -202,7 +221,7 @@ class DiscordDigestSink:
 
         async def attempt() -> bool:
             try:
-                await send_spec(change, message)
+                await self._paced(lambda: send_spec(change, message))
             except discord.NotFound as exc:
                 if exc.code == UNKNOWN_MESSAGE:
                     return False

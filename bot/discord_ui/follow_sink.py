@@ -11,6 +11,8 @@
 * **Failures.** 50007 (the member refuses DMs, or shares no server with the bot), 10013 (unknown user) and
   50033 (invalid recipient) mean the member cannot get DMs: `DmError(dms_closed=True)`, which pauses their
   follows. 5xx, 429 and network errors are transient; any other 4xx is permanent for this DM.
+* **Paced.** Each part waits for its turn on the bot's `MessagePacer`, shared with the digest's posts: DMs
+  count against the same global limit of the bot's token.
 * **No pings.** Paper text never pings: every message goes with no allowed mentions (`send_kwargs`).
 """
 
@@ -24,7 +26,9 @@ import aiohttp
 import discord
 
 from bot.discord_ui.adapter import send_kwargs, send_spec
+from bot.discord_ui.pacing import MessagePacer
 from bot.follows.sink import DmError, FollowDM
+from bot.log import describe_network_error
 from bot.render.follows import FollowMatch, follow_dm, parse_follow_marker
 from bot.render.specs import MessageSpec
 
@@ -44,11 +48,19 @@ def dm_messages(dm: FollowDM) -> tuple[MessageSpec, ...]:
     return follow_dm(matches, user_id=dm.user_id, dm_date=dm.dm_date, since=since, until=dm.last_day)
 
 
+async def _send(channel: discord.PartialMessageable, spec: MessageSpec) -> discord.Message:
+    if spec.nonce is None:
+        return await channel.send(**send_kwargs(spec))
+    return await channel.send(**send_kwargs(spec), nonce=spec.nonce)
+
+
 class DiscordFollowSink:
     """Sends follow DMs through Discord REST (no gateway cache needed)."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, pacer: MessagePacer | None = None) -> None:
+        """`pacer`: the bot's one pacer for its own messages (None: unpaced)."""
         self._client = client
+        self._pacer = pacer
         self._channels: dict[int, int] = {}  # user id -> DM channel id (Discord keeps one per user)
 
     async def _call(self, action: Callable[[], Awaitable[T]]) -> T:
@@ -66,7 +78,7 @@ class DiscordFollowSink:
                 f"Discord answered {exc.status} (code {exc.code}): {exc.text}", permanent=permanent, status=exc.status
             ) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DmError(f"could not reach Discord: {exc!r}") from exc
+            raise DmError(f"could not reach Discord: {describe_network_error(exc, 'Discord')}") from exc
 
     async def _channel(self, user_id: int) -> discord.PartialMessageable:
         channel_id = self._channels.get(user_id)
@@ -103,9 +115,10 @@ class DiscordFollowSink:
         there = await self._parts_there(dm, channel)
 
         async def post(spec: MessageSpec) -> discord.Message:
-            if spec.nonce is None:
-                return await channel.send(**send_kwargs(spec))
-            return await channel.send(**send_kwargs(spec), nonce=spec.nonce)
+            if self._pacer is None:
+                return await _send(channel, spec)
+            async with self._pacer.turn():
+                return await _send(channel, spec)
 
         for message in messages:
             if message.part not in there:
@@ -117,4 +130,3 @@ class DiscordFollowSink:
         there = await self._parts_there(dm, channel)
         totals = set(there.values())
         return len(totals) == 1 and set(there) >= set(range(1, totals.pop() + 1))
-

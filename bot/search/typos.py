@@ -24,6 +24,10 @@ from dataclasses import dataclass
 __all__ = ["Correction", "correct_query", "correct_word", "known_words", "one_edit_candidates"]
 
 MIN_LENGTH = 4
+# Longer "words" are never corrected: no real word is that long (the keyword index's tokenizer drops tokens over
+# 40 bytes, so none is indexed), and a word of n letters has ~72n candidates of n letters each — a 6,000-letter
+# paste would build gigabytes of them.
+MAX_LENGTH = 40
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -49,7 +53,7 @@ def one_edit_candidates(word: str) -> set[str]:
 
 
 def _correctable(word: str) -> bool:
-    return len(word) >= MIN_LENGTH and not word.isdigit() and any(ch.isalpha() for ch in word)
+    return MIN_LENGTH <= len(word) <= MAX_LENGTH and not word.isdigit() and any(ch.isalpha() for ch in word)
 
 
 def correct_word(word: str, document_frequency: DocumentFrequency) -> str | None:

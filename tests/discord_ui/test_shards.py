@@ -16,6 +16,7 @@ from bot import metrics
 from bot.catalogue import Catalogue
 from bot.config import DatabaseSettings, DiscordSettings, Settings
 from bot.discord_ui.client import PaperBot
+from bot.discord_ui.pacing import MESSAGES_PER_SECOND
 from bot.discord_ui.sharding import IdentifyPacer, ShardsOutOfRange
 from bot.search import SearchService
 from fake_discord import FakeDiscord, SessionStartLimit, guild_id_on_shard, ids, running_client, small_guild
@@ -80,6 +81,19 @@ def make_bot(fake: FakeDiscord, filled_search: SearchService, tmp_path: Path, **
     return PaperBot(
         settings(fake, tmp_path / "unused.db", **discord), catalogue=catalogue, search=filled_search, sources=None
     )
+
+
+def test_a_process_posts_at_its_share_of_the_tokens_message_budget(
+    filled_search: SearchService, tmp_path: Path
+) -> None:
+    class Offline:  # the rate is read from the settings alone: nothing connects
+        token = "x"
+        api_base_url = "http://127.0.0.1:9/api/v10"
+
+    fake: Any = Offline()
+    assert make_bot(fake, filled_search, tmp_path).message_rate() == MESSAGES_PER_SECOND  # one process, all
+    assert make_bot(fake, filled_search, tmp_path, shard_count=4, shard_ids=[0, 1, 2]).message_rate() == 30.0
+    assert make_bot(fake, filled_search, tmp_path, shard_count=4).message_rate() == MESSAGES_PER_SECOND
 
 
 async def test_a_process_serves_only_its_shards_guilds_and_says_so(
@@ -153,6 +167,8 @@ async def test_shard_ids_without_a_count_run_on_discords_count(
     async with running_client(fake, bot, guild_ready_timeout=0.05):
         assert fake.gateway.live_shards() == {(1, 2)}
         assert bot.shard_count == 2 and bot.running_shards() == [1]
+        # Half the shards, half the token's 40 messages/s: two such processes together stay at 40/s.
+        assert bot.message_rate() == MESSAGES_PER_SECOND / 2
 
     beyond = make_bot(fake, filled_search, tmp_path, shard_ids=[0, 3])
     with pytest.raises(

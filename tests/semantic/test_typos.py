@@ -32,6 +32,21 @@ def test_short_words_and_numbers_are_left_alone() -> None:
     assert correct_word("20244", df) is None
 
 
+def test_a_pasted_run_longer_than_any_word_is_not_corrected() -> None:
+    asked: list[str] = []
+
+    def counting_df(word: str) -> int:
+        asked.append(word)
+        return df(word)
+
+    # 6,000 letters would have ~430,000 candidates of 6,000 letters each (gigabytes): none is built.
+    assert correct_word("x" * 6000, counting_df) is None and asked == []
+    assert correct_query("diffsuion " + "y" * 41, df) == Correction(
+        "diffusion " + "y" * 41, (("diffsuion", "diffusion"),)
+    )
+    assert correct_word("a" * 39 + "b", lambda w: 1 if w == "a" * 40 else 0) == "a" * 40  # 40 letters: corrected
+
+
 def test_most_frequent_candidate_wins() -> None:
     # "modela" is one edit from "model" (drop the a) and from "models" (a → s): the more frequent wins.
     assert correct_word("modela", lambda w: {"model": 100, "models": 50}.get(w, 0)) == "model"
