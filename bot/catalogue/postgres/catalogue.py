@@ -7,9 +7,9 @@ several machines, a managed database with its own backups. Each process keeps on
 Opening connects once (so a wrong URL, a refused password or a missing database is one clear line at once),
 applies the numbered migrations (under an advisory lock: several processes may start together), writes the
 catalogue's identity if it has none yet, then opens the pools. Each concern lives in its own module
-(`_papers`, `_bulk`, `_daily`, `_changes`, `_digest`, `_follows`); this class holds the connections and routes the
-`Catalogue` protocol to them. Every failure of the server leaves as a `CatalogueError` with one line naming
-it, never with the password.
+(`_papers`, `_bulk`, `_daily`, `_changes`, `_digest` with `_post_edits`, `_follows`); this class holds the
+connections and routes the `Catalogue` protocol to them. Every failure of the server leaves as a
+`CatalogueError` with one line naming it, never with the password.
 """
 
 from __future__ import annotations
