@@ -134,17 +134,17 @@ def _ms(samples: list[float]) -> dict[str, float]:
 def _timing_appends() -> list[float]:
     """Time each change-log append (lock + entries) of this process. Bench-only instrumentation: wraps the
     backend's private append function, read-only; the import itself runs unchanged."""
-    from bot.catalogue.postgres import _changes  # the bench measures a private step on purpose
+    from bot.catalogue.postgres import changelog  # the step this phase times
 
     durations: list[float] = []
-    original = _changes.append
+    original = changelog.append
 
     async def timed(*args: Any, **kwargs: Any) -> None:
         started = time.perf_counter()
         await original(*args, **kwargs)
         durations.append(time.perf_counter() - started)
 
-    _changes.append = timed  # type: ignore[assignment]
+    changelog.append = timed  # type: ignore[assignment]
     return durations
 
 

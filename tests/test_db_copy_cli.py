@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from bot.catalogue import open_catalogue
+from bot.catalogue import NewPost, open_catalogue
+from bot.models import RolePing, Subscription
 from tests.robustness._proc import run_bot_cli
 from tests.stores import fixture_days
 
@@ -45,3 +47,25 @@ async def test_copying_into_itself_is_refused_in_one_line(tmp_path: Path) -> Non
     )
     assert same.code == 1
     assert "is the catalogue being copied" in same.err and "Traceback" not in same.err
+
+
+async def test_copy_brings_the_digest_settings_posts_and_their_edits(tmp_path: Path) -> None:
+    source, target = tmp_path / "papers.db", tmp_path / "copy" / "papers.db"
+    now, day = dt.datetime(2026, 11, 26, 8, tzinfo=dt.UTC), dt.date(2026, 11, 26)
+    sub = Subscription(5, guild_id=9, thread=True, pings=(RolePing(11, ("rl",)),), update_after_hours=6)
+    async with await open_catalogue(source) as catalogue:
+        await catalogue.digests.subscribe(sub, now=now)
+        new = NewPost(dt.date(2026, 11, 25), payload="[1]", nonces={1: "n1"}, guild_id=9)
+        assert await catalogue.digests.claim_post(5, day, owner="a", lease_until=now, now=now, new=new)
+        assert await catalogue.digests.record_thread(5, day, owner="a", thread_id=1001)
+        assert await catalogue.digests.record_part(5, day, 1, 1001, owner="a", now=now)
+        assert await catalogue.digests.finish_post(5, day, "posted", owner="a", now=now, edit_at=now)
+        wanted = (await catalogue.digests.subscriptions(), await catalogue.digests.all_posts())
+        wanted_edits = await catalogue.digests.all_edits()
+    env = {"PAPERBOT_DATABASE__PATH": str(source)}
+    copied = await run_bot_cli("db", "copy", "--to", str(target), env=env, cwd=tmp_path)
+    assert copied.code == 0, copied.err
+    assert "1 digest subscriptions, 1 post records, 1 post edits" in copied.err
+    async with await open_catalogue(target) as catalogue:
+        assert (await catalogue.digests.subscriptions(), await catalogue.digests.all_posts()) == wanted
+        assert await catalogue.digests.all_edits() == wanted_edits and wanted_edits[0].state == "due"

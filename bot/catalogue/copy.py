@@ -7,9 +7,10 @@ the copy changed, so the target's search views catch up by themselves.
 Re-running copies only what changed: the target keeps a marker per source catalogue (its identity → the
 source's change-log position the last copy reached). The next run reads only the source's log entries after
 it — unless the source pruned past it, when it compares every paper again (writing only those that differ).
-Day lists, the fetch record, digest state (subscriptions, channel state, post records — so a moved bot never
-posts a day's digest twice) and members' follows are small and compared whole each time; equal rows are never
-rewritten, so a second copy with nothing new changes nothing.
+Day lists, the fetch record, digest state (subscriptions with every setting, channel state, post records with
+their threads and parts, and the posts' settled-upvotes edits — so a moved bot never posts or edits a day's
+digest twice) and members' follows are small and compared whole each time; equal rows are never rewritten, so a
+second copy with nothing new changes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class CopyReport:
     days_changed: int
     subscriptions: int
     posts: int
+    edits: int
     follows: int
     incremental: bool
     seconds: float
@@ -51,7 +53,7 @@ class CopyReport:
         return (
             f"copied {how}: {self.papers_read:,} papers read, {self.papers_changed:,} changed; "
             f"{self.days_read:,} days read, {self.days_changed:,} changed; "
-            f"{self.subscriptions:,} digest subscriptions, {self.posts:,} post records, "
+            f"{self.subscriptions:,} digest subscriptions, {self.posts:,} post records, {self.edits:,} post edits, "
             f"{self.follows:,} follows added; {self.seconds:.1f} s"
         )
 
@@ -89,7 +91,7 @@ async def copy_catalogue(
             report("papers", papers_read, total)
     days_read, days_changed = await _copy_days(source, target, report)
     subscriptions = await _copy_subscriptions(source, target)
-    posts = await _copy_digest_state(source, target)
+    posts, edits = await _copy_digest_state(source, target)
     follows = await target.follows.restore_follows(await source.follows.followers(), now=dt.datetime.now(dt.UTC))
     await target.set_marker(_mark_name(source), str(position.last_seq))
     return CopyReport(
@@ -99,6 +101,7 @@ async def copy_catalogue(
         days_changed=days_changed,
         subscriptions=subscriptions,
         posts=posts,
+        edits=edits,
         follows=follows,
         incremental=incremental,
         seconds=time.perf_counter() - started,
@@ -121,14 +124,18 @@ async def _copy_days(source: Catalogue, target: Catalogue, report: CopyProgress)
     return len(fetched), changed
 
 
-async def _copy_digest_state(source: Catalogue, target: Catalogue) -> int:
-    """Every channel's digest state and every post record (so no post is made twice after moving)."""
+async def _copy_digest_state(source: Catalogue, target: Catalogue) -> tuple[int, int]:
+    """Every channel's digest state, every post record and every post's edit (so no post is made or edited twice
+    after moving); return how many post records and edits were read. Posts go first: an edit belongs to one."""
     for state in (await source.digests.channel_states()).values():
         await target.digests.restore_channel_state(state)
     posts = await source.digests.all_posts()
     for record in posts:
         await target.digests.restore_post(record)
-    return len(posts)
+    edits = await source.digests.all_edits()
+    for edit in edits:
+        await target.digests.restore_edit(edit)
+    return len(posts), len(edits)
 
 
 async def _copy_subscriptions(source: Catalogue, target: Catalogue) -> int:

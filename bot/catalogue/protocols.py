@@ -357,6 +357,15 @@ class DigestStore(Protocol):
         """Make a post record and its parts exactly as given (`db copy`); say whether anything changed."""
         ...
 
+    async def all_edits(self) -> list[PostEdit]:
+        """Every settled-upvotes edit in any state, by post (local date, then channel) (for `db copy`)."""
+        ...
+
+    async def restore_edit(self, edit: PostEdit) -> bool:
+        """Make a post's edit exactly as given (`db copy`; its post is restored first, and the parts it edited
+        come with the post's `edited_at`); say whether anything changed."""
+        ...
+
     async def restore_channel_state(self, state: ChannelState) -> bool:
         """Make a channel's digest state exactly as given (`db copy`); say whether anything changed."""
         ...

@@ -91,7 +91,8 @@ class PostRecord:
     messages), never sending a part that `message_ids` lists. `nonces` are each part's deterministic message
     nonce (sending a part again with it makes Discord return the message it already created, within its dedupe
     window); `started_at` is when the first claim was made, so the channel can be searched from there for a
-    part that was sent but not recorded.
+    part that was sent but not recorded. `edited_at` lists the parts already edited with settled upvotes (see
+    `PostEdit`), so a copied record keeps them.
     """
 
     channel_id: int
@@ -109,6 +110,7 @@ class PostRecord:
     guild_id: int | None = None  # the server of the channel, when known (for a link to the post)
     thread_id: int | None = None  # the post's discussion thread, once started
     thread_error: str | None = None  # why its thread could not be started
+    edited_at: dict[int, dt.datetime] = field(default_factory=dict)  # part -> when its settled-upvotes edit was made
 
 
 @dataclass(frozen=True, slots=True)

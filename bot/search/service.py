@@ -377,7 +377,7 @@ async def open_search(
     outright (tests). Nothing is loaded until the first semantic query or embedding.
     """
     keyword = KeywordView(folder, catalogue.identity)
-    vectors = VectorView(folder, catalogue.identity, embedder or OnnxEmbedder(model))
+    vectors = VectorView(folder, catalogue.identity, embedder or OnnxEmbedder(model), background=role == "bot")
     # With keyword ranking chosen, nothing is embedded (an operator who wants no model work gets none).
     written: Sequence[KeywordView | VectorView] = _views_written(role, keyword, vectors if mode != "keyword" else None)
     follower = Follower(catalogue, Lease(folder, role=f"paperbot {role}"), list(written), role=role, waited=[keyword])

@@ -65,9 +65,13 @@ def _background_priority() -> None:
 class VectorView:
     """This process's handle on the paper vectors in one index folder (see the module docstring)."""
 
-    def __init__(self, root: Path, catalogue_identity: str, embedder: Embedder) -> None:
+    def __init__(self, root: Path, catalogue_identity: str, embedder: Embedder, *, background: bool = True) -> None:
+        """`background`: embed at the lowest CPU priority (a bot, which must answer slash commands meanwhile);
+        False for `paperbot db embed`, whose whole job is the embedding — at nice 19 on a busy machine it would
+        get almost no CPU at all."""
         self.folder = ViewFolder(root, NAME)
         self.embedder = embedder
+        self._background = background
         self._identity = catalogue_identity
         self._store: VectorStore | None = None
         self._generation: int | None = None
@@ -214,10 +218,13 @@ class VectorView:
             store.upsert([p.id for p in chunk], vectors)
 
     def _embedding_thread(self) -> concurrent.futures.ThreadPoolExecutor:
-        """The one thread documents are embedded on, at the lowest CPU priority (see `_background_priority`)."""
+        """The one thread documents are embedded on; in the background, at the lowest CPU priority
+        (see `_background_priority`)."""
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="paperbot-embed", initializer=_background_priority
+                max_workers=1,
+                thread_name_prefix="paperbot-embed",
+                initializer=_background_priority if self._background else None,
             )
         return self._executor
 

@@ -1,4 +1,6 @@
-"""DigestStore on a real SQLite catalogue: subscriptions, first-seen, post records, and cancellation safety."""
+"""DigestStore on every backend (the shared `catalogue` fixture): subscriptions with every setting, first-seen,
+post records with their threads, the settled-upvotes edits (leases, and two processes racing for one), and
+cancellation safety."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.catalogue import NewPost
-from bot.models import Subscription
+from bot.catalogue import NewPost, open_catalogue
+from bot.models import RolePing, Subscription
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 26, 8, tzinfo=UTC)
@@ -79,8 +81,6 @@ async def test_a_cancelled_write_never_leaves_the_connection_inside_a_transactio
 
 
 async def test_every_subscription_setting_a_command_can_give_round_trips(catalogue: Any) -> None:
-    from bot.models import RolePing
-
     sub = Subscription(
         6,
         guild_id=9,
@@ -148,3 +148,86 @@ async def test_a_post_closed_without_edit_at_or_not_posted_has_no_edit(catalogue
         edit_at = None if state == "posted" else NOW
         assert await catalogue.digests.finish_post(channel, day, state, owner="a", now=NOW, edit_at=edit_at)
     assert await catalogue.digests.edits_open() == []
+
+
+# Discord ids are 64-bit snowflakes, beyond what a float (or a JSON number read as one) holds exactly.
+SNOWFLAKE = 1_234_567_890_123_456_789
+
+
+async def test_discord_ids_round_trip_exactly(catalogue: Any) -> None:
+    sub = Subscription(SNOWFLAKE, guild_id=SNOWFLAKE + 1, pings=(RolePing(SNOWFLAKE + 2, ("llm",)),))
+    saved = await catalogue.digests.subscribe(sub, now=NOW)
+    assert (saved.channel_id, saved.guild_id, saved.pings) == (sub.channel_id, sub.guild_id, sub.pings)
+    assert [s.pings for s in await catalogue.digests.subscriptions()] == [sub.pings]
+    day = dt.date(2026, 11, 26)
+    new = NewPost(dt.date(2026, 11, 25), payload="[1]", nonces={1: "n"}, guild_id=SNOWFLAKE + 1)
+    lease = NOW + dt.timedelta(minutes=2)
+    assert await catalogue.digests.claim_post(SNOWFLAKE, day, owner="a", lease_until=lease, now=NOW, new=new)
+    assert await catalogue.digests.record_part(SNOWFLAKE, day, 1, SNOWFLAKE + 3, owner="a", now=NOW)
+    assert await catalogue.digests.record_thread(SNOWFLAKE, day, owner="a", thread_id=SNOWFLAKE + 3)
+    record = await catalogue.digests.post(SNOWFLAKE, day)
+    assert (record.guild_id, record.thread_id, record.message_ids) == (
+        SNOWFLAKE + 1,
+        SNOWFLAKE + 3,
+        {1: SNOWFLAKE + 3},
+    )
+
+
+async def _posted_with_edit(store: Any, channel: int, day: dt.date, due: dt.datetime) -> None:
+    new = NewPost(dt.date(2026, 11, 25), payload="[1]", nonces={1: "n1", 2: "n2"})
+    lease = NOW + dt.timedelta(minutes=2)
+    assert await store.claim_post(channel, day, owner="poster", lease_until=lease, now=NOW, new=new)
+    assert await store.finish_post(channel, day, "posted", owner="poster", now=NOW, edit_at=due)
+
+
+async def test_an_edit_is_closed_only_by_its_holder_and_stays_closed(catalogue: Any) -> None:
+    store, day, due = catalogue.digests, dt.date(2026, 11, 26), NOW + dt.timedelta(hours=1)
+    await _posted_with_edit(store, 5, day, due)
+    assert not await store.record_edit(5, day, 1, owner="a", now=due)  # 'due': nobody holds it yet
+    assert not await store.finish_edit(5, day, "edited", owner="a", now=due)
+    with pytest.raises(ValueError, match="'edited' or 'failed'"):
+        await store.finish_edit(5, day, "due", owner="a", now=due)
+    lease = due + dt.timedelta(minutes=5)
+    assert await store.claim_edit(5, day, owner="a", lease_until=lease, now=due, payload="[2]")
+    assert await store.claim_edit(5, day, owner="a", lease_until=lease, now=due) is not None  # its own, again
+    assert await store.finish_edit(5, day, "failed", owner="a", now=due, error="the message was deleted")
+    failed = await store.edit(5, day)
+    assert failed is not None
+    assert (failed.state, failed.error, failed.finished_at, failed.lease_until) == (
+        "failed",
+        "the message was deleted",
+        due,
+        None,
+    )
+    assert await store.claim_edit(5, day, owner="b", lease_until=lease, now=lease, payload="[3]") is None
+    assert not await store.record_edit(5, day, 1, owner="a", now=due)
+    assert await store.edits_open() == [] and await store.edit(5, dt.date(2026, 11, 27)) is None
+    assert [e.state for e in await store.all_edits()] == ["failed"]
+
+
+async def test_open_edits_come_by_due_time(catalogue: Any) -> None:
+    store, day = catalogue.digests, dt.date(2026, 11, 26)
+    for channel, hours in ((1, 3), (2, 1), (3, 2)):
+        await _posted_with_edit(store, channel, day, NOW + dt.timedelta(hours=hours))
+    assert [e.channel_id for e in await store.edits_open()] == [2, 3, 1]
+
+
+async def test_two_processes_claiming_one_due_edit_only_one_gets_it(shared_target: str) -> None:
+    """Two catalogues on one target (two bot processes): for each post, exactly one claim starts the edit and
+    the other is refused, whoever's transaction commits first."""
+    due, lease = NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=2)
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(12)]
+    async with await open_catalogue(shared_target) as first, await open_catalogue(shared_target) as second:
+        for day in days:
+            await _posted_with_edit(first.digests, 5, day, due)
+        for day in days:
+            claims = await asyncio.gather(
+                *(
+                    store.claim_edit(5, day, owner=owner, lease_until=lease, now=due, payload=f'["{owner}"]')
+                    for store, owner in ((first.digests, "first"), (second.digests, "second"))
+                )
+            )
+            won = [claim for claim in claims if claim is not None]
+            assert len(won) == 1 and won[0].created, (day, claims)
+            edit = await second.digests.edit(5, day)
+            assert edit is not None and edit.owner == won[0].edit.owner and edit.payload == won[0].edit.payload

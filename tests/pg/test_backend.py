@@ -19,8 +19,8 @@ from psycopg.rows import dict_row
 
 from bot.catalogue import open_catalogue
 from bot.catalogue.postgres import PostgresCatalogue
-from bot.catalogue.postgres._changes import CHANGES_LOCK, CHANNEL, append
 from bot.catalogue.postgres._migrate import available_migrations
+from bot.catalogue.postgres.changelog import CHANGES_LOCK, CHANNEL, append
 from bot.catalogue.sqlite import SqliteCatalogue
 from bot.errors import CatalogueError
 from bot.models import Paper

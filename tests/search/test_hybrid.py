@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
+import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -181,3 +183,33 @@ async def test_a_bot_embeds_new_papers_as_they_arrive(embedded: tuple[Catalogue,
         assert await bot.embedded() == await catalogue.count_papers()
         found = await bot.search("birds walking on frozen ground", mode="semantic", limit=3)
         assert "2601.00002" in _ids(found.papers)
+
+
+class _PriorityRecorder(OnnxEmbedder):
+    """Notes the CPU priority (nice) of the thread each batch of documents is embedded on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.priorities: set[int] = set()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:  # type: ignore[override]
+        self.priorities.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().embed_documents(texts)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are set on Linux only")
+@pytest.mark.parametrize(("role", "background"), [("bot", True), ("embed", False)])
+async def test_a_bot_embeds_at_the_lowest_priority_and_db_embed_at_its_own(
+    tmp_path: Path, role: str, background: bool
+) -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    day, entries = next(iter(fixture_days().items()))
+    recorder = _PriorityRecorder()
+    async with await open_catalogue(tmp_path / "papers.db") as catalogue:
+        await catalogue.record_day(day, entries[:5])
+        async with open_search(catalogue, tmp_path / "index", role=role, embedder=recorder) as search:  # type: ignore[arg-type]
+            assert search.vectors is not None
+            await search.follower.complete(search.vectors)
+    # The bot's embedding must yield the CPU to slash commands; `paperbot db embed`'s is the work itself and
+    # would get almost no CPU on a busy machine at nice 19.
+    assert recorder.priorities == ({19} if background else {own})

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from bot.catalogue.postgres import _changes
+from bot.catalogue.postgres import changelog
 from bot.catalogue.postgres._connections import Connection, Database
 from bot.catalogue.postgres._rows import clean_title, text, text_list, utc
 from bot.catalogue.titles import normalise_title
@@ -113,7 +113,7 @@ async def import_batch(database: Database, papers: Sequence[Paper], seen_at: dt.
         params: dict[str, Any] = {"seen": seen}
         merged = await conn.execute(_MERGE, params)
         changed = [row["id"] for row in await merged.fetchall()]
-        await _changes.append(conn, changed, seen)
+        await changelog.append(conn, changed, seen)
         return len(changed)
 
     return await database.write(body)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from bot.catalogue.postgres import _changes, _papers
+from bot.catalogue.postgres import _papers, changelog
 from bot.catalogue.postgres._connections import BACKGROUND_WAIT_S, Connection, Database
 from bot.catalogue.postgres._rows import paper_from_row, utc
 from bot.catalogue.types import LIST_SETTLED_AFTER, DayChange
@@ -74,9 +74,9 @@ async def record_day(
             )
             await conn.execute(_RERANK, (day, day))
         await conn.execute(_FETCHED, (day, fetched, len(known), settled_from))
-        await _changes.append(conn, changed, fetched)
+        await changelog.append(conn, changed, fetched)
         if new_in_day:
-            await _changes.serialise(conn)
+            await changelog.serialise(conn)
             await conn.execute(_ENTER, (day, fetched, new_in_day))
         return len(new_in_day), len(changed)
 

@@ -1,11 +1,12 @@
-"""Digest persistence in PostgreSQL: slash-command subscriptions, per-channel state, the post records and the
-scheduler's slot claims.
+"""Digest persistence in PostgreSQL: slash-command subscriptions, per-channel state, the post records (with
+their threads and settled-upvotes edits) and the scheduler's slot claims.
 
 A collaborator of the catalogue (`PostgresCatalogue.digests`), sharing its pools. Several bot processes (shards)
 share these tables, so every decision two of them could race on is one transaction that takes the row first:
 a claim inserts the record (`ON CONFLICT DO NOTHING`: of two processes creating it at once, one inserts and
 the other waits for that commit and finds the row) or locks the existing one (`FOR UPDATE`) before reading
-what it decides on. Whoever gets there first wins; the other learns it lost.
+what it decides on. Whoever gets there first wins; the other learns it lost. The edits' own steps live in
+`_post_edits` (routed from here); how rows become values, in `_digest_rows`.
 """
 
 from __future__ import annotations
@@ -13,80 +14,37 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, cast
 
+from bot.catalogue.postgres import _post_edits
 from bot.catalogue.postgres._connections import BACKGROUND_WAIT_S, Connection, Database
+from bot.catalogue.postgres._digest_rows import (
+    POST_KEY,
+    POST_SELECT,
+    fetch,
+    maybe_utc,
+    part_values,
+    pings_json,
+    post_from_row,
+    state_from_row,
+    sub_from_row,
+)
 from bot.catalogue.postgres._rows import Row, utc, when
-from bot.catalogue.types import ChannelState, NewPost, PostClaim, PostRecord, PostState
-from bot.models import EmptyDays, Subscription
+from bot.catalogue.types import (
+    ChannelState,
+    EditState,
+    NewPost,
+    PostClaim,
+    PostEdit,
+    PostEditClaim,
+    PostRecord,
+    PostState,
+)
+from bot.models import Subscription
 
 __all__ = ["PostgresDigestStore"]
 
-
-def _sub_from_row(row: Row) -> Subscription:
-    hour, minute = (int(part) for part in str(row["time"]).split(":"))
-    return Subscription(
-        channel_id=int(row["channel_id"]),
-        guild_id=None if row["guild_id"] is None else int(row["guild_id"]),
-        time=dt.time(hour, minute),
-        timezone=row["timezone"],
-        top_n=int(row["top_n"]),
-        min_upvotes=int(row["min_upvotes"]),
-        keywords=tuple(row["keywords"]),
-        empty_days=cast(EmptyDays, row["empty_days"]),
-        source="db",
-        created_at=when(row["created_at"]),
-    )
-
-
-# A post record with its parts folded in: which parts were sent as which message, and every part's nonce.
-_POST_SELECT = (
-    "SELECT p.*,\n"
-    "    (SELECT jsonb_object_agg(x.part::text, x.message_id) FROM digest_post_parts x\n"
-    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.message_id IS NOT NULL)\n"
-    "        AS message_ids,\n"
-    "    (SELECT jsonb_object_agg(x.part::text, x.nonce) FROM digest_post_parts x\n"
-    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.nonce IS NOT NULL) AS nonces\n"
-    "FROM digest_posts p"
-)
-_KEY = "p.channel_id = %s AND p.local_date = %s"
 # Claims of scheduler slots are kept this long, then deleted by later claims.
 SLOT_KEEP = dt.timedelta(days=7)
-
-
-def _post_from_row(row: Row) -> PostRecord:
-    return PostRecord(
-        channel_id=int(row["channel_id"]),
-        local_date=row["local_date"],
-        list_day=row["list_day"],
-        state=cast(PostState, row["state"]),
-        payload=row["payload"],
-        message_ids={int(k): int(v) for k, v in (row["message_ids"] or {}).items()},
-        error=row["error"],
-        started_at=when(row["started_at"]),
-        finished_at=when(row["finished_at"]),
-        owner=row["owner"],
-        lease_until=when(row["lease_until"]),
-        nonces={int(k): str(v) for k, v in (row["nonces"] or {}).items()},
-    )
-
-
-def _state_from_row(row: Row) -> ChannelState:
-    return ChannelState(
-        channel_id=int(row["channel_id"]),
-        first_seen=when(row["first_seen"]),
-        failing_reason=row["failing_reason"],
-        failing_since=when(row["failing_since"]),
-    )
-
-
-async def _rows(conn: Connection, sql: str, params: Any = None) -> list[Row]:
-    cursor = await conn.execute(sql, params)
-    return list(await cursor.fetchall())
-
-
-def _maybe(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else utc(value)
 
 
 class PostgresDigestStore:
@@ -104,14 +62,14 @@ class PostgresDigestStore:
             "LEFT JOIN digest_channel_state c USING (channel_id) ORDER BY s.channel_id"
         )
         return [
-            replace(_sub_from_row(row), failing_reason=row["failing_reason"], failing_since=when(row["failing_since"]))
+            replace(sub_from_row(row), failing_reason=row["failing_reason"], failing_since=when(row["failing_since"]))
             for row in rows
         ]
 
     async def subscription(self, channel_id: int) -> Subscription | None:
         """The slash-command subscription of a channel, if any."""
         rows = await self._db.read("SELECT * FROM digest_subscriptions WHERE channel_id = %s", (channel_id,))
-        return _sub_from_row(rows[0]) if rows else None
+        return sub_from_row(rows[0]) if rows else None
 
     async def subscribe(self, sub: Subscription, *, now: dt.datetime) -> Subscription:
         """Create or update a channel's subscription; a new one is owed posts from `now`, an update keeps
@@ -120,12 +78,15 @@ class PostgresDigestStore:
         async def body(conn: Connection) -> Row:
             await conn.execute(
                 "INSERT INTO digest_subscriptions AS s\n"
-                "    (channel_id, guild_id, time, timezone, top_n, min_upvotes, keywords, empty_days, created_at)\n"
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)\n"
+                "    (channel_id, guild_id, time, timezone, top_n, min_upvotes, keywords, empty_days, created_at,\n"
+                "     thread, pings, update_after_hours, cadence, weekday)\n"
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)\n"
                 "ON CONFLICT (channel_id) DO UPDATE SET guild_id = coalesce(excluded.guild_id, s.guild_id),\n"
                 "    time = excluded.time, timezone = excluded.timezone, top_n = excluded.top_n,\n"
                 "    min_upvotes = excluded.min_upvotes, keywords = excluded.keywords,\n"
-                "    empty_days = excluded.empty_days",
+                "    empty_days = excluded.empty_days, thread = excluded.thread, pings = excluded.pings,\n"
+                "    update_after_hours = excluded.update_after_hours, cadence = excluded.cadence,\n"
+                "    weekday = excluded.weekday",
                 (
                     sub.channel_id,
                     sub.guild_id,
@@ -136,16 +97,21 @@ class PostgresDigestStore:
                     list(sub.keywords),
                     sub.empty_days,
                     utc(now),
+                    sub.thread,
+                    pings_json(sub.pings),
+                    float(sub.update_after_hours),
+                    sub.cadence,
+                    sub.weekday,
                 ),
             )
             await conn.execute(
                 "UPDATE digest_channel_state SET failing_reason = NULL, failing_since = NULL WHERE channel_id = %s",
                 (sub.channel_id,),
             )
-            rows = await _rows(conn, "SELECT * FROM digest_subscriptions WHERE channel_id = %s", (sub.channel_id,))
+            rows = await fetch(conn, "SELECT * FROM digest_subscriptions WHERE channel_id = %s", (sub.channel_id,))
             return rows[0]
 
-        return _sub_from_row(await self._db.write(body))
+        return sub_from_row(await self._db.write(body))
 
     async def unsubscribe(self, channel_id: int) -> bool:
         """Delete a channel's slash-command subscription; return whether there was one."""
@@ -189,7 +155,7 @@ class PostgresDigestStore:
                 "WHERE c.first_seen IS NULL",
                 [(channel_id, stamp) for channel_id in ids],
             )
-            rows = await _rows(
+            rows = await fetch(
                 conn, "SELECT channel_id, first_seen FROM digest_channel_state WHERE channel_id = ANY(%s)", (ids,)
             )
             return {int(row["channel_id"]): row["first_seen"].astimezone(dt.UTC) for row in rows}
@@ -199,7 +165,7 @@ class PostgresDigestStore:
     async def channel_states(self) -> dict[int, ChannelState]:
         """Every channel's digest state, by channel id."""
         rows = await self._db.read("SELECT * FROM digest_channel_state")
-        return {int(row["channel_id"]): _state_from_row(row) for row in rows}
+        return {int(row["channel_id"]): state_from_row(row) for row in rows}
 
     async def mark_failing(self, channel_id: int, reason: str, *, now: dt.datetime) -> None:
         """Mark a channel failing (kept from the first failure: `failing_since` does not move)."""
@@ -231,42 +197,44 @@ class PostgresDigestStore:
 
     async def post(self, channel_id: int, local_date: dt.date) -> PostRecord | None:
         """The post record of a channel for a local date."""
-        rows = await self._db.read(f"{_POST_SELECT} WHERE {_KEY}", (channel_id, local_date))
-        return _post_from_row(rows[0]) if rows else None
+        rows = await self._db.read(f"{POST_SELECT} WHERE {POST_KEY}", (channel_id, local_date))
+        return post_from_row(rows[0]) if rows else None
 
     async def posts_in_state(self, state: PostState) -> list[PostRecord]:
         """Every post record in `state` (the 'posting' ones are posts that may be half made)."""
-        rows = await self._db.read(f"{_POST_SELECT} WHERE p.state = %s ORDER BY p.local_date, p.channel_id", (state,))
-        return [_post_from_row(row) for row in rows]
+        rows = await self._db.read(f"{POST_SELECT} WHERE p.state = %s ORDER BY p.local_date, p.channel_id", (state,))
+        return [post_from_row(row) for row in rows]
 
     async def last_posts(self) -> dict[int, PostRecord]:
         """Each channel's latest post record (any state), by channel id."""
         rows = await self._db.read(
-            f"{_POST_SELECT} JOIN (SELECT channel_id, max(local_date) AS d FROM digest_posts GROUP BY channel_id)\n"
+            f"{POST_SELECT} JOIN (SELECT channel_id, max(local_date) AS d FROM digest_posts GROUP BY channel_id)\n"
             "    last ON p.channel_id = last.channel_id AND p.local_date = last.d"
         )
-        return {int(row["channel_id"]): _post_from_row(row) for row in rows}
+        return {int(row["channel_id"]): post_from_row(row) for row in rows}
 
     async def all_posts(self) -> list[PostRecord]:
         """Every post record, oldest first."""
-        rows = await self._db.read(f"{_POST_SELECT} ORDER BY p.local_date, p.channel_id", borrow_s=BACKGROUND_WAIT_S)
-        return [_post_from_row(row) for row in rows]
+        rows = await self._db.read(f"{POST_SELECT} ORDER BY p.local_date, p.channel_id", borrow_s=BACKGROUND_WAIT_S)
+        return [post_from_row(row) for row in rows]
 
     async def restore_post(self, record: PostRecord) -> bool:
         """Make a record and its parts exactly as given; unchanged ones are not rewritten."""
         if await self.post(record.channel_id, record.local_date) == record:
             return False
         key = (record.channel_id, record.local_date)
-        parts = sorted(set(record.nonces) | set(record.message_ids))
+        parts = sorted(set(record.nonces) | set(record.message_ids) | set(record.edited_at))
 
         async def body(conn: Connection) -> None:
             await conn.execute(
                 "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, error, started_at,\n"
-                "    finished_at, owner, lease_until) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)\n"
+                "    finished_at, owner, lease_until, guild_id, thread_id, thread_error)\n"
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)\n"
                 "ON CONFLICT (channel_id, local_date) DO UPDATE SET list_day = excluded.list_day,\n"
                 "    state = excluded.state, payload = excluded.payload, error = excluded.error,\n"
                 "    started_at = excluded.started_at, finished_at = excluded.finished_at, owner = excluded.owner,\n"
-                "    lease_until = excluded.lease_until",
+                "    lease_until = excluded.lease_until, guild_id = excluded.guild_id,\n"
+                "    thread_id = excluded.thread_id, thread_error = excluded.thread_error",
                 (
                     *key,
                     record.list_day,
@@ -274,20 +242,31 @@ class PostgresDigestStore:
                     record.payload,
                     record.error,
                     utc(record.started_at) if record.started_at else dt.datetime.now(dt.UTC),
-                    _maybe(record.finished_at),
+                    maybe_utc(record.finished_at),
                     record.owner,
-                    _maybe(record.lease_until),
+                    maybe_utc(record.lease_until),
+                    record.guild_id,
+                    record.thread_id,
+                    record.thread_error,
                 ),
             )
             await conn.execute("DELETE FROM digest_post_parts WHERE channel_id = %s AND local_date = %s", key)
             await conn.cursor().executemany(
-                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id)\n"
-                "VALUES (%s, %s, %s, %s, %s)",
-                [(*key, part, record.nonces.get(part), record.message_ids.get(part)) for part in parts],
+                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id, edited_at)\n"
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [(*key, part, *part_values(record, part)) for part in parts],
             )
 
         await self._db.write(body)
         return True
+
+    async def all_edits(self) -> list[PostEdit]:
+        """Every settled-upvotes edit, any state, by post."""
+        return await _post_edits.all_edits(self._db)
+
+    async def restore_edit(self, edit: PostEdit) -> bool:
+        """Make a post's edit exactly as given (its post restored first); an equal one is not rewritten."""
+        return await _post_edits.restore(self._db, edit)
 
     async def restore_channel_state(self, state: ChannelState) -> bool:
         """Make a channel's state exactly as given."""
@@ -299,7 +278,7 @@ class PostgresDigestStore:
                 "INSERT INTO digest_channel_state (channel_id, first_seen, failing_reason, failing_since)\n"
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (channel_id) DO UPDATE SET first_seen = excluded.first_seen,\n"
                 "    failing_reason = excluded.failing_reason, failing_since = excluded.failing_since",
-                (state.channel_id, _maybe(state.first_seen), state.failing_reason, _maybe(state.failing_since)),
+                (state.channel_id, maybe_utc(state.first_seen), state.failing_reason, maybe_utc(state.failing_since)),
             )
 
         await self._db.write(body)
@@ -323,18 +302,18 @@ class PostgresDigestStore:
             if new is not None:
                 created = await conn.execute(
                     "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, started_at, owner,\n"
-                    "    lease_until) VALUES (%s, %s, %s, 'posting', %s, %s, %s, %s)\n"
+                    "    lease_until, guild_id) VALUES (%s, %s, %s, 'posting', %s, %s, %s, %s, %s)\n"
                     "ON CONFLICT (channel_id, local_date) DO NOTHING",
-                    (*key, new.list_day, new.payload, utc(now), owner, utc(lease_until)),
+                    (*key, new.list_day, new.payload, utc(now), owner, utc(lease_until), new.guild_id),
                 )
                 if created.rowcount > 0:
                     await conn.cursor().executemany(
                         "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce) VALUES (%s, %s, %s, %s)",
                         [(*key, part, nonce) for part, nonce in sorted(new.nonces.items())],
                     )
-                    claimed = await _rows(conn, f"{_POST_SELECT} WHERE {_KEY}", key)
-                    return PostClaim(_post_from_row(claimed[0]), created=True)
-            rows = await _rows(
+                    claimed = await fetch(conn, f"{POST_SELECT} WHERE {POST_KEY}", key)
+                    return PostClaim(post_from_row(claimed[0]), created=True)
+            rows = await fetch(
                 conn,
                 "SELECT state, owner, lease_until FROM digest_posts WHERE channel_id = %s AND local_date = %s\n"
                 "FOR UPDATE",
@@ -350,8 +329,8 @@ class PostgresDigestStore:
                 "UPDATE digest_posts SET owner = %s, lease_until = %s WHERE channel_id = %s AND local_date = %s",
                 (owner, utc(lease_until), *key),
             )
-            claimed = await _rows(conn, f"{_POST_SELECT} WHERE {_KEY}", key)
-            return PostClaim(_post_from_row(claimed[0]), created=False, previous_owner=row["owner"])
+            claimed = await fetch(conn, f"{POST_SELECT} WHERE {POST_KEY}", key)
+            return PostClaim(post_from_row(claimed[0]), created=False, previous_owner=row["owner"])
 
         return await self._db.write(body)
 
@@ -375,7 +354,7 @@ class PostgresDigestStore:
         key = (channel_id, local_date)
 
         async def body(conn: Connection) -> bool:
-            rows = await _rows(
+            rows = await fetch(
                 conn, "SELECT state, owner FROM digest_posts WHERE channel_id = %s AND local_date = %s FOR UPDATE", key
             )
             if not rows or rows[0]["state"] != "posting" or rows[0]["owner"] != owner:
@@ -401,8 +380,10 @@ class PostgresDigestStore:
         owner: str,
         error: str | None = None,
         now: dt.datetime,
+        edit_at: dt.datetime | None = None,
     ) -> bool:
-        """Close `owner`'s 'posting' record: 'posted', or 'failed'/'skipped' with the reason."""
+        """Close `owner`'s 'posting' record: 'posted', or 'failed'/'skipped' with the reason; a posted post with
+        `edit_at` gets its settled-upvotes edit, due then, in the same transaction (never closed without it)."""
         if state == "posting":
             raise ValueError("finish_post closes a post: the state must be 'posted', 'failed' or 'skipped'")
 
@@ -412,9 +393,73 @@ class PostgresDigestStore:
                 "WHERE channel_id = %s AND local_date = %s AND state = 'posting' AND owner = %s",
                 (state, error, utc(now), channel_id, local_date, owner),
             )
+            if cursor.rowcount == 0:
+                return False
+            if edit_at is not None and state == "posted":
+                await _post_edits.schedule(conn, channel_id, local_date, edit_at)
+            return True
+
+        return await self._db.write(body)
+
+    async def record_thread(
+        self, channel_id: int, local_date: dt.date, *, owner: str, thread_id: int | None, error: str | None = None
+    ) -> bool:
+        """Remember the post's thread (or why there is none), if `owner` still holds the 'posting' record: one
+        UPDATE whose condition is re-checked on the locked row, so a takeover in between makes it write nothing."""
+
+        async def body(conn: Connection) -> bool:
+            cursor = await conn.execute(
+                "UPDATE digest_posts SET thread_id = %s, thread_error = %s\n"
+                "WHERE channel_id = %s AND local_date = %s AND state = 'posting' AND owner = %s",
+                (thread_id, error, channel_id, local_date, owner),
+            )
             return cursor.rowcount > 0
 
         return await self._db.write(body)
+
+    # ---- settled-upvotes edits (see _post_edits) ------------------------------------------------------------
+
+    async def edits_open(self) -> list[PostEdit]:
+        """Every edit 'due' or 'editing', by due time."""
+        return await _post_edits.open_edits(self._db)
+
+    async def edit(self, channel_id: int, local_date: dt.date) -> PostEdit | None:
+        """The edit of one post, if it has one."""
+        return await _post_edits.edit(self._db, channel_id, local_date)
+
+    async def claim_edit(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        *,
+        owner: str,
+        lease_until: dt.datetime,
+        now: dt.datetime,
+        payload: str | None = None,
+    ) -> PostEditClaim | None:
+        """Claim the edit for `owner` (see `DigestStore.claim_edit`), holding its row."""
+        return await _post_edits.claim(
+            self._db, channel_id, local_date, owner=owner, lease_until=lease_until, now=now, payload=payload
+        )
+
+    async def record_edit(
+        self, channel_id: int, local_date: dt.date, part: int, *, owner: str, now: dt.datetime
+    ) -> bool:
+        """Remember that `part` was edited, if `owner` still holds the edit."""
+        return await _post_edits.record_part(self._db, channel_id, local_date, part, owner=owner, now=now)
+
+    async def finish_edit(
+        self,
+        channel_id: int,
+        local_date: dt.date,
+        state: EditState,
+        *,
+        owner: str,
+        now: dt.datetime,
+        error: str | None = None,
+    ) -> bool:
+        """Close `owner`'s 'editing' edit as 'edited' or 'failed'."""
+        return await _post_edits.finish(self._db, channel_id, local_date, state, owner=owner, now=now, error=error)
 
     async def skip_post(self, channel_id: int, local_date: dt.date, list_day: dt.date, *, now: dt.datetime) -> bool:
         """Write a closed 'skipped' record unless the post already has a record."""

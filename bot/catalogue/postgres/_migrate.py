@@ -22,7 +22,7 @@ from bot.errors import CatalogueError
 
 __all__ = ["MIGRATION_LOCK", "available_migrations", "migrate"]
 
-# Advisory lock keys are per database; these two are the catalogue's (the other is in _changes.py).
+# Advisory lock keys are per database; these two are the catalogue's (the other is in changelog.py).
 MIGRATION_LOCK = 0x7061_7065_7262_0001  # "paperb" + 1
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

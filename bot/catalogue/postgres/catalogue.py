@@ -7,9 +7,9 @@ several machines, a managed database with its own backups. Each process keeps on
 Opening connects once (so a wrong URL, a refused password or a missing database is one clear line at once),
 applies the numbered migrations (under an advisory lock: several processes may start together), writes the
 catalogue's identity if it has none yet, then opens the pools. Each concern lives in its own module
-(`_papers`, `_bulk`, `_daily`, `_changes`, `_digest`, `_follows`); this class holds the connections and routes the
-`Catalogue` protocol to them. Every failure of the server leaves as a `CatalogueError` with one line naming
-it, never with the password.
+(`_papers`, `_bulk`, `_daily`, `changelog`, `_digest` with `_post_edits`, `_follows`); this class holds the
+connections and routes the `Catalogue` protocol to them. Every failure of the server leaves as a
+`CatalogueError` with one line naming it, never with the password.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 import psycopg
 from pydantic import SecretStr
 
-from bot.catalogue.postgres import _bulk, _changes, _daily, _papers
+from bot.catalogue.postgres import _bulk, _daily, _papers, changelog
 from bot.catalogue.postgres._connections import Connection, Database, PoolSizes, connect, failure_of
 from bot.catalogue.postgres._digest import PostgresDigestStore
 from bot.catalogue.postgres._follows import PostgresFollowStore
@@ -92,7 +92,7 @@ class PostgresCatalogue:
         self._identity = identity
         self._digests = PostgresDigestStore(database)
         self._follows = PostgresFollowStore(database)
-        self._signal = _changes.ChangeSignal(database.url)
+        self._signal = changelog.ChangeSignal(database.url)
         self._closed = False
 
     @classmethod
@@ -154,7 +154,7 @@ class PostgresCatalogue:
 
         async def body(conn: Connection) -> int:
             changed = await _papers.upsert(conn, papers, seen)
-            await _changes.append(conn, changed, seen)
+            await changelog.append(conn, changed, seen)
             return len(changed)
 
         return await self._db.write(body)
@@ -171,7 +171,7 @@ class PostgresCatalogue:
 
         async def body(conn: Connection) -> int:
             changed = await _papers.restore(conn, papers, now)
-            await _changes.append(conn, changed, now)
+            await changelog.append(conn, changed, now)
             return len(changed)
 
         return await self._db.write(body)
@@ -240,19 +240,19 @@ class PostgresCatalogue:
 
     async def log_position(self) -> LogPosition:
         """The newest sequence number and the newest pruned one."""
-        return await _changes.position(self._db)
+        return await changelog.position(self._db)
 
     async def changes_after(self, seq: int, *, limit: int) -> ChangeBatch:
         """Up to `limit` log entries after `seq`, resolved to current papers."""
-        return await _changes.after(self._db, seq, limit)
+        return await changelog.after(self._db, seq, limit)
 
     async def wait_for_changes(self, after: int, *, max_wait_s: float) -> bool:
         """Wait for a log entry after `after`: woken by LISTEN/NOTIFY on commit, polling as a fallback."""
-        return await _changes.wait(self._db, self._signal, after, max_wait_s)
+        return await changelog.wait(self._db, self._signal, after, max_wait_s)
 
     async def prune_changes(self, older_than: dt.datetime) -> int:
         """Delete log entries written before `older_than` (always keeping the newest)."""
-        return await _changes.prune(self._db, older_than)
+        return await changelog.prune(self._db, older_than)
 
     # ---- markers ------------------------------------------------------------------------------------------
 

@@ -64,7 +64,10 @@ _POST_SELECT = (
     "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.message_id IS NOT NULL)\n"
     "        AS message_ids,\n"
     "    (SELECT json_group_object(CAST(x.part AS TEXT), x.nonce) FROM digest_post_parts x\n"
-    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.nonce IS NOT NULL) AS nonces\n"
+    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.nonce IS NOT NULL) AS nonces,\n"
+    "    (SELECT json_group_object(CAST(x.part AS TEXT), x.edited_at) FROM digest_post_parts x\n"
+    "     WHERE x.channel_id = p.channel_id AND x.local_date = p.local_date AND x.edited_at IS NOT NULL)\n"
+    "        AS edited_at\n"
     "FROM digest_posts p"
 )
 _KEY = "p.channel_id = ? AND p.local_date = ?"
@@ -89,6 +92,7 @@ def _post_from_row(row: sqlite3.Row) -> PostRecord:
         guild_id=None if row["guild_id"] is None else int(row["guild_id"]),
         thread_id=None if row["thread_id"] is None else int(row["thread_id"]),
         thread_error=row["thread_error"],
+        edited_at={int(k): dt.datetime.fromisoformat(v) for k, v in json.loads(row["edited_at"] or "{}").items()},
     )
 
 
@@ -286,7 +290,7 @@ class SqliteDigestStore:
         if await self.post(record.channel_id, record.local_date) == record:
             return False
         key = (record.channel_id, record.local_date.isoformat())
-        parts = sorted(set(record.nonces) | set(record.message_ids))
+        parts = sorted(set(record.nonces) | set(record.message_ids) | set(record.edited_at))
         async with self._db.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_posts (channel_id, local_date, list_day, state, payload, error, started_at,\n"
@@ -314,9 +318,40 @@ class SqliteDigestStore:
             )
             await db.execute("DELETE FROM digest_post_parts WHERE channel_id = ? AND local_date = ?", key)
             await db.executemany(
-                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id)\n"
-                "VALUES (?, ?, ?, ?, ?)",
-                [(*key, part, record.nonces.get(part), record.message_ids.get(part)) for part in parts],
+                "INSERT INTO digest_post_parts (channel_id, local_date, part, nonce, message_id, edited_at)\n"
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(*key, part, *_part_values(record, part)) for part in parts],
+            )
+        return True
+
+    async def all_edits(self) -> list[PostEdit]:
+        """Every settled-upvotes edit, any state, by post."""
+        rows = await self._db.read(f"{_EDIT_SELECT} ORDER BY e.local_date, e.channel_id")
+        return [_edit_from_row(row) for row in rows]
+
+    async def restore_edit(self, edit: PostEdit) -> bool:
+        """Make a post's edit exactly as given (its post must exist); an equal one is not rewritten. The parts
+        it edited are the post's own (`PostRecord.edited_at`, written by `restore_post`)."""
+        if await self.edit(edit.channel_id, edit.local_date) == edit:
+            return False
+        async with self._db.transaction() as db:
+            await db.execute(
+                "INSERT INTO digest_post_edits (channel_id, local_date, due_at, state, payload, owner, lease_until,\n"
+                "    error, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)\n"
+                "ON CONFLICT (channel_id, local_date) DO UPDATE SET due_at = excluded.due_at,\n"
+                "    state = excluded.state, payload = excluded.payload, owner = excluded.owner,\n"
+                "    lease_until = excluded.lease_until, error = excluded.error, finished_at = excluded.finished_at",
+                (
+                    edit.channel_id,
+                    edit.local_date.isoformat(),
+                    iso(edit.due_at),
+                    edit.state,
+                    edit.payload,
+                    edit.owner,
+                    _maybe_iso(edit.lease_until),
+                    edit.error,
+                    _maybe_iso(edit.finished_at),
+                ),
             )
         return True
 
@@ -573,6 +608,16 @@ class SqliteDigestStore:
                 (job, iso(slot_time.replace(microsecond=0)), owner, iso(now)),
             )
             return cursor.rowcount > 0
+
+
+def _part_values(record: PostRecord, part: int) -> tuple[str | None, int | None, str | None]:
+    """A part's nonce, message id and edit time as stored."""
+    edited = record.edited_at.get(part)
+    return record.nonces.get(part), record.message_ids.get(part), None if edited is None else iso(edited)
+
+
+def _maybe_iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else iso(value)
 
 
 def _replace_failing(sub: Subscription, reason: str | None, since: dt.datetime | None) -> Subscription:
