@@ -16,8 +16,10 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bot.catalogue.columns import PAPER_COLUMNS as COLUMNS
+from bot.catalogue.columns import PAPER_FIELDS
 from bot.catalogue.postgres._connections import AUTOCOMPLETE_WAIT_S, BACKGROUND_WAIT_S, Connection, Database
-from bot.catalogue.postgres._rows import COLUMNS, PAPER_FIELDS, paper_from_row, paper_params, utc
+from bot.catalogue.postgres._rows import paper_from_row, paper_params, utc
 from bot.catalogue.titles import normalise_title
 from bot.models import Paper
 

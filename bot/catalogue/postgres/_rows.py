@@ -15,25 +15,6 @@ from typing import Any
 from bot.catalogue.titles import normalise_title
 from bot.models import Paper
 
-# Columns a source may know; None from a source never replaces a stored value (COALESCE).
-PAPER_FIELDS = (
-    "abstract",
-    "authors",
-    "published",
-    "upvotes",
-    "num_comments",
-    "github_repo",
-    "github_stars",
-    "project_page",
-    "organization",
-    "thumbnail",
-    "ai_summary",
-    "ai_keywords",
-    "withdrawn",
-    "categories",
-)
-COLUMNS = ("id", "title", "title_key", *PAPER_FIELDS, "first_seen", "last_seen")
-
 Row = Mapping[str, Any]
 
 

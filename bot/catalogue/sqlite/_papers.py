@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiosqlite
 
+from bot.catalogue.columns import PAPER_COLUMNS, PAPER_FIELDS
 from bot.catalogue.sqlite import _changes
 from bot.catalogue.sqlite._connections import Database
-from bot.catalogue.sqlite._rows import PAPER_FIELDS, iso, paper_from_row, paper_params
+from bot.catalogue.sqlite._rows import iso, paper_from_row, paper_params
 from bot.catalogue.titles import normalise_title
 from bot.models import Paper
 
@@ -21,7 +22,7 @@ _IDS_PER_QUERY = 500  # far below SQLite's bound-parameter limit
 
 
 def _upsert_sql() -> str:
-    columns = ("id", "title", "title_key", *PAPER_FIELDS, "first_seen", "last_seen")
+    columns = PAPER_COLUMNS
     placeholders = ", ".join(f":{c}" for c in columns)
     merged = {f: f"coalesce(excluded.{f}, papers.{f})" for f in PAPER_FIELDS}
     assignments = ",\n    ".join(
@@ -42,7 +43,7 @@ _UPSERT = _upsert_sql()
 
 
 def _restore_sql() -> str:
-    columns = ("id", "title", "title_key", *PAPER_FIELDS, "first_seen", "last_seen")
+    columns = PAPER_COLUMNS
     placeholders = ", ".join(f":{c}" for c in columns)
     copied = [c for c in columns if c != "id"]
     assignments = ",\n    ".join(f"{c} = excluded.{c}" for c in copied)

@@ -13,24 +13,6 @@ import orjson
 from bot.catalogue.titles import normalise_title
 from bot.models import Paper
 
-# Columns a source may know; None from a source never replaces a stored value (COALESCE).
-PAPER_FIELDS = (
-    "abstract",
-    "authors",
-    "published",
-    "upvotes",
-    "num_comments",
-    "github_repo",
-    "github_stars",
-    "project_page",
-    "organization",
-    "thumbnail",
-    "ai_summary",
-    "ai_keywords",
-    "withdrawn",
-    "categories",
-)
-
 
 def iso(value: dt.datetime) -> str:
     """An aware datetime as stored: ISO-8601 in UTC (naive datetimes are refused)."""
