@@ -33,6 +33,7 @@ __all__ = [
     "select_options",
     "send_kwargs",
     "send_spec",
+    "send_with_nonce",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,14 @@ def send_kwargs(message: MessageSpec) -> dict[str, Any]:
     if view is not None:
         kwargs["view"] = view
     return kwargs
+
+
+async def send_with_nonce(channel: discord.abc.Messageable, message: MessageSpec) -> discord.Message:
+    """Send `message` with its nonce enforced (Discord answers a repeat with the message it already made); a
+    message without one (recorded before parts had nonces) goes with the random nonce discord.py picks."""
+    if message.nonce is None:
+        return await channel.send(**send_kwargs(message))
+    return await channel.send(**send_kwargs(message), nonce=message.nonce)
 
 
 def rejected_paths(exc: discord.HTTPException) -> list[str]:

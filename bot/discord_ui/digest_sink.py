@@ -28,14 +28,15 @@ Channels are addressed by id (`get_partial_messageable`): no gateway cache is ne
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any, Final, TypeVar
 
 import aiohttp
 import discord
 
 from bot.digest.sink import DeliveryError, SentMessage
-from bot.discord_ui.adapter import send_kwargs, send_spec
-from bot.discord_ui.pacing import MessagePacer
+from bot.discord_ui.adapter import send_kwargs, send_spec, send_with_nonce
+from bot.discord_ui.pacing import MessagePacer, paced
 from bot.log import describe_network_error
 from bot.render.specs import MessageSpec
 from bot.render.status import (
@@ -76,12 +77,6 @@ class DiscordDigestSink:
         self._client = client
         self._pacer = pacer
 
-    async def _paced(self, action: Callable[[], Awaitable[T]]) -> T:
-        if self._pacer is None:
-            return await action()
-        async with self._pacer.turn():
-            return await action()
-
     async def _call(self, action: Callable[[], Awaitable[T]]) -> T:
         try:
             return await action()
@@ -104,12 +99,9 @@ class DiscordDigestSink:
         """Post one digest part with its nonce; return its id. Raise DeliveryError on failure."""
         channel = self._client.get_partial_messageable(channel_id)
 
-        async def post(spec: MessageSpec) -> discord.Message:
-            if spec.nonce is None:  # a payload recorded before parts had nonces: discord.py picks a random one
-                return await channel.send(**send_kwargs(spec))
-            return await channel.send(**send_kwargs(spec), nonce=spec.nonce)
-
-        sent = await self._call(lambda: self._paced(lambda: send_spec(post, message)))
+        sent = await self._call(
+            lambda: paced(self._pacer, lambda: send_spec(partial(send_with_nonce, channel), message))
+        )
         return sent.id
 
     def _me(self) -> int:
@@ -168,10 +160,11 @@ class DiscordDigestSink:
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
         """Start a public thread from the message; a message that has one already answers with its id."""
         try:
-            data = await self._paced(
+            data = await paced(
+                self._pacer,
                 lambda: self._client.http.start_thread_with_message(
                     channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
-                )
+                ),
             )
         except discord.Forbidden as exc:
             reason = thread_permission_reason() if exc.code == MISSING_PERMISSIONS else _forbidden_reason(exc)
@@ -221,7 +214,7 @@ class DiscordDigestSink:
 
         async def attempt() -> bool:
             try:
-                await self._paced(lambda: send_spec(change, message))
+                await paced(self._pacer, lambda: send_spec(change, message))
             except discord.NotFound as exc:
                 if exc.code == UNKNOWN_MESSAGE:
                     return False

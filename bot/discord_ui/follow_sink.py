@@ -25,8 +25,8 @@ from typing import TypeVar
 import aiohttp
 import discord
 
-from bot.discord_ui.adapter import send_kwargs, send_spec
-from bot.discord_ui.pacing import MessagePacer
+from bot.discord_ui.adapter import send_spec, send_with_nonce
+from bot.discord_ui.pacing import MessagePacer, paced
 from bot.follows.sink import DmError, FollowDM
 from bot.log import describe_network_error
 from bot.render.follows import FollowMatch, follow_dm, parse_follow_marker
@@ -46,12 +46,6 @@ def dm_messages(dm: FollowDM) -> tuple[MessageSpec, ...]:
     matches = [FollowMatch(p.paper, tuple(label for hit in p.hits for label in hit.labels)) for p in dm.papers]
     since = dm.first_day if dm.previous_dm_at is not None else None
     return follow_dm(matches, user_id=dm.user_id, dm_date=dm.dm_date, since=since, until=dm.last_day)
-
-
-async def _send(channel: discord.PartialMessageable, spec: MessageSpec) -> discord.Message:
-    if spec.nonce is None:
-        return await channel.send(**send_kwargs(spec))
-    return await channel.send(**send_kwargs(spec), nonce=spec.nonce)
 
 
 class DiscordFollowSink:
@@ -115,10 +109,7 @@ class DiscordFollowSink:
         there = await self._parts_there(dm, channel)
 
         async def post(spec: MessageSpec) -> discord.Message:
-            if self._pacer is None:
-                return await _send(channel, spec)
-            async with self._pacer.turn():
-                return await _send(channel, spec)
+            return await paced(self._pacer, partial(send_with_nonce, channel, spec))
 
         for message in messages:
             if message.part not in there:

@@ -22,11 +22,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
-__all__ = ["MESSAGES_IN_FLIGHT", "MESSAGES_PER_SECOND", "MessagePacer"]
+__all__ = ["MESSAGES_IN_FLIGHT", "MESSAGES_PER_SECOND", "MessagePacer", "paced"]
 
 MESSAGES_PER_SECOND = 40.0  # per bot token, all processes together (see the module docstring)
 MESSAGES_IN_FLIGHT = 50  # per process: only matters when Discord answers slowly
+
+T = TypeVar("T")
 
 
 class MessagePacer:
@@ -63,3 +66,11 @@ class MessagePacer:
             if delay > 0:
                 await self._sleep(delay)
             yield
+
+
+async def paced(pacer: MessagePacer | None, action: Callable[[], Awaitable[T]]) -> T:
+    """Run `action` in its turn on `pacer`; at once without one (a sink built unpaced, to measure alternatives)."""
+    if pacer is None:
+        return await action()
+    async with pacer.turn():
+        return await action()
