@@ -13,6 +13,9 @@ Design choices:
   None for them and the catalogue's upsert never lets None erase a value. Unchanged papers are not
   rewritten, so a re-run is idempotent (`ImportReport.changed == 0`).
 * A progress bar (bytes of the file on disk → ETA, plus records/s) is drawn only on a terminal.
+* The backend may defer work while batches arrive (SQLite lets its WAL grow instead of checkpointing every
+  few megabytes); `PaperWriter.finish_import` settles it before the import returns, so the time reported
+  is the whole cost.
 * The import writes the catalogue only (`PaperWriter.import_papers`): each batch also lands in the change
   log, from which whichever process holds the search index's lease indexes it — a running bot, or this
   command when nobody else does (see `bot.search.follower`) — so indexing runs beside the import, never on
@@ -22,6 +25,7 @@ Design choices:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import sys
@@ -41,10 +45,11 @@ DEFAULT_BATCH_SIZE = 10_000
 # they work and must win it back for every row. At the default 5 ms switch interval they wait behind the parser
 # (a convoy); 0.5 ms let the overlap work: +11% records/s measured at 200k papers.
 _IMPORT_SWITCH_INTERVAL = 0.0005
-# The cyclic garbage collector's youngest-generation threshold during the import (default 700): every import
-# batch allocates millions of acyclic objects (records, papers, rows), and at 700 the collector ran ~1,300
-# times per 100k papers, each pass walking the batches in flight — 0.4 CPU-s of 10 (bench/README.md, issue 9).
-_IMPORT_GC_THRESHOLD = 20_000
+# The cyclic garbage collector stays off while batches are parsed and written: every batch allocates millions
+# of acyclic objects (records, papers, rows), and even at a 20,000-object threshold its passes walked the
+# batches in flight — ~0.5 CPU-s of 9 per 100k papers (bench/README.md, issue 9). Instead the youngest
+# generation is collected once per batch, which frees any cycle a batch made (asyncio's futures and
+# exceptions) while it is still young, so memory stays flat.
 _BAD_LINES_KEPT = 20
 
 
@@ -122,20 +127,21 @@ async def import_snapshot(
     `progress`: None draws a rich progress bar only when stderr is a terminal; True forces it, False hides
     it; a callable receives (bytes_read, total_bytes, records) after every batch instead.
     `switch_interval`: the interpreter's thread switch interval during the import (restored afterwards);
-    None leaves it alone. The garbage collector's first threshold is raised for the import, and restored.
+    None leaves it alone. Automatic garbage collection pauses for the import (see `_import`) and resumes.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     previous_interval = sys.getswitchinterval()
-    previous_gc = gc.get_threshold()
+    collecting = gc.isenabled()
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
-    gc.set_threshold(max(previous_gc[0], _IMPORT_GC_THRESHOLD), *previous_gc[1:])
+    gc.disable()
     try:
         return await _import(path, catalogue, batch_size, progress)
     finally:
         sys.setswitchinterval(previous_interval)
-        gc.set_threshold(*previous_gc)
+        if collecting:
+            gc.enable()
 
 
 async def _import(
@@ -163,6 +169,14 @@ async def _import(
                 bad_examples.extend(batch.bad[: _BAD_LINES_KEPT - len(bad_examples)])
                 report_progress(batch.bytes_read, reader.total_bytes, read)
                 batch = following
+                gc.collect(0)
+        except BaseException:
+            # The batches that did commit are settled too; the import's own error is the one reported.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(catalogue.finish_import())
+            raise
+        else:
+            await catalogue.finish_import()
         finally:
             finish()
     return ImportReport(

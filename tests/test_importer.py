@@ -8,6 +8,7 @@ import gzip
 import itertools
 import json
 import shutil
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -295,12 +296,39 @@ def test_authors_fast_path_matches_the_exact_rule(parsed: list[list[object]]) ->
     assert _authors_from_parsed(parsed) == expected
 
 
-async def test_switch_interval_is_restored(catalogue: Catalogue, tmp_path: Path) -> None:
+async def test_switch_interval_and_collector_are_restored(catalogue: Catalogue, tmp_path: Path) -> None:
     before = sys.getswitchinterval()
     thresholds = gc.get_threshold()
-    await import_snapshot(SAMPLE, catalogue, progress=False, switch_interval=0.001)
+    collecting: list[bool] = []
+    await import_snapshot(
+        SAMPLE, catalogue, progress=lambda *_: collecting.append(gc.isenabled()), switch_interval=0.001, batch_size=2
+    )
+    assert collecting and not any(collecting)  # paused while batches are written ...
+    assert gc.isenabled()  # ... and running again afterwards
     assert sys.getswitchinterval() == before
     assert gc.get_threshold() == thresholds
+    gc.disable()
+    try:  # an interpreter whose collector was off keeps it off
+        await import_snapshot(SAMPLE, catalogue, progress=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     with pytest.raises(FileNotFoundError):
         await import_snapshot(tmp_path / "absent", catalogue, progress=False, switch_interval=0.001)
     assert sys.getswitchinterval() == before
+
+
+async def test_the_database_file_holds_every_paper_when_the_import_returns(tmp_path: Path) -> None:
+    """The import lets SQLite's WAL grow while batches arrive, and checkpoints it before returning: the main
+    database file alone (read with the WAL ignored) already has every paper."""
+    path = tmp_path / "catalogue.db"
+    async with await open_catalogue(path) as catalogue:
+        report = await import_snapshot(SAMPLE, catalogue, progress=False, batch_size=3)
+        on_disk = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            assert on_disk.execute("SELECT count(*) FROM papers").fetchone() == (report.imported,)
+        finally:
+            on_disk.close()
+        # The connection is back to SQLite's default checkpointing for the writes that follow.
+        await catalogue.upsert_papers([Paper(id="2401.99999", title="Written after the import")])
+        assert (await catalogue.get("2401.99999")) is not None

@@ -118,6 +118,11 @@ class PaperWriter(Protocol):
         """
         ...
 
+    async def finish_import(self) -> None:
+        """Called once after an import's last batch, and after a failed one: the backend may defer work
+        while batches arrive (SQLite: WAL checkpoints) and does it here. Safe to call at any time."""
+        ...
+
     async def restore_papers(self, papers: Sequence[Paper]) -> int:
         """Make these papers exactly as given (every field, first/last seen included): `db copy`'s write.
 

@@ -163,6 +163,9 @@ class PostgresCatalogue:
         """Bulk-merge one batch of an arXiv snapshot; return how many rows changed."""
         return await _bulk.import_batch(self._db, papers, seen_at or _utcnow())
 
+    async def finish_import(self) -> None:
+        """Nothing deferred: each batch is complete when its COPY and merge commit."""
+
     async def restore_papers(self, papers: Sequence[Paper]) -> int:
         """Make papers exactly as given (`db copy`); return how many rows changed."""
         if not papers:

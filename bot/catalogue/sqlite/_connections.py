@@ -145,6 +145,27 @@ class Database:
                     await asyncio.shield(self._writer.rollback())
                 raise
 
+    async def set_autocheckpoint(self, pages: int) -> None:
+        """Let the writer's WAL grow to `pages` pages before a commit checkpoints it (SQLite's default: 1000)."""
+        async with self._write_lock:
+            await self._writer.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """Copy what the WAL holds into the database file now, without waiting for readers (PASSIVE).
+
+        Returns (frames in the WAL, frames checkpointed); a reader still on an old snapshot can leave some
+        behind, which a later commit's automatic checkpoint takes. Never raises for a busy database.
+        """
+        async with self._write_lock:
+            try:
+                rows = await fetch_all(self._writer, "PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    return (0, 0)
+                raise
+        busy, frames, done = (int(v) for v in rows[0]) if rows else (0, 0, 0)
+        return (frames, done) if not busy else (frames, 0)
+
     async def _commit(self) -> None:
         try:
             await self._writer.commit()

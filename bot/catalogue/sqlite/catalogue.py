@@ -132,6 +132,10 @@ class SqliteCatalogue:
         """Bulk-merge one batch of an arXiv snapshot; return how many rows changed."""
         return await _bulk.import_batch(self._db, papers, seen_at or _utcnow(), self._recent)
 
+    async def finish_import(self) -> None:
+        """Checkpoint the WAL the import's batches grew (they defer checkpoints for speed; see `_bulk`)."""
+        await _bulk.finish_import(self._db)
+
     async def restore_papers(self, papers: Sequence[Paper]) -> int:
         """Make papers exactly as given (`db copy`); return how many rows changed."""
         if not papers:
