@@ -124,6 +124,7 @@ def run(
     phases: dict[str, dict[str, Any]] = {}
     phases["floor"] = _run_phase("floor", base, log)
     phases["import-current"] = _run_phase("import-current", base, log)
+    phases["import-beside-bot"] = _run_phase("import-beside-bot", base, log)
     phases["tantivy-build"] = _run_phase("tantivy-build", base, log)
     for name in ("serve-current", "serve-tantivy", "serve-fts5", "serve-naive"):
         phase_reps = repetitions(name, papers, smoke=smoke, override=reps)

@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -192,6 +193,56 @@ def phase_import_current(args: dict[str, Any]) -> dict[str, Any]:
     return {**result, "db_bytes": _size(db), "index_bytes": _size(index_directory(db)), **_memory()}
 
 
+async def _until_indexed(search: SearchService, *, timeout_s: float) -> None:
+    """Poll (another process writes the index) until the index read here covers every change-log entry."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if await search.index_lag() <= 0:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the bot's index did not catch up within {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def phase_import_beside_bot(args: dict[str, Any]) -> dict[str, Any]:
+    """The same import while a bot process holds the index lease (the deployment issue 9 describes): the import
+    writes the catalogue and its change log only; the bot follows the log into its keyword index. Timed until
+    the import returns, and until the index this process reads covers everything (the bot's commits, seen
+    through the index folder: up to `RELOAD_EVERY_S` late)."""
+    db = Path(args["work"]) / "beside-bot.db"
+    _reset(db, index_directory(db))
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "bench._index_holder", str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        if holder.stdout.readline().strip() != "ready":
+            raise SystemExit("the index holder did not start")
+
+        async def run() -> dict[str, Any]:
+            catalogue = await open_catalogue(db)
+            async with catalogue, open_search(catalogue, index_directory(db), role="cli", mode="keyword") as search:
+                if search.follower.lease.held:
+                    raise SystemExit("the import took the lease the bot should hold")
+                started = time.perf_counter()
+                batch_size = int(args.get("batch_size", DEFAULT_BATCH_SIZE))
+                report = await import_snapshot(args["snapshot"], catalogue, progress=False, batch_size=batch_size)
+                returned = time.perf_counter() - started
+                await _until_indexed(search, timeout_s=1800.0)
+                return {
+                    "records": report.read,
+                    "seconds": returned,
+                    "rate": report.rate,
+                    "searchable_seconds": time.perf_counter() - started,
+                }
+
+        result = asyncio.run(run())
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=600)
+    return {**result, **_memory()}
+
+
 def phase_tantivy_build(args: dict[str, Any]) -> dict[str, Any]:
     """Build the tantivy-py baseline index (timed for information only)."""
     index_dir = Path(args["work"]) / "index-baseline"
@@ -276,6 +327,7 @@ def phase_serve_naive(args: dict[str, Any]) -> dict[str, Any]:
 PHASES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "floor": phase_floor,
     "import-current": phase_import_current,
+    "import-beside-bot": phase_import_beside_bot,
     "tantivy-build": phase_tantivy_build,
     "serve-current": phase_serve_current,
     "serve-fts5": phase_serve_fts5,

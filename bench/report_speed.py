@@ -2,7 +2,9 @@
 
 Issue 9: SQLite import time ≤ 0.67× the floor's (the floor: read + parse + one FTS5 table in one transaction),
 counted twice — until `import_snapshot` returns, and until the keyword index covers everything imported (what
-`paperbot import` waits for before it exits: "after an import, keyword search works at once").
+`paperbot import` waits for before it exits: "after an import, keyword search works at once") — and once more
+beside a running bot, which holds the index lease: the import writes the catalogue and the change log only
+(indexing off its write path), and the bot's index catching up is the "searchable" column.
 Issue 11 at this size: hybrid search p95 ≤ 80 ms, query embedding p95 ≤ 15 ms, serving RSS with the vectors
 loaded ≤ 400 MB — all from the same run, with the machine's load beside them.
 """
@@ -40,6 +42,11 @@ def speed_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             _ratio(_get(results, "import-current", "searchable_seconds"), floor),
             IMPORT_RATIO,
         ),
+        (
+            "import beside a bot / floor's (returned)",
+            _ratio(_get(results, "import-beside-bot", "seconds"), floor),
+            IMPORT_RATIO,
+        ),
         ("hybrid search p95 (ms)", _get(results, "serve-hybrid", "hybrid", "all", "p95"), HYBRID_P95_MS),
         ("query embedding p95 (ms)", _get(results, "serve-hybrid", "embed_query", "wall", "p95"), EMBED_P95_MS),
         ("serving peak RSS with vectors (MB)", _get(results, "serve-hybrid", "rss_peak_mb"), SERVING_RSS_MB),
@@ -58,7 +65,11 @@ def render_speed(results: dict[str, Any]) -> str:
     """The import-vs-floor rows, the hybrid serving rows and the targets, as plain text."""
     lines = ["", f"{'import vs floor (issues 5, 9)':<44}{'seconds':>9}{'searchable':>11}{'CPU s':>8}{'× floor':>9}"]
     floor = _get(results, "floor", "seconds")
-    for label, phase in (("floor (parse + 1 FTS5 table, 1 txn)", "floor"), ("paperbot import", "import-current")):
+    for label, phase in (
+        ("floor (parse + 1 FTS5 table, 1 txn)", "floor"),
+        ("paperbot import (indexes itself)", "import-current"),
+        ("paperbot import beside a running bot", "import-beside-bot"),
+    ):
         data = _get(results, phase) or {}
         searchable = data.get("searchable_seconds", data.get("seconds"))
         lines.append(

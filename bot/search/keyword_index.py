@@ -22,6 +22,7 @@ reaches a query parser: queries are built term by term (`bot.search.terms`), so 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -35,14 +36,27 @@ from bot.models import Paper, SortOrder
 from bot.search.syntax import SearchQuery
 from bot.search.terms import Term, parse_query
 
-__all__ = ["DEFAULT_HEAP_BYTES", "ENGINE", "INDEX_FORMAT", "IndexHits", "IndexUnusable", "KeywordIndex"]
+__all__ = [
+    "DEFAULT_HEAP_BYTES",
+    "ENGINE",
+    "INDEXING_THREADS",
+    "INDEX_FORMAT",
+    "IndexHits",
+    "IndexUnusable",
+    "KeywordIndex",
+]
 
 # Bump whenever the schema, an analyzer or the document mapping changes: the index is then rebuilt.
 INDEX_FORMAT = 3
 # The library's version and on-disk format: an upgrade rebuilds the index instead of trusting old files.
 ENGINE = str(getattr(tantivy, "__version__", "unknown"))
-# Writer memory: tantivy's heap is split over two indexing threads (>= 15 MB each).
+# Writer memory: tantivy's heap is split over its indexing threads (>= 15 MB each).
 DEFAULT_HEAP_BYTES = 64_000_000
+# Indexing threads: one core is left to the Python side that feeds them (parsing an import, reading rows for a
+# rebuild), which holds the GIL and cannot use a second core anyway. On 2 cores that means one thread, which
+# also makes each in-memory segment twice as big — half the segments to merge. A 1M-paper import took ~10%
+# less CPU with 1 thread than with 2 (bench/README.md, issue 9); machines with more cores keep 2.
+INDEXING_THREADS = max(1, min(2, (os.cpu_count() or 2) - 1))
 TITLE_BOOST = 3.0
 AUTHORS_BOOST = 1.5
 # Lowercase and ASCII-fold, no stemming: a Snowball stemmer doubled indexing time (measured, bench/), so
@@ -181,8 +195,8 @@ class KeywordIndex:
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
-            # Two indexing threads split the heap; tantivy needs >= 15 MB per thread.
-            self._writer = self._index.writer(heap_size=self._heap_bytes, num_threads=2)
+            # The indexing threads split the heap; tantivy needs >= 15 MB per thread.
+            self._writer = self._index.writer(heap_size=self._heap_bytes, num_threads=INDEXING_THREADS)
         return self._writer
 
     def _commit(self, writer: tantivy.IndexWriter) -> None:

@@ -336,6 +336,7 @@ class SearchService:
 
     async def index_lag(self) -> int:
         """Change-log entries committed but not yet in the index this process reads (all of them while none)."""
+        await self.keyword.readable()  # a reader sees another process's commits only once it refreshes
         position = await self.catalogue.log_position()
         applied = await asyncio.to_thread(self.keyword.applied_through)
         return position.last_seq - (applied if applied is not None else 0)
