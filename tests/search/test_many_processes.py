@@ -274,3 +274,20 @@ async def test_a_reader_sees_the_writers_commits(
         await catalogue.upsert_papers([Paper(id="2401.00001", title="Quokka locomotion")])
         await writer.sync()
         assert [p.id for p in (await reader.search("quokka")).papers] == ["2401.00001"]
+
+
+async def test_a_readers_index_lag_counts_the_writers_commits(
+    catalogue: Catalogue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`index_lag` (the paperbot_index_lag_entries gauge, the benchmark's "searchable" wait) in a process that
+    only reads the index: it reloads the folder first, or another process's commits would never show."""
+    monkeypatch.setattr(keyword_view, "RELOAD_EVERY_S", 0.0)
+    async with (
+        open_search(catalogue, tmp_path / "idx", role="cli") as writer,
+        open_search(catalogue, tmp_path / "idx", role="cli") as reader,
+    ):
+        assert writer.follower.holds_lease and not reader.follower.holds_lease
+        await catalogue.upsert_papers([Paper(id=f"2401.0000{n}", title=f"Quokka gait {n}") for n in range(3)])
+        assert await reader.index_lag() == 3  # committed to the catalogue, not indexed yet
+        await writer.sync()
+        assert await reader.index_lag() == 0
