@@ -351,9 +351,7 @@ async def sample_papers(db: Path, papers: int, rng: random.Random, count: int = 
     return [(p.id, p.title) for p in sample if p is not None]
 
 
-async def burst(
-    session: Session, plan: list[Command], burst_seconds: float, answer_timeout: float
-) -> list[Outcome]:
+async def burst(session: Session, plan: list[Command], burst_seconds: float, answer_timeout: float) -> list[Outcome]:
     """Dispatch `plan` at an even rate over `burst_seconds`, all in flight at once; every outcome."""
     fake = session.fake
     loop = asyncio.get_running_loop()

@@ -19,6 +19,7 @@ from bot.search import Role, SearchService, open_search
 
 __all__ = ["Stores", "index_folder", "open_stores"]
 
+
 @dataclass(frozen=True, slots=True)
 class Stores:
     """The catalogue and this process's search over it."""

@@ -62,9 +62,7 @@ def _mark_name(source: Catalogue) -> str:
     return f"copied-from:{source.identity}"
 
 
-async def copy_catalogue(
-    source: Catalogue, target: Catalogue, *, progress: CopyProgress | None = None
-) -> CopyReport:
+async def copy_catalogue(source: Catalogue, target: Catalogue, *, progress: CopyProgress | None = None) -> CopyReport:
     """Copy `source` into `target` (see the module docstring); raise CatalogueError if they are one."""
     if source.identity == target.identity:
         raise CatalogueError(f"{target.location} is the catalogue being copied; choose another target")

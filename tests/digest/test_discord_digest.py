@@ -110,9 +110,7 @@ async def running_bot(
     """One bot process: composed like bot.runtime, with the moved clock; leaving the block stops it."""
     scheduler = Scheduler(now=clock)
     stack = contextlib.AsyncExitStack()
-    search = await stack.enter_async_context(
-        open_search(catalogue, index_folder(settings), role="bot")
-    )
+    search = await stack.enter_async_context(open_search(catalogue, index_folder(settings), role="bot"))
     bot = PaperBot(settings, catalogue=catalogue, search=search, sources=None, scheduler=scheduler)
     service = bot.digest
     assert service is not None

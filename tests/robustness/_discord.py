@@ -66,9 +66,7 @@ async def serving(
     """
     scheduler = Scheduler(now=clock)
     stack = contextlib.AsyncExitStack()
-    search = await stack.enter_async_context(
-        open_search(catalogue, index_folder(settings), role="bot")
-    )
+    search = await stack.enter_async_context(open_search(catalogue, index_folder(settings), role="bot"))
     bot = PaperBot(
         settings, catalogue=catalogue, search=search, sources=sources, scheduler=scheduler, digest_refresh=refresh
     )

@@ -44,9 +44,7 @@ def statements(script: str) -> list[str]:
             if pending.strip():
                 out.append(pending.strip())
             pending = ""
-    if pending.strip() and not all(
-        part.strip().startswith("--") or not part.strip() for part in pending.splitlines()
-    ):
+    if pending.strip() and not all(part.strip().startswith("--") or not part.strip() for part in pending.splitlines()):
         raise CatalogueError(f"incomplete SQL statement at the end of a migration: {pending.strip()[:80]!r}")
     return out
 
