@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -33,7 +34,13 @@ MB = 1024 * 1024
 
 class _RssSampler:
     """Samples /proc/self/status every 20 ms: the kernel keeps a peak for total RSS only (VmHWM), and a
-    memory-mapped index's file pages inflate it; the anonymous peak is what the process itself holds."""
+    memory-mapped index's file pages inflate it; the anonymous peak is what the process itself holds.
+
+    One descriptor read with `os.pread` and two byte regexes per sample: the sampler shares the interpreter
+    lock with the phase it measures, and the pathlib-and-split version held it ~2 s of a 1M import (py-spy)."""
+
+    _ANON = re.compile(rb"RssAnon:\s+(\d+)")
+    _FILE = re.compile(rb"RssFile:\s+(\d+)")
 
     def __init__(self) -> None:
         self.peak_anon_kb = 0
@@ -42,16 +49,20 @@ class _RssSampler:
         thread.start()
 
     def _run(self) -> None:
+        try:
+            fd = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            return
         while True:
             try:
-                for line in Path("/proc/self/status").read_text().splitlines():
-                    key, _, value = line.partition(":")
-                    if key == "RssAnon":
-                        self.peak_anon_kb = max(self.peak_anon_kb, int(value.split()[0]))
-                    elif key == "RssFile":
-                        self.peak_file_kb = max(self.peak_file_kb, int(value.split()[0]))
+                status = os.pread(fd, 8192, 0)
             except OSError:
                 return
+            anon, file = self._ANON.search(status), self._FILE.search(status)
+            if anon:
+                self.peak_anon_kb = max(self.peak_anon_kb, int(anon.group(1)))
+            if file:
+                self.peak_file_kb = max(self.peak_file_kb, int(file.group(1)))
             time.sleep(0.02)
 
 

@@ -111,3 +111,35 @@ async def test_concurrent_writers_in_one_process_all_land_in_the_log(catalogue: 
 
     await asyncio.gather(*(writer(prefix) for prefix in range(1, 6)))
     assert len(await _all_changes(catalogue)) == 5 * rounds
+
+
+async def test_a_large_import_batch_with_repeated_ids_merges_each_paper_once(catalogue: Catalogue) -> None:
+    """A batch bigger than one statement (SQLite writes 1,000 rows per upsert), naming some ids twice — inside
+    one statement's rows and across two statements': each id is stored once, as its last row left it (a None
+    from a later row never erases an earlier row's value), and logged once; a re-run changes nothing."""
+    papers = [_paper(f"2401.{n:05d}", authors=(f"Author {n}",)) for n in range(2_500)]
+    repeats = [
+        dataclasses.replace(papers[10], title="Second title, same statement"),
+        dataclasses.replace(papers[20], abstract=None, authors=(), title="Second title, abstract kept"),
+    ]
+    # papers[5] again after row 1,000 (another statement), and papers[1_995] again after row 2,000.
+    batch = [*papers[:30], *repeats, *papers[30:1_200], dataclasses.replace(papers[5], title="Crossed a statement")]
+    batch += [*papers[1_200:2_100], dataclasses.replace(papers[1_995], title="Crossed again"), *papers[2_100:]]
+    changed = await catalogue.import_papers(batch)
+    assert changed >= 2_500  # every new paper; a repeated row that changed its paper counts again
+    stored = await catalogue.get_many([p.id for p in papers])
+    assert len(stored) == 2_500
+    by_id = {p.id: p for p in stored}
+    assert by_id["2401.00010"].title == "Second title, same statement"
+    assert by_id["2401.00020"].title == "Second title, abstract kept"
+    assert by_id["2401.00020"].abstract == "An abstract."
+    assert by_id["2401.00020"].authors == ("Author 20",)
+    assert by_id["2401.00005"].title == "Crossed a statement"
+    assert by_id["2401.01995"].title == "Crossed again"
+    logged = await _all_changes(catalogue)
+    assert sorted(set(logged)) == sorted(p.id for p in papers) and len(logged) == 2_500
+    mark = await catalogue.log_position()
+    assert await catalogue.import_papers(batch) <= 8  # only the repeated ids flip (twice each) and back
+    final = {p.id: p for p in await catalogue.get_many([p.id for p in papers])}
+    assert final["2401.00005"].title == "Crossed a statement"
+    assert (await catalogue.log_position()).last_seq - mark.last_seq <= 4
