@@ -244,7 +244,9 @@ class Follower:
             async with self._locks[id(view)]:
                 more = await view.backfill(self.catalogue)
             if not more:
-                await self.catalogue.wait_for_changes(view.cursor, max_wait_s=WAIT_S)
+                # After what was applied, not what was committed: a view deferring its commit during a bulk
+                # write would otherwise wake at once and commit every batch it caught up with.
+                await self.catalogue.wait_for_changes(view.applied, max_wait_s=WAIT_S)
 
     async def complete(self, view: DerivedView, *, on_step: Callable[[], Awaitable[None]] | None = None) -> None:
         """Bring `view` fully up to date now, backfill included (`paperbot db embed`); writer only."""

@@ -13,7 +13,7 @@ import pytest
 
 from bot.catalogue import Catalogue, open_catalogue
 from bot.models import Paper
-from bot.search import SearchService, follower, open_search
+from bot.search import SearchService, follower, keyword_view, open_search
 from bot.search.folder import RebuildProgress, ViewFolder
 from bot.search.lease import Lease
 
@@ -153,5 +153,43 @@ async def test_the_bot_waits_for_the_lease_and_takes_over_when_it_is_freed(
             await catalogue.upsert_papers([_paper("2401.00001", "Quantum widgets")])
             await bot.sync()
             assert await _ids(bot, "widgets") == ["2401.00001"]
+    finally:
+        await catalogue.close()
+
+
+async def test_a_bulk_write_is_committed_on_the_interval_not_after_every_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While an import's batches keep arriving the follower applies each one and commits on its bulk interval
+    (fewer, bigger segments, fewer merges). Between batches it waits for entries after the ones it *applied*:
+    waiting after the committed cursor returned at once, and the next round committed every batch it caught
+    up with (1M papers became 100 segments of 10,000)."""
+    monkeypatch.setattr(follower, "WAIT_S", 60.0)  # no commit on a quiet round during the test
+    monkeypatch.setattr(keyword_view, "BULK_COMMIT_EVERY_S", 60.0)
+    catalogue = await open_catalogue(tmp_path / "papers.db")
+    try:
+        async with open_search(catalogue, tmp_path / "idx", role="cli") as search:
+            waited_after: list[int] = []
+            waits = asyncio.Condition()
+            really_wait = catalogue.wait_for_changes
+
+            async def wait_for_changes(after: int, *, max_wait_s: float) -> bool:
+                async with waits:
+                    waited_after.append(after)
+                    waits.notify_all()
+                return await really_wait(after, max_wait_s=max_wait_s)
+
+            monkeypatch.setattr(catalogue, "wait_for_changes", wait_for_changes)
+            for batch in range(3):
+                ids = [f"24{batch + 1:02d}.{n:05d}" for n in range(keyword_view.BULK_BATCH)]
+                await catalogue.import_papers([_paper(pid, f"Bulk paper {pid}") for pid in ids])
+                end = (await catalogue.log_position()).last_seq
+                async with waits:  # the follower has applied the batch and waits for the next one
+                    await asyncio.wait_for(waits.wait_for(lambda end=end: max(waited_after) >= end), 30)
+                assert search.keyword.applied == end
+                assert search.keyword.cursor < end  # applied, not committed: the import is still arriving
+            await search.sync()  # a command waiting for the index always commits
+            assert search.keyword.cursor == end
+            assert len((await search.search("bulk paper", limit=10)).papers) == 10
     finally:
         await catalogue.close()
