@@ -12,6 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bench.phases import index_directory
 from bot.catalogue import open_catalogue
 from bot.search import open_search
 
@@ -20,8 +21,7 @@ _LEASE_WAIT_S = 30.0
 
 async def _hold(db: Path) -> None:
     catalogue = await open_catalogue(db)
-    folder = db.with_name(db.name + ".index")
-    async with catalogue, open_search(catalogue, folder, role="bot", mode="keyword") as search:
+    async with catalogue, open_search(catalogue, index_directory(db), role="bot", mode="keyword") as search:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _LEASE_WAIT_S
         while not search.follower.lease.held:

@@ -163,7 +163,7 @@ async def test_a_bulk_write_is_committed_on_the_interval_not_after_every_batch(
     """While an import's batches keep arriving the follower applies each one and commits on its bulk interval
     (fewer, bigger segments, fewer merges). Between batches it waits for entries after the ones it *applied*:
     waiting after the committed cursor returned at once, and the next round committed every batch it caught
-    up with (1M papers became 100 segments of 10,000)."""
+    up with (a 1M-paper import became 100 commits of 10,000 papers, merged into 19 segments)."""
     monkeypatch.setattr(follower, "WAIT_S", 60.0)  # no commit on a quiet round during the test
     monkeypatch.setattr(keyword_view, "BULK_COMMIT_EVERY_S", 60.0)
     catalogue = await open_catalogue(tmp_path / "papers.db")
